@@ -1,0 +1,68 @@
+"""API keys: `Authorization: apikey <secret>` acts with the key's roles in its tenant."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import Field
+
+from api.auth import Camel, _page, _required_id
+from api.deps import Session, features_doc, require
+from engine.auth import api_keys
+from engine.auth.schemas import Principal
+
+router = APIRouter(tags=["API Keys"])
+
+
+@router.get("/api_keys/keys", summary="List API keys", openapi_extra=features_doc("api_keys.view"))
+async def list_keys(
+    principal: Annotated[Principal, Depends(require("api_keys.view"))],
+    session: Session,
+    page: int = 1,
+    page_size: Annotated[int, Query(alias="pageSize")] = 50,
+    search: str | None = None,
+) -> dict[str, Any]:
+    return await api_keys.list_keys(session, principal, _page(page, page_size), search)
+
+
+class KeyCreate(Camel):
+    name: str
+    description: str | None = None
+    tenant_id: uuid.UUID | None = Field(default=None, alias="tenantId")
+    organization_id: uuid.UUID | None = Field(default=None, alias="organizationId")
+    roles: list[str] = Field(default_factory=list)
+    expires_at: datetime | None = Field(default=None, alias="expiresAt")
+
+
+@router.post(
+    "/api_keys/keys", status_code=201, summary="Create an API key", openapi_extra=features_doc("api_keys.create")
+)
+async def create_key(
+    principal: Annotated[Principal, Depends(require("api_keys.create"))], session: Session, body: KeyCreate
+) -> dict[str, Any]:
+    """The response carries `secret`, shown this one time only; only its hash is stored."""
+    key, secret = await api_keys.create_key(
+        session, principal, name=body.name, description=body.description, tenant_id=body.tenant_id,
+        organization_id=body.organization_id, roles=body.roles, expires_at=body.expires_at,
+    )  # fmt: skip
+    return {
+        "id": str(key.id),
+        "name": key.name,
+        "keyPrefix": key.key_prefix,
+        "tenantId": str(key.tenant_id),
+        "organizationId": str(key.organization_id) if key.organization_id else None,
+        "roles": await api_keys.role_refs(session, key.role_ids),
+        "expiresAt": key.expires_at.isoformat() if key.expires_at else None,
+        "secret": secret,
+    }
+
+
+@router.delete("/api_keys/keys", summary="Revoke an API key", openapi_extra=features_doc("api_keys.delete"))
+async def delete_key(
+    principal: Annotated[Principal, Depends(require("api_keys.delete"))], session: Session, id: str | None = None
+) -> dict[str, Any]:
+    await api_keys.delete_key(session, principal, _required_id(id))
+    return {"success": True}

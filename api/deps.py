@@ -1,0 +1,102 @@
+"""Request-scoped resources: the database session (one transaction per request, committed before
+the response leaves) and the caller's identity."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+
+from engine.auth import service as auth
+from engine.auth.schemas import Principal
+from engine.errors import Forbidden, ServiceUnavailable, Unauthorized
+from engine.settings import Settings
+from engine.temporal.client import connect
+
+
+@dataclass
+class Resources:
+    settings: Settings
+    sessionmaker: async_sessionmaker[AsyncSession]
+    temporal: Client | None = None
+
+    async def temporal_client(self) -> Client:
+        """Connects lazily, so the API starts (and reports not-ready) while Temporal is down."""
+        if self.temporal is None:
+            if not self.settings.temporal_address:
+                raise ServiceUnavailable("Temporal is not configured")
+            try:
+                self.temporal = await connect(self.settings.temporal_address, self.settings.temporal_namespace)
+            except Exception as exc:
+                raise ServiceUnavailable(f"Temporal unavailable: {exc}")
+        return self.temporal
+
+
+def resources(request: Request) -> Resources:
+    res: Resources = request.app.state.resources
+    return res
+
+
+async def get_session(res: Annotated[Resources, Depends(resources)]) -> AsyncIterator[AsyncSession]:
+    async with res.sessionmaker() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+Session = Annotated[AsyncSession, Depends(get_session)]
+Res = Annotated[Resources, Depends(resources)]
+
+
+def credential(request: Request) -> tuple[str, str] | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if value and scheme.lower() in ("bearer", "apikey"):
+        return scheme.lower(), value.strip()
+    if request.headers.get("x-api-key"):
+        return "apikey", request.headers["x-api-key"].strip()
+    cookie = request.cookies.get("auth_token")
+    return ("bearer", cookie) if cookie else None
+
+
+async def current_principal(request: Request, session: Session, res: Res) -> Principal:
+    found = credential(request)
+    principal: Principal | None = None
+    if found is not None:
+        scheme, value = found
+        if scheme == "apikey" or value.startswith(auth.API_KEY_PREFIX):
+            principal = await auth.principal_from_api_key(session, value)
+        else:
+            principal = await auth.principal_from_access_token(session, value, res.settings)
+    if principal is None:
+        raise Unauthorized("Unauthorized")
+    request.state.principal = principal
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require(*features: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
+    """A dependency that lets the request through only when the caller holds every feature."""
+
+    async def check(principal: CurrentPrincipal) -> Principal:
+        missing = principal.missing(list(features))
+        if missing:
+            raise Forbidden("Forbidden", extra={"requiredFeatures": list(features)})
+        return principal
+
+    check.required_features = list(features)  # type: ignore[attr-defined]
+    return check
+
+
+def features_doc(*features: str) -> dict[str, Any]:
+    """OpenAPI text for a route's required features."""
+    return {"x-required-features": list(features)}

@@ -1,0 +1,112 @@
+"""API keys: a secret shown once at creation, stored as a SHA-256 hash, acting with its roles."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from engine.auth.accounts import _guard_super_admin_roles, _organization_in, _resolve_roles
+from engine.auth.schemas import Principal
+from engine.auth.scope import tenant_for
+from engine.auth.security import new_secret, sha256
+from engine.auth.service import API_KEY_PREFIX, now
+from engine.db.models import ApiKey, Organization, Role
+from engine.errors import BadRequest, NotFound
+from engine.pagination import PageParams, count, page_body
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+async def _role_refs(session: AsyncSession, role_ids: list[Any]) -> list[dict[str, Any]]:
+    ids = [uuid.UUID(str(r)) for r in role_ids]
+    names = (
+        dict((await session.execute(select(Role.id, Role.name).where(Role.id.in_(ids)))).tuples().all()) if ids else {}
+    )
+    return [{"id": str(i), "name": names.get(i)} for i in ids]
+
+
+async def list_keys(
+    session: AsyncSession, principal: Principal, params: PageParams, search: str | None
+) -> dict[str, Any]:
+    query = (
+        select(ApiKey, Organization.name)
+        .outerjoin(Organization, Organization.id == ApiKey.organization_id)
+        .where(ApiKey.tenant_id == principal.tenant_id, ApiKey.deleted_at.is_(None))
+    )
+    if search:
+        query = query.where(ApiKey.name.ilike(f"%{search}%"))
+    total = await count(session, query)
+    rows = (
+        await session.execute(query.order_by(ApiKey.created_at.desc()).offset(params.offset).limit(params.page_size))
+    ).all()
+    items = [
+        {
+            "id": str(key.id),
+            "name": key.name,
+            "description": key.description,
+            "keyPrefix": key.key_prefix,
+            "organizationId": str(key.organization_id) if key.organization_id else None,
+            "organizationName": org_name,
+            "createdAt": _iso(key.created_at),
+            "lastUsedAt": _iso(key.last_used_at),
+            "expiresAt": _iso(key.expires_at),
+            "roles": await _role_refs(session, key.role_ids),
+        }
+        for key, org_name in rows
+    ]
+    return page_body(items, total, params)
+
+
+async def create_key(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    name: str,
+    description: str | None,
+    tenant_id: uuid.UUID | None,
+    organization_id: uuid.UUID | None,
+    roles: list[str],
+    expires_at: datetime | None,
+) -> tuple[ApiKey, str]:
+    if not (name or "").strip():
+        raise BadRequest("Name is required")
+    tenant = tenant_for(principal, tenant_id)
+    if organization_id is not None:
+        await _organization_in(session, tenant, organization_id)
+    if expires_at is not None and expires_at <= now():
+        raise BadRequest("expiresAt must be in the future")
+    role_rows = await _resolve_roles(session, tenant, roles)
+    await _guard_super_admin_roles(session, principal, role_rows)
+    secret = new_secret(API_KEY_PREFIX)
+    key = ApiKey(
+        id=uuid.uuid4(),
+        tenant_id=tenant,
+        organization_id=organization_id,
+        name=name.strip(),
+        description=description,
+        key_prefix=secret[: len(API_KEY_PREFIX) + 6],
+        key_hash=sha256(secret),
+        role_ids=[str(r.id) for r in role_rows],
+        created_by=principal.user_id,
+        expires_at=expires_at,
+    )
+    session.add(key)
+    await session.flush()
+    return key, secret
+
+
+async def delete_key(session: AsyncSession, principal: Principal, key_id: uuid.UUID) -> None:
+    key = await session.get(ApiKey, key_id)
+    if key is None or key.deleted_at is not None or key.tenant_id != principal.tenant_id:
+        raise NotFound("API key not found")
+    key.deleted_at = now()
+    await session.flush()
+
+
+role_refs = _role_refs

@@ -1,0 +1,209 @@
+"""The admin sidebar: built from the features the caller holds, then shaped by sidebar
+preferences (the user's own, else the first of their roles' that has one)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from engine.auth.schemas import Principal
+from engine.db.models import Role, SidebarPreference
+from engine.errors import BadRequest, Forbidden
+
+# (group id, group name, [(href, title, required feature)])
+NAVIGATION: tuple[tuple[str, str, tuple[tuple[str, str, str], ...]], ...] = (
+    (
+        "workflows",
+        "Workflows",
+        (
+            ("/backend/workflows/definitions", "Definitions", "workflows.definitions.view"),
+            ("/backend/workflows/instances", "Instances", "workflows.instances.view"),
+            ("/backend/workflows/tasks", "Tasks", "workflows.tasks.view"),
+            ("/backend/workflows/events", "Events", "workflows.instances.view"),
+        ),
+    ),
+    (
+        "business_rules",
+        "Business Rules",
+        (
+            ("/backend/business-rules", "Rules", "business_rules.view"),
+            ("/backend/business-rules/sets", "Rule Sets", "business_rules.view"),
+            ("/backend/business-rules/logs", "Execution Logs", "business_rules.view_logs"),
+        ),
+    ),
+    ("scheduler", "Scheduler", (("/backend/scheduler/jobs", "Scheduled Jobs", "scheduler.jobs.view"),)),
+    (
+        "operations",
+        "Operations",
+        (
+            ("/backend/esims", "eSIMs", "esims.admin.list"),
+            ("/backend/wallets", "Wallets", "wallet.admin.list"),
+        ),
+    ),
+    (
+        "settings",
+        "Settings",
+        (
+            ("/backend/users", "Users", "auth.users.list"),
+            ("/backend/roles", "Roles", "auth.roles.list"),
+            ("/backend/api-keys", "API Keys", "api_keys.view"),
+            ("/backend/directory/organizations", "Organizations", "directory.organizations.view"),
+            ("/backend/directory/tenants", "Tenants", "directory.tenants.view"),
+        ),
+    ),
+)
+
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "version": 1,
+    "groupOrder": [],
+    "groupLabels": {},
+    "itemLabels": {},
+    "hiddenItems": [],
+}
+
+
+def normalize_settings(raw: Any) -> dict[str, Any]:
+    if raw is None:
+        return dict(DEFAULT_SETTINGS)
+    if not isinstance(raw, dict):
+        raise BadRequest("settings must be an object")
+    settings = {**DEFAULT_SETTINGS, **{k: v for k, v in raw.items() if k in DEFAULT_SETTINGS}}
+    for key in ("groupOrder", "hiddenItems"):
+        if not isinstance(settings[key], list) or not all(isinstance(v, str) for v in settings[key]):
+            raise BadRequest(f"settings.{key} must be a list of strings")
+    for key in ("groupLabels", "itemLabels"):
+        if not isinstance(settings[key], dict) or not all(isinstance(v, str) for v in settings[key].values()):
+            raise BadRequest(f"settings.{key} must map strings to strings")
+    return settings
+
+
+async def _preference(session: AsyncSession, principal: Principal) -> SidebarPreference | None:
+    if principal.user_id is None:
+        return None
+    own = await session.scalar(
+        select(SidebarPreference).where(
+            SidebarPreference.tenant_id == principal.tenant_id, SidebarPreference.user_id == principal.user_id
+        )
+    )
+    if own is not None or not principal.role_ids:
+        return own
+    return await session.scalar(
+        select(SidebarPreference)
+        .where(SidebarPreference.tenant_id == principal.tenant_id, SidebarPreference.role_id.in_(principal.role_ids))
+        .limit(1)
+    )
+
+
+async def admin_nav(session: AsyncSession, principal: Principal) -> dict[str, Any]:
+    pref = await _preference(session, principal)
+    settings = normalize_settings(pref.settings if pref else None)
+    groups = []
+    for group_id, name, items in NAVIGATION:
+        visible = [
+            {
+                "href": href,
+                "title": settings["itemLabels"].get(href, title),
+                "defaultTitle": title,
+                "enabled": href not in settings["hiddenItems"],
+            }
+            for href, title, feature in items
+            if principal.can(feature)
+        ]
+        if visible:
+            groups.append(
+                {
+                    "id": group_id,
+                    "name": settings["groupLabels"].get(group_id, name),
+                    "defaultName": name,
+                    "items": visible,
+                }
+            )
+    order = {gid: i for i, gid in enumerate(settings["groupOrder"])}
+    groups.sort(key=lambda g: order.get(g["id"], len(order)))
+    return {"groups": groups}
+
+
+async def get_preferences(session: AsyncSession, principal: Principal) -> dict[str, Any]:
+    pref = await _preference(session, principal)
+    can_apply = principal.can("auth.roles.manage")
+    roles: list[dict[str, Any]] = []
+    if can_apply:
+        role_rows = (
+            await session.scalars(select(Role).where(Role.tenant_id == principal.tenant_id).order_by(Role.name))
+        ).all()
+        with_pref = set(
+            (
+                await session.scalars(
+                    select(SidebarPreference.role_id).where(
+                        SidebarPreference.tenant_id == principal.tenant_id, SidebarPreference.role_id.is_not(None)
+                    )
+                )
+            ).all()
+        )
+        roles = [{"id": str(r.id), "name": r.name, "hasPreference": r.id in with_pref} for r in role_rows]
+    return {
+        "locale": pref.locale if pref else "en",
+        "settings": normalize_settings(pref.settings if pref else None),
+        "canApplyToRoles": can_apply,
+        "roles": roles,
+    }
+
+
+async def _upsert(
+    session: AsyncSession, tenant_id: uuid.UUID, *, user_id: uuid.UUID | None, role_id: uuid.UUID | None,
+    locale: str, settings: dict[str, Any],
+) -> None:  # fmt: skip
+    pref = await session.scalar(
+        select(SidebarPreference).where(
+            SidebarPreference.tenant_id == tenant_id,
+            SidebarPreference.user_id == user_id if user_id else SidebarPreference.user_id.is_(None),
+            SidebarPreference.role_id == role_id if role_id else SidebarPreference.role_id.is_(None),
+        )
+    )
+    if pref is None:
+        session.add(
+            SidebarPreference(tenant_id=tenant_id, user_id=user_id, role_id=role_id, locale=locale, settings=settings)
+        )
+    else:
+        pref.locale, pref.settings = locale, settings
+
+
+async def put_preferences(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    locale: str | None,
+    settings: Any,
+    apply_to_roles: list[uuid.UUID],
+    clear_roles: list[uuid.UUID],
+) -> dict[str, Any]:
+    if principal.user_id is None:
+        raise BadRequest("Only a signed-in user has sidebar preferences")
+    if (apply_to_roles or clear_roles) and not principal.can("auth.roles.manage"):
+        raise Forbidden("Applying preferences to roles requires auth.roles.manage")
+    normalized = normalize_settings(settings)
+    locale = locale or "en"
+    tenant_roles = set((await session.scalars(select(Role.id).where(Role.tenant_id == principal.tenant_id))).all())
+    unknown = [str(r) for r in [*apply_to_roles, *clear_roles] if r not in tenant_roles]
+    if unknown:
+        raise BadRequest(f"Unknown roles: {', '.join(unknown)}")
+    await _upsert(
+        session, principal.tenant_id, user_id=principal.user_id, role_id=None, locale=locale, settings=normalized
+    )
+    for role_id in apply_to_roles:
+        await _upsert(session, principal.tenant_id, user_id=None, role_id=role_id, locale=locale, settings=normalized)
+    for role_id in clear_roles:
+        pref = await session.scalar(
+            select(SidebarPreference).where(
+                SidebarPreference.tenant_id == principal.tenant_id, SidebarPreference.role_id == role_id
+            )
+        )
+        if pref is not None:
+            await session.delete(pref)
+    await session.flush()
+    body = await get_preferences(session, principal)
+    body.update(appliedRoles=[str(r) for r in apply_to_roles], clearedRoles=[str(r) for r in clear_roles])
+    return body

@@ -1,0 +1,342 @@
+"""Sign-in, sessions, password changes and resets, and resolving who a request comes from."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from engine.auth.schemas import Principal
+from engine.auth.security import (
+    DUMMY_PASSWORD_HASH,
+    MIN_PASSWORD_LENGTH,
+    decode_access_token,
+    hash_password,
+    issue_access_token,
+    new_secret,
+    sha256,
+    verify_password,
+)
+from engine.db.models import (
+    ApiKey,
+    AuthSession,
+    PasswordReset,
+    RateLimitBucket,
+    Role,
+    RoleAcl,
+    Tenant,
+    User,
+    UserAcl,
+    UserRole,
+)
+from engine.errors import BadRequest, Forbidden, TooManyRequests, Unauthorized
+from engine.mail import service as mail
+from engine.settings import Settings
+
+API_KEY_PREFIX = "covo_"
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Acl:
+    features: tuple[str, ...]
+    is_super_admin: bool
+    organizations: tuple[str, ...] | None
+
+
+def merge_role_acls(acls: list[RoleAcl]) -> Acl:
+    features: list[str] = []
+    organizations: set[str] | None = set()
+    for acl in acls:
+        features.extend(f for f in acl.features if f not in features)
+        if acl.organizations is None:
+            organizations = None
+        elif organizations is not None:
+            organizations.update(str(o) for o in acl.organizations)
+    return Acl(
+        features=tuple(features),
+        is_super_admin=any(acl.is_super_admin for acl in acls),
+        organizations=None if organizations is None or not acls else tuple(sorted(organizations)),
+    )
+
+
+async def roles_acl(session: AsyncSession, role_ids: list[uuid.UUID]) -> Acl:
+    if not role_ids:
+        return Acl((), False, ())
+    rows = (await session.scalars(select(RoleAcl).where(RoleAcl.role_id.in_(role_ids)))).all()
+    return merge_role_acls(list(rows))
+
+
+async def user_roles(session: AsyncSession, user_id: uuid.UUID) -> list[Role]:
+    query = select(Role).join(UserRole, UserRole.role_id == Role.id).where(UserRole.user_id == user_id)
+    return list((await session.scalars(query.order_by(Role.name))).all())
+
+
+async def effective_acl(session: AsyncSession, user_id: uuid.UUID, role_ids: list[uuid.UUID]) -> Acl:
+    """A user's own ACL, when set, replaces what the roles grant (reference semantics)."""
+    custom = await session.get(UserAcl, user_id)
+    if custom is not None:
+        organizations = None if custom.organizations is None else tuple(str(o) for o in custom.organizations)
+        return Acl(tuple(custom.features), custom.is_super_admin, organizations)
+    return await roles_acl(session, role_ids)
+
+
+async def principal_for_user(session: AsyncSession, user: User, session_id: uuid.UUID | None) -> Principal:
+    roles = await user_roles(session, user.id)
+    acl = await effective_acl(session, user.id, [r.id for r in roles])
+    return Principal(
+        kind="user",
+        id=user.id,
+        tenant_id=user.tenant_id,
+        organization_id=user.organization_id,
+        features=acl.features,
+        is_super_admin=acl.is_super_admin,
+        role_ids=tuple(r.id for r in roles),
+        role_names=tuple(r.name for r in roles),
+        email=user.email,
+        session_id=session_id,
+        organizations=acl.organizations,
+    )
+
+
+async def _live_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> bool:
+    tenant = await session.get(Tenant, tenant_id)
+    return tenant is not None and tenant.is_active and tenant.deleted_at is None
+
+
+async def principal_from_access_token(session: AsyncSession, token: str, settings: Settings) -> Principal | None:
+    claims = decode_access_token(token, settings.jwt_secret)
+    if claims is None:
+        return None
+    auth_session = await session.get(AuthSession, uuid.UUID(claims["sid"]))
+    if auth_session is None or auth_session.revoked_at is not None:
+        return None
+    user = await session.get(User, uuid.UUID(claims["sub"]))
+    if user is None or not user.is_active or user.deleted_at is not None:
+        return None
+    if not await _live_tenant(session, user.tenant_id):
+        return None
+    return await principal_for_user(session, user, auth_session.id)
+
+
+async def principal_from_api_key(session: AsyncSession, secret: str) -> Principal | None:
+    key = await session.scalar(select(ApiKey).where(ApiKey.key_hash == sha256(secret)))
+    if key is None or key.deleted_at is not None:
+        return None
+    if key.expires_at is not None and key.expires_at <= now():
+        return None
+    if not await _live_tenant(session, key.tenant_id):
+        return None
+    role_ids = [uuid.UUID(str(r)) for r in key.role_ids]
+    acl = await roles_acl(session, role_ids)
+    roles = (await session.scalars(select(Role).where(Role.id.in_(role_ids)))).all() if role_ids else []
+    key.last_used_at = now()
+    return Principal(
+        kind="api_key",
+        id=key.id,
+        tenant_id=key.tenant_id,
+        organization_id=key.organization_id,
+        features=acl.features,
+        is_super_admin=acl.is_super_admin,
+        role_ids=tuple(role_ids),
+        role_names=tuple(r.name for r in roles),
+        organizations=acl.organizations,
+    )
+
+
+async def check_rate_limit(session: AsyncSession, key: str, settings: Settings) -> None:
+    """Counts one hit in the current fixed window; raises 429 past the limit. Runs in its own
+    statement so the count holds even when the request itself later fails."""
+    window = settings.auth_rate_window_seconds
+    start = datetime.fromtimestamp(int(now().timestamp()) // window * window, UTC)
+    statement = (
+        insert(RateLimitBucket)
+        .values(key=key, window_start=start, count=1)
+        .on_conflict_do_update(
+            index_elements=[RateLimitBucket.key, RateLimitBucket.window_start],
+            set_={"count": RateLimitBucket.count + 1},
+        )
+        .returning(RateLimitBucket.count)
+    )
+    hits = int((await session.execute(statement)).scalar_one())
+    if hits > settings.auth_rate_limit:
+        raise TooManyRequests("Too many requests, try again later", extra={"retryAfter": window})
+
+
+async def find_user_by_email(session: AsyncSession, email: str) -> User | None:
+    from sqlalchemy import func
+
+    return await session.scalar(
+        select(User).where(func.lower(User.email) == email.strip().lower(), User.deleted_at.is_(None))
+    )
+
+
+@dataclass(frozen=True)
+class Tokens:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    user_id: uuid.UUID
+
+
+async def login(session: AsyncSession, email: str, password: str, settings: Settings) -> Tokens:
+    if not email or not password:
+        raise BadRequest("Email and password are required")
+    user = await find_user_by_email(session, email)
+    if user is None:
+        verify_password(DUMMY_PASSWORD_HASH, password)
+        raise Unauthorized("Invalid email or password")
+    if not verify_password(user.password_hash, password):
+        raise Unauthorized("Invalid email or password")
+    if not user.is_active or not await _live_tenant(session, user.tenant_id):
+        raise Forbidden("Account is disabled")
+    user.last_login_at = now()
+    return await _open_session(session, user, settings)
+
+
+async def _open_session(session: AsyncSession, user: User, settings: Settings) -> Tokens:
+    refresh_token = new_secret("rt_")
+    auth_session = AuthSession(
+        id=uuid.uuid4(),
+        user_id=user.id,
+        refresh_token_hash=sha256(refresh_token),
+        expires_at=now() + timedelta(seconds=settings.refresh_token_ttl_seconds),
+    )
+    session.add(auth_session)
+    await session.flush()
+    return Tokens(
+        access_token=_access_token(user, auth_session.id, settings),
+        refresh_token=refresh_token,
+        expires_in=settings.access_token_ttl_seconds,
+        user_id=user.id,
+    )
+
+
+def _access_token(user: User, session_id: uuid.UUID, settings: Settings) -> str:
+    return issue_access_token(
+        secret=settings.jwt_secret,
+        user_id=user.id,
+        session_id=session_id,
+        tenant_id=user.tenant_id,
+        ttl_seconds=settings.access_token_ttl_seconds,
+    )
+
+
+async def refresh(session: AsyncSession, refresh_token: str, settings: Settings) -> Tokens:
+    if not refresh_token:
+        raise BadRequest("refreshToken is required")
+    auth_session = await session.scalar(
+        select(AuthSession).where(AuthSession.refresh_token_hash == sha256(refresh_token))
+    )
+    if auth_session is None or auth_session.revoked_at is not None or auth_session.expires_at <= now():
+        raise Unauthorized("Invalid or expired refresh token")
+    user = await session.get(User, auth_session.user_id)
+    if user is None or not user.is_active or user.deleted_at is not None:
+        raise Unauthorized("Invalid or expired refresh token")
+    return Tokens(
+        access_token=_access_token(user, auth_session.id, settings),
+        refresh_token=refresh_token,
+        expires_in=settings.access_token_ttl_seconds,
+        user_id=user.id,
+    )
+
+
+async def logout(session: AsyncSession, principal: Principal) -> None:
+    if principal.session_id is not None:
+        await session.execute(
+            update(AuthSession)
+            .where(AuthSession.id == principal.session_id, AuthSession.revoked_at.is_(None))
+            .values(revoked_at=now())
+        )
+
+
+async def revoke_all_sessions(session: AsyncSession, user_id: uuid.UUID) -> None:
+    await session.execute(
+        update(AuthSession)
+        .where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=now())
+    )
+
+
+def check_password_strength(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise BadRequest(f"Password must be at least {MIN_PASSWORD_LENGTH} characters")
+
+
+async def update_profile(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    email: str | None,
+    name: str | None,
+    password: str | None,
+    current_password: str | None,
+) -> User:
+    user = await session.get(User, principal.user_id) if principal.user_id else None
+    if user is None:
+        raise BadRequest("Only a signed-in user has a profile")
+    changes_credentials = password is not None or (email is not None and email.lower() != user.email.lower())
+    if changes_credentials and not verify_password(user.password_hash, current_password or ""):
+        raise BadRequest("Current password is incorrect")
+    if email is not None and email.lower() != user.email.lower():
+        if await find_user_by_email(session, email) is not None:
+            raise BadRequest("Email is already in use")
+        user.email = email
+    if name is not None:
+        user.name = name
+    if password is not None:
+        check_password_strength(password)
+        user.password_hash = hash_password(password)
+    await session.flush()
+    return user
+
+
+async def request_password_reset(session: AsyncSession, email: str, settings: Settings) -> uuid.UUID | None:
+    """Creates a single-use reset token and queues the mail. Returns the outbox id to dispatch, or
+    None when the address is unknown (the caller answers the same either way)."""
+    user = await find_user_by_email(session, email)
+    if user is None or not user.is_active:
+        return None
+    token = new_secret()
+    session.add(
+        PasswordReset(
+            user_id=user.id,
+            token_hash=sha256(token),
+            expires_at=now() + timedelta(seconds=settings.password_reset_ttl_seconds),
+        )
+    )
+    link = f"{settings.public_url}/reset/{token}"
+    row = await mail.enqueue(
+        session,
+        recipient=user.email,
+        subject="Reset your Covo password",
+        body=f"Use this link within {settings.password_reset_ttl_seconds // 60} minutes: {link}\n"
+        f"Or send this token to POST /api/auth/reset/confirm: {token}\n",
+        tenant_id=user.tenant_id,
+    )
+    return row.id
+
+
+async def confirm_password_reset(session: AsyncSession, token: str, password: str) -> None:
+    if not token or not password:
+        raise BadRequest("Token and password are required")
+    reset = await session.scalar(
+        select(PasswordReset).where(PasswordReset.token_hash == sha256(token)).with_for_update()
+    )
+    if reset is None or reset.used_at is not None or reset.expires_at <= now():
+        raise BadRequest("Invalid or expired token")
+    check_password_strength(password)
+    user = await session.get(User, reset.user_id)
+    if user is None or user.deleted_at is not None:
+        raise BadRequest("Invalid or expired token")
+    reset.used_at = now()
+    user.password_hash = hash_password(password)
+    # A reset means the old password may be known to someone else: end every open session.
+    await revoke_all_sessions(session, user.id)

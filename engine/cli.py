@@ -1,0 +1,240 @@
+"""The `covo` command. `covo run` is the composition root of the embedded stack: it starts
+Postgres and the Temporal dev server, migrates, seeds the admin, then runs the worker and the API
+as child processes (referenced by module path, so `engine` imports neither `api` nor `workers`)."""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import typer
+
+from engine.devstack import EmbeddedPostgres, StackError, TemporalDevServer, port_is_free, wait_for_port
+from engine.settings import Settings, get_settings
+
+app = typer.Typer(help="Covo Engine: workflows, rules, schedules, eSIMs and wallets on Temporal.", no_args_is_help=True)
+db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
+admin_app = typer.Typer(help="Administrator accounts.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(admin_app, name="admin")
+
+API_APP = "api.app:create_app"
+WORKER_MODULE = "workers"
+
+
+def _fail(message: str) -> None:
+    typer.secho(message, fg=typer.colors.RED, err=True)
+    raise typer.Exit(1)
+
+
+def _require_database(settings: Settings) -> str:
+    if not settings.database_url:
+        _fail("DATABASE_URL is not set (use `covo run` to start the embedded stack).")
+    assert settings.database_url
+    return settings.database_url
+
+
+@app.command()
+def api() -> None:
+    """Serve the HTTP API (needs DATABASE_URL and TEMPORAL_ADDRESS)."""
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run(API_APP, factory=True, host=settings.api_host, port=settings.api_port, log_level="info")
+
+
+@app.command()
+def worker() -> None:
+    """Run the Temporal worker (needs DATABASE_URL and TEMPORAL_ADDRESS)."""
+    os.execv(sys.executable, [sys.executable, "-m", WORKER_MODULE])
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply migrations."""
+    from engine.db import migrate
+
+    migrate.upgrade(_require_database(get_settings()), revision)
+
+
+@db_app.command("check")
+def db_check() -> None:
+    """Fail when the models changed without a migration."""
+    from engine.db import migrate
+
+    migrate.check(_require_database(get_settings()))
+
+
+@db_app.command("revision")
+def db_revision(message: str) -> None:
+    """Autogenerate a migration from the models."""
+    from engine.db import migrate
+
+    migrate.revision(_require_database(get_settings()), message)
+
+
+async def _seed_admin(database_url: str, email: str, password: str) -> bool:
+    from engine.auth.seed import ensure_admin
+    from engine.db.session import create_engine, create_sessionmaker
+
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            return await ensure_admin(session, email, password)
+    finally:
+        await engine.dispose()
+
+
+@admin_app.command("create")
+def admin_create(
+    email: str = typer.Option(None, help="Defaults to ADMIN_EMAIL"),
+    password: str = typer.Option(None, help="Defaults to ADMIN_PASSWORD, else generated into .data/"),
+) -> None:
+    """Create the super-admin (and the default tenant on an empty database)."""
+    from engine.auth.seed import admin_password
+
+    settings = get_settings()
+    email = email or settings.admin_email
+    password, generated = admin_password(password or settings.admin_password, settings.data_dir)
+    created = asyncio.run(_seed_admin(_require_database(settings), email, password))
+    if not created:
+        typer.echo(f"{email} already exists")
+    elif generated:
+        typer.echo(f"created {email} with password {password} (stored in {settings.data_dir}/admin_password)")
+    else:
+        typer.echo(f"created {email}")
+
+
+def _lock_data_dir(data_dir: Path) -> int:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(data_dir / "run.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        owner = os.read(fd, 32).decode().strip() or "?"
+        _fail(f"Another `covo run` (pid {owner}) is already using {data_dir}. Stop it first (Ctrl-C in its terminal).")
+    os.ftruncate(fd, 0)
+    os.write(fd, str(os.getpid()).encode())
+    return fd
+
+
+@app.command()
+def run() -> None:
+    """Start everything: embedded Postgres, Temporal dev server, migrations, admin, worker and API."""
+    settings = get_settings()
+    data_dir = settings.data_dir.resolve()
+    _lock_data_dir(data_dir)
+    started = time.monotonic()
+    wanted = [(settings.api_port, "API")]
+    if not settings.temporal_address:
+        wanted += [(settings.temporal_port, "Temporal"), (settings.temporal_ui_port, "Temporal UI")]
+    busy = [f"{name} port {port}" for port, name in wanted if not port_is_free(port)]
+    if busy:
+        _fail(
+            f"Cannot start: {', '.join(busy)} already in use. Stop what is using it or set API_PORT / TEMPORAL_PORT / TEMPORAL_UI_PORT."
+        )
+
+    postgres: EmbeddedPostgres | None = None
+    temporal: TemporalDevServer | None = None
+    children: list[subprocess.Popen[bytes]] = []
+
+    def shutdown(*_: object) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in children:
+            try:
+                child.wait(30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        if temporal is not None:
+            temporal.stop()
+        if postgres is not None:
+            postgres.stop()
+
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        database_url = settings.database_url
+        if not database_url:
+            typer.echo("starting embedded Postgres ...")
+            postgres = EmbeddedPostgres(data_dir / "postgres")
+            database_url = postgres.start()
+        temporal_address = settings.temporal_address
+        if not temporal_address:
+            typer.echo("starting Temporal dev server ...")
+            temporal = TemporalDevServer(
+                port=settings.temporal_port,
+                ui_port=settings.temporal_ui_port,
+                db_file=data_dir / "temporal.sqlite",
+                log_file=data_dir / "temporal.log",
+            )
+            temporal_address = temporal.start()
+
+        from engine.auth.seed import admin_password
+        from engine.db import migrate
+
+        migrate.upgrade(database_url)
+        password, generated = admin_password(settings.admin_password, data_dir)
+        created = asyncio.run(_seed_admin(database_url, settings.admin_email, password))
+
+        env = dict(os.environ, DATABASE_URL=database_url, TEMPORAL_ADDRESS=temporal_address,
+                   COVO_DATA_DIR=str(data_dir), JWT_SECRET=settings.jwt_secret)  # fmt: skip
+        children.append(subprocess.Popen([sys.executable, "-m", WORKER_MODULE], env=env))
+        children.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "--factory",
+                    API_APP,
+                    "--host",
+                    settings.api_host,
+                    "--port",
+                    str(settings.api_port),
+                    "--log-level",
+                    "warning",
+                ],
+                env=env,
+            )  # fmt: skip
+        )
+        wait_for_port(settings.api_port, 60, children[-1])
+        banner = {
+            "api": f"http://{settings.api_host}:{settings.api_port}/api/docs",
+            "temporalUi": f"http://127.0.0.1:{settings.temporal_ui_port}" if temporal else "(external Temporal)",
+            "admin": settings.admin_email,
+            "readyInSeconds": round(time.monotonic() - started, 1),
+        }
+        typer.secho("\nCovo Engine is running", fg=typer.colors.GREEN, bold=True)
+        typer.echo(f"  API docs     {banner['api']}")
+        typer.echo(f"  Temporal UI  {banner['temporalUi']}")
+        typer.echo(f"  Admin        {banner['admin']}")
+        if created and generated:
+            typer.echo(f"  Password     {password}   (shown once; stored in {data_dir}/admin_password)")
+        elif created:
+            typer.echo("  Password     from ADMIN_PASSWORD")
+        typer.echo(f"  Ready in     {banner['readyInSeconds']}s. Ctrl-C stops everything; data stays in {data_dir}.")
+        (data_dir / "ready.json").write_text(json.dumps(banner))
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        failed = [c.args for c in children if c.poll() is not None]
+        typer.secho(f"a child process exited: {failed}; stopping", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1)
+    except KeyboardInterrupt:
+        typer.echo("\nstopping ...")
+    except StackError as exc:
+        _fail(f"Cannot start: {exc}")
+    finally:
+        shutdown()
+        (data_dir / "ready.json").unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    app()

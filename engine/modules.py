@@ -1,0 +1,123 @@
+"""The module catalog: every domain's declared features in one list (served by
+`GET /api/auth/features`, and the source of the seeded roles' grants). A new domain adds its
+`acl.MODULE` here."""
+
+from __future__ import annotations
+
+from engine.auth import acl as auth_acl
+from engine.auth.features import Feature, ModuleFeatures
+
+WORKFLOWS = ModuleFeatures(
+    id="workflows",
+    title="Workflows",
+    features=tuple(
+        Feature(f"workflows.{name}", title)
+        for name, title in (
+            ("view", "View workflows"),
+            ("manage", "Manage workflows"),
+            ("view_logs", "View workflow logs"),
+            ("view_tasks", "View workflow tasks"),
+            ("definitions.view", "View workflow definitions"),
+            ("definitions.create", "Create workflow definitions"),
+            ("definitions.edit", "Edit workflow definitions"),
+            ("definitions.delete", "Delete workflow definitions"),
+            ("instances.view", "View workflow instances"),
+            ("instances.create", "Start workflow instances"),
+            ("instances.cancel", "Cancel workflow instances"),
+            ("instances.retry", "Retry workflow instances"),
+            ("instances.signal", "Signal workflow instances"),
+            ("tasks.view", "View user tasks"),
+            ("tasks.claim", "Claim user tasks"),
+            ("tasks.complete", "Complete user tasks"),
+            ("signals.send", "Send workflow signals"),
+            ("events.view", "View workflow events"),
+        )
+    ),
+    default_grants={
+        "admin": ("workflows.*",),
+        "employee": (
+            "workflows.view",
+            "workflows.definitions.view",
+            "workflows.instances.view",
+            "workflows.tasks.view",
+            "workflows.tasks.claim",
+            "workflows.tasks.complete",
+        ),
+    },
+)
+
+BUSINESS_RULES = ModuleFeatures(
+    id="business_rules",
+    title="Business Rules",
+    features=tuple(
+        Feature(f"business_rules.{name}", title)
+        for name, title in (
+            ("view", "View business rules"),
+            ("manage", "Manage business rules"),
+            ("execute", "Execute business rules"),
+            ("view_logs", "View rule execution logs"),
+            ("manage_sets", "Manage rule sets"),
+        )
+    ),
+    default_grants={"admin": ("business_rules.*",), "employee": ("business_rules.view",)},
+)
+
+SCHEDULER = ModuleFeatures(
+    id="scheduler",
+    title="Scheduler",
+    features=(
+        Feature("scheduler.jobs.view", "View scheduled jobs"),
+        Feature("scheduler.jobs.manage", "Manage scheduled jobs"),
+        Feature("scheduler.jobs.trigger", "Trigger scheduled jobs"),
+    ),
+    default_grants={"admin": ("scheduler.*",), "employee": ("scheduler.jobs.view",)},
+)
+
+WALLET = ModuleFeatures(
+    id="wallet",
+    title="Wallet",
+    features=(
+        Feature("wallet.balance.view", "View own wallet balance"),
+        Feature("wallet.transactions.view", "View own wallet transactions"),
+        Feature("wallet.admin.list", "List wallets"),
+        Feature("wallet.admin.create", "Create wallets"),
+        Feature("wallet.admin.adjust", "Adjust wallet balances"),
+    ),
+    default_grants={
+        "admin": ("wallet.*",),
+        "employee": ("wallet.admin.list",),
+        "consumer": ("wallet.balance.view", "wallet.transactions.view"),
+    },
+)
+
+ESIMS = ModuleFeatures(
+    id="esims",
+    title="eSIMs",
+    features=(
+        Feature("esims.view", "View own eSIMs"),
+        Feature("esims.list", "List own eSIMs"),
+        Feature("esims.create", "Order eSIMs"),
+        Feature("esims.usage", "View eSIM usage"),
+        Feature("esims.home-zone", "Manage eSIM home zone"),
+        Feature("esims.admin.list", "List all eSIMs"),
+        Feature("esims.admin.generate", "Generate eSIMs"),
+        Feature("esims.admin.update", "Update eSIMs"),
+    ),
+    default_grants={
+        "admin": ("esims.*",),
+        "employee": ("esims.admin.list",),
+        "consumer": ("esims.view", "esims.list", "esims.create", "esims.usage", "esims.home-zone"),
+    },
+)
+
+MODULES: tuple[ModuleFeatures, ...] = (*auth_acl.MODULES, WORKFLOWS, BUSINESS_RULES, SCHEDULER, WALLET, ESIMS)
+
+SEEDED_ROLES = ("superadmin", "admin", "employee", "consumer")
+
+
+def all_features() -> list[tuple[ModuleFeatures, Feature]]:
+    return [(module, feature) for module in MODULES for feature in module.features]
+
+
+def default_grants(role: str) -> list[str]:
+    return [grant for module in MODULES for grant in module.default_grants.get(role, ())]

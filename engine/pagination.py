@@ -1,0 +1,67 @@
+"""The contract's two paging families, implemented once:
+`page/pageSize -> {items, total, totalPages}` and `limit/offset -> {data, pagination{...}}`."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from engine.errors import BadRequest
+
+MAX_PAGE_SIZE = 200
+
+
+@dataclass(frozen=True)
+class PageParams:
+    page: int = 1
+    page_size: int = 50
+
+    def __post_init__(self) -> None:
+        if self.page < 1:
+            raise BadRequest("page must be >= 1")
+        if not 1 <= self.page_size <= MAX_PAGE_SIZE:
+            raise BadRequest(f"pageSize must be between 1 and {MAX_PAGE_SIZE}")
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.page_size
+
+
+@dataclass(frozen=True)
+class OffsetParams:
+    limit: int = 50
+    offset: int = 0
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.limit <= MAX_PAGE_SIZE:
+            raise BadRequest(f"limit must be between 1 and {MAX_PAGE_SIZE}")
+        if self.offset < 0:
+            raise BadRequest("offset must be >= 0")
+
+
+async def count(session: AsyncSession, query: Select[Any]) -> int:
+    total = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    return int(total or 0)
+
+
+def page_body(items: list[Any], total: int, params: PageParams, *, with_page: bool = True) -> dict[str, Any]:
+    body: dict[str, Any] = {"items": items, "total": total, "totalPages": math.ceil(total / params.page_size)}
+    if with_page:
+        body.update(page=params.page, pageSize=params.page_size)
+    return body
+
+
+def offset_body(data: list[Any], total: int, params: OffsetParams) -> dict[str, Any]:
+    return {
+        "data": data,
+        "pagination": {
+            "total": total,
+            "limit": params.limit,
+            "offset": params.offset,
+            "hasMore": params.offset + len(data) < total,
+        },
+    }

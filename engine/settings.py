@@ -1,0 +1,78 @@
+"""The one settings class. Every address and secret comes from the environment (prefix-free names
+for the common ones, as the README documents), so the same code points at the embedded stack, a
+Temporal cluster or Temporal Cloud."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The placeholder a production deployment must override; the service refuses to start with it.
+DEFAULT_SECRET = "change-me"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
+
+    environment: Literal["development", "test", "production"] = Field(default="development", alias="COVO_ENV")
+    data_dir: Path = Field(default=Path(".data"), alias="COVO_DATA_DIR")
+
+    database_url: str | None = Field(default=None, alias="DATABASE_URL")
+    db_pool_size: int = Field(default=10, alias="DB_POOL_SIZE")
+
+    temporal_address: str | None = Field(default=None, alias="TEMPORAL_ADDRESS")
+    temporal_namespace: str = Field(default="default", alias="TEMPORAL_NAMESPACE")
+    temporal_task_queue: str = Field(default="covo-main", alias="TEMPORAL_TASK_QUEUE")
+    temporal_ui_port: int = Field(default=8233, alias="TEMPORAL_UI_PORT")
+    temporal_port: int = Field(default=7233, alias="TEMPORAL_PORT")
+
+    api_host: str = Field(default="127.0.0.1", alias="API_HOST")
+    api_port: int = Field(default=8000, alias="API_PORT")
+
+    jwt_secret: str = Field(default=DEFAULT_SECRET, alias="JWT_SECRET")
+    access_token_ttl_seconds: int = Field(default=900, alias="ACCESS_TOKEN_TTL_SECONDS")
+    refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, alias="REFRESH_TOKEN_TTL_SECONDS")
+    password_reset_ttl_seconds: int = Field(default=3600, alias="PASSWORD_RESET_TTL_SECONDS")
+
+    admin_email: str = Field(default="admin@covo.local", alias="ADMIN_EMAIL")
+    admin_password: str | None = Field(default=None, alias="ADMIN_PASSWORD")
+
+    smtp_host: str | None = Field(default=None, alias="SMTP_HOST")
+    smtp_port: int = Field(default=587, alias="SMTP_PORT")
+    smtp_user: str | None = Field(default=None, alias="SMTP_USER")
+    smtp_password: str | None = Field(default=None, alias="SMTP_PASSWORD")
+    smtp_starttls: bool = Field(default=True, alias="SMTP_STARTTLS")
+    mail_from: str = Field(default="no-reply@covo.local", alias="MAIL_FROM")
+    public_url: str = Field(default="http://127.0.0.1:8000", alias="PUBLIC_URL")
+
+    # Requests per window for the rate-limited auth endpoints (login, reset, refresh).
+    auth_rate_limit: int = Field(default=10, alias="AUTH_RATE_LIMIT")
+    auth_rate_window_seconds: int = Field(default=60, alias="AUTH_RATE_WINDOW_SECONDS")
+
+    @model_validator(mode="after")
+    def _refuse_default_secret_in_production(self) -> Settings:
+        if self.environment == "production" and (self.jwt_secret == DEFAULT_SECRET or len(self.jwt_secret) < 32):
+            raise ValueError("JWT_SECRET must be set to a random value of 32+ characters in production")
+        return self
+
+    def with_generated_secrets(self) -> Settings:
+        """Outside production, a missing JWT secret is generated once into the data dir, so tokens
+        survive restarts without anyone having to invent a secret."""
+        if self.jwt_secret != DEFAULT_SECRET or self.environment == "production":
+            return self
+        path = self.data_dir / "jwt_secret"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return self.model_copy(update={"jwt_secret": path.read_text().strip()})
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings().with_generated_secrets()

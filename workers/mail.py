@@ -1,0 +1,58 @@
+"""Mail delivery: SMTP when configured, else the message is logged (development)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import smtplib
+from email.message import EmailMessage
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+
+from engine.db.base import utcnow
+from engine.db.models import MailOutbox
+from engine.mail.activities import DELIVER_MAIL
+from engine.mail.schemas import DeliverMailInput, DeliverMailResult
+from engine.settings import Settings
+
+log = logging.getLogger("covo.mail")
+
+
+class MailActivities:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> None:
+        self.sessionmaker = sessionmaker
+        self.settings = settings
+
+    def _send_smtp(self, message: EmailMessage) -> None:
+        s = self.settings
+        assert s.smtp_host
+        with smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=30) as smtp:
+            if s.smtp_starttls:
+                smtp.starttls()
+            if s.smtp_user and s.smtp_password:
+                smtp.login(s.smtp_user, s.smtp_password)
+            smtp.send_message(message)
+
+    @activity.defn(name=DELIVER_MAIL)
+    async def deliver(self, request: DeliverMailInput) -> DeliverMailResult:
+        async with self.sessionmaker() as session, session.begin():
+            # The row lock makes concurrent attempts wait; SENT rows are never sent again.
+            row = await session.scalar(select(MailOutbox).where(MailOutbox.id == request.outbox_id).with_for_update())
+            if row is None:
+                return DeliverMailResult(status="MISSING")
+            if row.status == "SENT":
+                return DeliverMailResult(status="SENT")
+            row.attempts += 1
+            message = EmailMessage()
+            message["From"] = self.settings.mail_from
+            message["To"] = row.recipient
+            message["Subject"] = row.subject
+            message.set_content(row.body)
+            if self.settings.smtp_host:
+                await asyncio.to_thread(self._send_smtp, message)
+            else:
+                log.info("mail (not sent, SMTP_HOST unset) to=%s subject=%s\n%s", row.recipient, row.subject, row.body)
+            row.status, row.sent_at = "SENT", utcnow()
+        return DeliverMailResult(status="SENT")
