@@ -1,0 +1,54 @@
+# Covo Engine. Needs only Python 3.11+ and make: everything else installs into .venv from PyPI.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+UV_VERSION := 0.13.9
+
+.PHONY: install run test test-fast lint format lock worker api clean-data
+
+$(STAMP): requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet uv==$(UV_VERSION)
+	$(BIN)/uv pip sync --quiet --python $(BIN)/python --require-hashes requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+## Start the whole stack (embedded Postgres, Temporal dev server, worker, API on :8000).
+run: install
+	$(BIN)/covo run
+
+## Lint, type-check, import contracts, then the full test suite.
+test: install lint
+	$(BIN)/pytest
+
+## The test suite alone.
+test-fast: install
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy engine api workers
+	$(BIN)/lint-imports
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+## Re-pin every dependency after editing pyproject.toml.
+lock: install
+	$(BIN)/uv pip compile pyproject.toml --group dev --generate-hashes --python-version 3.11 --quiet \
+		--custom-compile-command "make lock" -o requirements.lock
+
+worker: install
+	$(BIN)/covo worker
+
+api: install
+	$(BIN)/covo api
+
+clean-data:
+	rm -rf .data
