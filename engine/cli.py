@@ -131,6 +131,7 @@ def run() -> None:
     settings = get_settings()
     data_dir = settings.data_dir.resolve()
     _lock_data_dir(data_dir)
+    (data_dir / "ready.json").unlink(missing_ok=True)
     started = time.monotonic()
     wanted = [(settings.api_port, "API")]
     if not settings.temporal_address:
@@ -146,6 +147,9 @@ def run() -> None:
     children: list[subprocess.Popen[bytes]] = []
 
     def shutdown(*_: object) -> None:
+        # A second Ctrl-C (or a forwarded signal) must not abort the cleanup half-way.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         for child in children:
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)

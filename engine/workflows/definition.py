@@ -12,7 +12,7 @@ Validation has two layers, both reported as issues (never raised):
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal, TypedDict
 
@@ -305,6 +305,8 @@ def validate_definition(raw: object, *, now: datetime | None = None) -> list[Val
     ``now`` enables the "until must be in the future" check; leave it out when re-reading a stored
     definition (a past ``until`` then simply fires at once).
     """
+    if now is not None and now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)  # stored datetimes are aware; naive `now` means UTC
     issues = _schema_issues(WorkflowDefinition, raw)
     if isinstance(raw, Mapping):
         issues.extend(_SemanticChecker(raw, now).run())

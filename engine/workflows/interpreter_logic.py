@@ -77,21 +77,23 @@ def condition_data(context: Mapping[str, Any], trigger_data: Mapping[str, Any] |
     return data
 
 
-def _trigger_filter(
-    trigger: TransitionTrigger | Collection[TransitionTrigger] | None,
-) -> Collection[TransitionTrigger] | None:
+TriggerFilter = str | Collection[str] | None
+"""One trigger (``"auto"`` or `TransitionTrigger.AUTO`), several, or ``None`` for any."""
+
+
+def _trigger_filter(trigger: TriggerFilter) -> frozenset[TransitionTrigger] | None:
     if trigger is None:
         return None
-    if isinstance(trigger, str):  # a single TransitionTrigger is also a str, so test it first
-        return (TransitionTrigger(trigger),)
-    return trigger
+    if isinstance(trigger, str):  # a str is also a Collection[str], so test it first
+        return frozenset({TransitionTrigger(trigger)})
+    return frozenset(TransitionTrigger(t) for t in trigger)
 
 
 def valid_transitions(
     defn: WorkflowDefinition,
     step_id: str,
     data: Mapping[str, Any],
-    trigger: TransitionTrigger | Collection[TransitionTrigger] | None,
+    trigger: TriggerFilter,
     evaluate_condition: ConditionEvaluator,
     *,
     truthy: Truthiness = jsonlogic_truthy,
@@ -124,7 +126,7 @@ def select_transition(
     defn: WorkflowDefinition,
     step_id: str,
     data: Mapping[str, Any],
-    trigger: TransitionTrigger | Collection[TransitionTrigger] | None,
+    trigger: TriggerFilter,
     evaluate_condition: ConditionEvaluator,
     *,
     truthy: Truthiness = jsonlogic_truthy,
