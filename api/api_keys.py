@@ -45,9 +45,15 @@ async def create_key(
 ) -> dict[str, Any]:
     """The response carries `secret`, shown this one time only; only its hash is stored."""
     key, secret = await api_keys.create_key(
-        session, principal, name=body.name, description=body.description, tenant_id=body.tenant_id,
-        organization_id=body.organization_id, roles=body.roles, expires_at=body.expires_at,
-    )  # fmt: skip
+        session,
+        principal,
+        name=body.name,
+        description=body.description,
+        tenant_id=body.tenant_id,
+        organization_id=body.organization_id,
+        roles=body.roles,
+        expires_at=body.expires_at,
+    )
     return {
         "id": str(key.id),
         "name": key.name,

@@ -113,7 +113,7 @@ async def login(request: Request, session: Session, res: Res) -> JSONResponse:
             "refreshToken": tokens.refresh_token,
             "expiresIn": tokens.expires_in,
             "redirect": None,
-        }  # fmt: skip
+        }
     )
     _set_auth_cookies(response, tokens.access_token, tokens.refresh_token, res)
     return response
@@ -318,9 +318,13 @@ async def put_sidebar(principal: CurrentPrincipal, session: Session, body: Sideb
     """Saves the caller's own preferences; `applyToRoles` also stores them for roles (needs
     `auth.roles.manage`) and `clearRoleIds` removes roles' preferences."""
     return await navigation.put_preferences(
-        session, principal, locale=body.locale, settings=body.settings,
-        apply_to_roles=body.apply_to_roles, clear_roles=body.clear_role_ids,
-    )  # fmt: skip
+        session,
+        principal,
+        locale=body.locale,
+        settings=body.settings,
+        apply_to_roles=body.apply_to_roles,
+        clear_roles=body.clear_role_ids,
+    )
 
 
 # ---------------------------------------------------------------- roles
@@ -426,9 +430,14 @@ async def put_role_acl(
     """Features the catalog doesn't declare, or that the caller doesn't hold, are dropped
     (`sanitized: true`)."""
     sanitized = await accounts.put_role_acl(
-        session, principal, body.role_id, features=body.features, is_super_admin=body.is_super_admin,
-        organizations=body.organizations, organizations_given="organizations" in body.model_fields_set,
-    )  # fmt: skip
+        session,
+        principal,
+        body.role_id,
+        features=body.features,
+        is_super_admin=body.is_super_admin,
+        organizations=body.organizations,
+        organizations_given="organizations" in body.model_fields_set,
+    )
     return {"ok": True, "sanitized": sanitized}
 
 
@@ -449,9 +458,14 @@ async def list_users(
     """`roleIds` may be repeated or comma-separated."""
     ids = [parse_uuid(r, "roleIds") for value in role_ids or [] for r in value.split(",") if r]
     return await accounts.list_users(
-        session, principal, _page(page, page_size), user_id=parse_uuid(id, "id"), search=search,
-        organization_id=parse_uuid(organization_id, "organizationId"), role_ids=[i for i in ids if i],
-    )  # fmt: skip
+        session,
+        principal,
+        _page(page, page_size),
+        user_id=parse_uuid(id, "id"),
+        search=search,
+        organization_id=parse_uuid(organization_id, "organizationId"),
+        role_ids=[i for i in ids if i],
+    )
 
 
 class UserCreate(Camel):
@@ -494,9 +508,17 @@ async def update_user(
     principal: Annotated[Principal, Depends(require("auth.users.edit"))], session: Session, body: UserUpdate
 ) -> dict[str, Any]:
     await accounts.update_user(
-        session, principal, body.id, email=body.email, password=body.password, organization_id=body.organization_id,
-        organization_given="organization_id" in body.model_fields_set, roles=body.roles, name=body.name, is_active=body.is_active,
-    )  # fmt: skip
+        session,
+        principal,
+        body.id,
+        email=body.email,
+        password=body.password,
+        organization_id=body.organization_id,
+        organization_given="organization_id" in body.model_fields_set,
+        roles=body.roles,
+        name=body.name,
+        is_active=body.is_active,
+    )
     return {"ok": True}
 
 
@@ -528,8 +550,13 @@ async def put_user_acl(
 ) -> dict[str, Any]:
     """A custom ACL replaces what the roles grant; send `hasCustomAcl: false` to remove it."""
     sanitized = await accounts.put_user_acl(
-        session, principal, body.user_id, features=body.features, is_super_admin=body.is_super_admin,
-        organizations=body.organizations, organizations_given="organizations" in body.model_fields_set,
+        session,
+        principal,
+        body.user_id,
+        features=body.features,
+        is_super_admin=body.is_super_admin,
+        organizations=body.organizations,
+        organizations_given="organizations" in body.model_fields_set,
         clear=body.has_custom_acl is False,
-    )  # fmt: skip
+    )
     return {"ok": True, "sanitized": sanitized}

@@ -38,9 +38,15 @@ async def list_tenants(
 ) -> dict[str, Any]:
     """A super admin sees every tenant; anyone else only their own."""
     return await directory.list_tenants(
-        session, principal, _page(page, page_size), tenant_id=parse_uuid(id, "id"), search=search,
-        sort_field=sort_field, sort_dir=sort_dir, is_active=is_active,
-    )  # fmt: skip
+        session,
+        principal,
+        _page(page, page_size),
+        tenant_id=parse_uuid(id, "id"),
+        search=search,
+        sort_field=sort_field,
+        sort_dir=sort_dir,
+        is_active=is_active,
+    )
 
 
 class TenantCreate(Camel):
@@ -127,9 +133,16 @@ async def list_organizations(
     params = _page(page or 1, page_size or 50) if page or page_size else None
     id_list = [parse_uuid(i, "ids") for i in (ids or "").split(",") if i]
     return await directory.list_organizations(
-        session, principal, params=params, search=search, view=view, ids=[i for i in id_list if i],
-        tenant_id=parse_uuid(tenant_id, "tenantId"), include_inactive=include_inactive, status=status,
-    )  # fmt: skip
+        session,
+        principal,
+        params=params,
+        search=search,
+        view=view,
+        ids=[i for i in id_list if i],
+        tenant_id=parse_uuid(tenant_id, "tenantId"),
+        include_inactive=include_inactive,
+        status=status,
+    )
 
 
 class OrganizationCreate(Camel):
@@ -174,9 +187,14 @@ async def update_organization(
     body: OrganizationUpdate,
 ) -> dict[str, Any]:
     await directory.update_organization(
-        session, principal, body.id, name=body.name, parent_id=body.parent_id,
-        parent_given="parent_id" in body.model_fields_set, is_active=body.is_active,
-    )  # fmt: skip
+        session,
+        principal,
+        body.id,
+        name=body.name,
+        parent_id=body.parent_id,
+        parent_given="parent_id" in body.model_fields_set,
+        is_active=body.is_active,
+    )
     return {"ok": True}
 
 

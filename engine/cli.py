@@ -188,8 +188,13 @@ def run() -> None:
         password, generated = admin_password(settings.admin_password, data_dir)
         created = asyncio.run(_seed_admin(database_url, settings.admin_email, password))
 
-        env = dict(os.environ, DATABASE_URL=database_url, TEMPORAL_ADDRESS=temporal_address,
-                   COVO_DATA_DIR=str(data_dir), JWT_SECRET=settings.jwt_secret)  # fmt: skip
+        env = dict(
+            os.environ,
+            DATABASE_URL=database_url,
+            TEMPORAL_ADDRESS=temporal_address,
+            COVO_DATA_DIR=str(data_dir),
+            JWT_SECRET=settings.jwt_secret,
+        )
         children.append(subprocess.Popen([sys.executable, "-m", WORKER_MODULE], env=env))
         children.append(
             subprocess.Popen(
@@ -207,7 +212,7 @@ def run() -> None:
                     "warning",
                 ],
                 env=env,
-            )  # fmt: skip
+            )
         )
         wait_for_port(settings.api_port, 60, children[-1])
         banner = {

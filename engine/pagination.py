@@ -43,7 +43,7 @@ class OffsetParams:
             raise BadRequest("offset must be >= 0")
 
 
-async def count(session: AsyncSession, query: Select[Any]) -> int:
+async def count(session: AsyncSession, query: Select[*tuple[Any, ...]]) -> int:
     total = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     return int(total or 0)
 

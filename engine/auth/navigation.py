@@ -153,9 +153,14 @@ async def get_preferences(session: AsyncSession, principal: Principal) -> dict[s
 
 
 async def _upsert(
-    session: AsyncSession, tenant_id: uuid.UUID, *, user_id: uuid.UUID | None, role_id: uuid.UUID | None,
-    locale: str, settings: dict[str, Any],
-) -> None:  # fmt: skip
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    *,
+    user_id: uuid.UUID | None,
+    role_id: uuid.UUID | None,
+    locale: str,
+    settings: dict[str, Any],
+) -> None:
     pref = await session.scalar(
         select(SidebarPreference).where(
             SidebarPreference.tenant_id == tenant_id,

@@ -16,10 +16,11 @@ class MailDeliveryWorkflow:
 
     @workflow.run
     async def run(self, request: DeliverMailInput) -> DeliverMailResult:
-        return await workflow.execute_activity(
+        result: DeliverMailResult = await workflow.execute_activity(
             DELIVER_MAIL,
             request,
             result_type=DeliverMailResult,
             start_to_close_timeout=timedelta(seconds=60),
             retry_policy=RetryPolicy(maximum_attempts=10, maximum_interval=timedelta(minutes=10)),
         )
+        return result

@@ -82,7 +82,9 @@ def _request_kwargs(endpoint: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("endpoint", PROTECTED, ids=_label)
-async def test_protected_endpoint_without_credentials_is_401(client: httpx.AsyncClient, endpoint: dict[str, Any]) -> None:
+async def test_protected_endpoint_without_credentials_is_401(
+    client: httpx.AsyncClient, endpoint: dict[str, Any]
+) -> None:
     path = "/api" + re.sub(r"\{[^}]*\}", str(uuid.uuid4()), endpoint["path"])
     response = await anonymous(client).request(endpoint["method"], path, **_request_kwargs(endpoint))
     assert response.status_code == 401, response.text

@@ -25,9 +25,13 @@ async def test_login_without_fields_is_400(client: httpx.AsyncClient) -> None:
     assert response.json()["ok"] is False
 
 
-async def test_disabled_user_cannot_log_in(client: httpx.AsyncClient, admin: Account, make_account: MakeAccount) -> None:
+async def test_disabled_user_cannot_log_in(
+    client: httpx.AsyncClient, admin: Account, make_account: MakeAccount
+) -> None:
     other = await make_account("employee", tenant_id=admin.tenant_id)
-    update = await client.put("/api/auth/users", json={"id": str(other.user_id), "isActive": False}, headers=admin.headers)
+    update = await client.put(
+        "/api/auth/users", json={"id": str(other.user_id), "isActive": False}, headers=admin.headers
+    )
     assert update.status_code == 200
     response = await client.post("/api/auth/login", data={"email": other.email, "password": PASSWORD})
     assert response.status_code == 403
@@ -70,7 +74,9 @@ async def test_refresh_without_token_is_400(client: httpx.AsyncClient) -> None:
     assert response.status_code == 400
 
 
-async def test_cookie_refresh_redirects_to_same_site_path_only(client: httpx.AsyncClient, make_account: MakeAccount) -> None:
+async def test_cookie_refresh_redirects_to_same_site_path_only(
+    client: httpx.AsyncClient, make_account: MakeAccount
+) -> None:
     account = await make_account("employee")
     login = await client.post("/api/auth/login", data={"email": account.email, "password": PASSWORD})
     cookies = {"session_token": login.json()["refreshToken"]}
@@ -86,7 +92,9 @@ async def test_login_is_rate_limited(make_client, make_account: MakeAccount) -> 
     account = await make_account("employee")  # this logs in once: attempt 1 of 3
     async for limited in make_client(auth_rate_limit=3):
         codes = [
-            (await limited.post("/api/auth/login", data={"email": account.email, "password": "wrong-password"})).status_code
+            (
+                await limited.post("/api/auth/login", data={"email": account.email, "password": "wrong-password"})
+            ).status_code
             for _ in range(4)
         ]
         assert codes == [401, 401, 429, 429]

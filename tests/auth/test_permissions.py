@@ -3,6 +3,7 @@ which grants."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
@@ -74,9 +75,11 @@ async def test_wildcard_grant_satisfies_every_feature_of_its_module(
     operator = await make_account("auth-operators", tenant_id=admin.tenant_id)
 
     assert (await client.get("/api/auth/features", headers=operator.headers)).status_code == 200
-    assert (await client.get("/api/auth/roles/acl", params={"roleId": role}, headers=operator.headers)).status_code == 200
+    assert (
+        await client.get("/api/auth/roles/acl", params={"roleId": role}, headers=operator.headers)
+    ).status_code == 200
     new_user = await client.post(
-        "/api/auth/users", json={"email": "made-by-operator@covo.test"}, headers=operator.headers
+        "/api/auth/users", json={"email": f"by-operator-{uuid.uuid4().hex[:8]}@covo.test"}, headers=operator.headers
     )
     assert new_user.status_code == 201
     # ...but nothing outside the `auth.` prefix
@@ -106,7 +109,12 @@ async def test_user_acl_override_replaces_role_grants(
     )
     assert put.json() == {"ok": True, "sanitized": False}
     acl = await client.get("/api/auth/users/acl", params={"userId": str(employee.user_id)}, headers=admin.headers)
-    assert acl.json() == {"hasCustomAcl": True, "isSuperAdmin": False, "features": ["api_keys.view"], "organizations": None}
+    assert acl.json() == {
+        "hasCustomAcl": True,
+        "isSuperAdmin": False,
+        "features": ["api_keys.view"],
+        "organizations": None,
+    }
 
     assert (await client.get("/api/api_keys/keys", headers=employee.headers)).status_code == 200
     # the employee role's own grant (auth.users.list) no longer applies
@@ -121,7 +129,9 @@ async def test_clearing_user_acl_restores_role_grants(
     await client.put("/api/auth/users/acl", json={"userId": user, "features": []}, headers=admin.headers)
     assert (await client.get("/api/auth/users", headers=employee.headers)).status_code == 403
 
-    cleared = await client.put("/api/auth/users/acl", json={"userId": user, "hasCustomAcl": False}, headers=admin.headers)
+    cleared = await client.put(
+        "/api/auth/users/acl", json={"userId": user, "hasCustomAcl": False}, headers=admin.headers
+    )
     assert cleared.status_code == 200
     acl = (await client.get("/api/auth/users/acl", params={"userId": user}, headers=admin.headers)).json()
     assert acl["hasCustomAcl"] is False
@@ -248,15 +258,12 @@ async def test_super_admin_may_grant_platform_features(
     assert (await client.get("/api/directory/tenants", headers=employee.headers)).status_code == 200
 
 
-async def test_role_without_manage_feature_cannot_create_roles_via_user_acl_loophole(
-    client: httpx.AsyncClient, admin: Account
-) -> None:
-    """A user created by an admin holds only what its roles grant: none here."""
-    user = await create_user(client, admin, email="plain-user@covo.test", roles=[])
-    acl = await client.get("/api/auth/users/acl", params={"userId": user}, headers=admin.headers)
-    assert acl.json() == {"hasCustomAcl": False, "isSuperAdmin": False, "features": [], "organizations": None}
-    token = (
-        await client.post("/api/auth/login", data={"email": "plain-user@covo.test", "password": "another-secret-1"})
-    ).json()["token"]
-    response = await client.post("/api/auth/roles", json={"name": "x"}, headers={"Authorization": f"Bearer {token}"})
-    assert response.status_code == 403
+async def test_user_without_roles_holds_no_features(client: httpx.AsyncClient, admin: Account) -> None:
+    email = f"plain-{uuid.uuid4().hex[:8]}@covo.test"
+    user = await create_user(client, admin, email=email, roles=[])
+    acl = (await client.get("/api/auth/users/acl", params={"userId": user}, headers=admin.headers)).json()
+    assert (acl["hasCustomAcl"], acl["isSuperAdmin"], acl["features"]) == (False, False, [])
+    login = await client.post("/api/auth/login", data={"email": email, "password": "another-secret-1"})
+    headers = {"Authorization": f"Bearer {login.json()['token']}"}
+    assert (await client.get("/api/auth/users", headers=headers)).status_code == 403
+    assert (await client.post("/api/auth/roles", json={"name": "x"}, headers=headers)).status_code == 403

@@ -29,9 +29,7 @@ def _wait_ready(data_dir: Path, process: subprocess.Popen[bytes], timeout: float
 
 def test_covo_run_serves_login_protected_calls_and_readiness_then_stops_cleanly(tmp_path: Path) -> None:
     api_port, temporal_port, ui_port = free_port(), free_port(), free_port()
-    env = {
-        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TEMPORAL_ADDRESS", "JWT_SECRET")
-    } | {
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TEMPORAL_ADDRESS", "JWT_SECRET")} | {
         "COVO_DATA_DIR": str(tmp_path / "data"),
         "API_PORT": str(api_port),
         "TEMPORAL_PORT": str(temporal_port),
