@@ -3,6 +3,7 @@ feature catalog and checks, sidebar preferences and admin navigation."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Annotated, Any
 
@@ -23,6 +24,7 @@ from engine.mail import service as mail
 from engine.pagination import PageParams
 
 router = APIRouter(tags=["Authentication & Accounts"])
+log = logging.getLogger("covo.api")
 
 ACCESS_COOKIE = "auth_token"
 REFRESH_COOKIE = "session_token"
@@ -233,7 +235,11 @@ async def reset(request: Request, session: Session, res: Res) -> JSONResponse:
     outbox_id = await auth.request_password_reset(session, email, res.settings)
     await session.commit()
     if outbox_id is not None:
-        await mail.dispatch(await res.temporal_client(), outbox_id, res.settings.temporal_task_queue)
+        try:
+            await mail.dispatch(await res.temporal_client(), outbox_id, res.settings.temporal_task_queue)
+        except Exception:
+            # Answer exactly as for an unknown address (no account probing); the row stays PENDING.
+            log.exception("could not dispatch password reset mail %s", outbox_id)
     return JSONResponse({"ok": True})
 
 

@@ -55,4 +55,9 @@ def install(app: FastAPI) -> None:
     async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
         request_id = getattr(request.state, "request_id", None) or str(uuid.uuid4())
         log.exception("unhandled error (request %s)", request_id, exc_info=exc)
-        return JSONResponse({"error": "Internal server error", "requestId": request_id}, status_code=500)
+        # This runs outside the request-id middleware, so the header is set here too.
+        return JSONResponse(
+            {"error": "Internal server error", "requestId": request_id},
+            status_code=500,
+            headers={"x-request-id": request_id},
+        )

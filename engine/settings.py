@@ -54,6 +54,19 @@ class Settings(BaseSettings):
     auth_rate_limit: int = Field(default=10, alias="AUTH_RATE_LIMIT")
     auth_rate_window_seconds: int = Field(default=60, alias="AUTH_RATE_WINDOW_SECONDS")
 
+    # Workflows: CALL_WEBHOOK may reach private/loopback addresses only when this is set (never
+    # in production); `{{env.X}}` templates may read only these variables (plus APP_URL).
+    workflows_allow_private_urls: bool = Field(default=False, alias="WORKFLOWS_ALLOW_PRIVATE_URLS")
+    workflows_env_allowlist: str = Field(default="", alias="WORKFLOWS_ENV_ALLOWLIST")
+    # Modules imported by the worker so their EXECUTE_FUNCTION functions register.
+    workflow_function_modules: str = Field(default="", alias="WORKFLOW_FUNCTION_MODULES")
+    # Where CALL_API activities reach our own API.
+    internal_api_url: str | None = Field(default=None, alias="INTERNAL_API_URL")
+
+    @property
+    def api_base_url(self) -> str:
+        return self.internal_api_url or f"http://127.0.0.1:{self.api_port}"
+
     @model_validator(mode="after")
     def _refuse_default_secret_in_production(self) -> Settings:
         if self.environment == "production" and (self.jwt_secret == DEFAULT_SECRET or len(self.jwt_secret) < 32):

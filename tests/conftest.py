@@ -26,7 +26,7 @@ from engine.db.session import create_engine, create_sessionmaker
 from engine.devstack import EmbeddedPostgres, TemporalDevServer, free_port
 from engine.settings import Settings
 from engine.temporal.client import connect
-from workers.registry import WORKFLOWS, build_activities
+from workers.registry import build_worker
 
 PASSWORD = "correct-horse-battery"
 SUPERADMIN_EMAIL = "root@covo.test"
@@ -65,6 +65,8 @@ def settings(stack: Stack) -> Settings:
         JWT_SECRET="test-secret-" + "x" * 40,
         AUTH_RATE_LIMIT=1000,
         DB_POOL_SIZE=5,
+        WORKFLOWS_ALLOW_PRIVATE_URLS=True,
+        WORKFLOW_FUNCTION_MODULES="tests.workflows.functions",
     )
 
 
@@ -87,12 +89,7 @@ async def worker(
     temporal_client: Client, settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> AsyncIterator[Worker]:
     """The production registry, on this run's own task queue."""
-    w = Worker(
-        temporal_client,
-        task_queue=settings.temporal_task_queue,
-        workflows=list(WORKFLOWS),
-        activities=build_activities(sessionmaker, settings),
-    )
+    w = build_worker(temporal_client, settings, sessionmaker)
     async with w:
         yield w
 

@@ -6,14 +6,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from datetime import timedelta
 
-from temporalio.worker import Worker
 
 from engine.db.session import create_engine, create_sessionmaker
 from engine.settings import Settings, get_settings
 from engine.temporal.client import connect
-from workers.registry import WORKFLOWS, build_activities
+from workers.registry import build_worker
 
 log = logging.getLogger("covo.worker")
 
@@ -23,13 +21,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         raise SystemExit("DATABASE_URL and TEMPORAL_ADDRESS must be set")
     engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
     client = await connect(settings.temporal_address, settings.temporal_namespace)
-    worker = Worker(
-        client,
-        task_queue=settings.temporal_task_queue,
-        workflows=list(WORKFLOWS),
-        activities=build_activities(create_sessionmaker(engine), settings),
-        graceful_shutdown_timeout=timedelta(seconds=25),
-    )
+    worker = build_worker(client, settings, create_sessionmaker(engine))
     try:
         async with worker:
             log.info("worker polling task queue %s", settings.temporal_task_queue)

@@ -121,6 +121,13 @@ def acl_body(acl: RoleAcl | UserAcl | None) -> dict[str, Any]:
     }
 
 
+def holds_grant(principal: Principal, grant: str) -> bool:
+    """Whether the caller holds every declared feature the grant (a feature or wildcard) covers."""
+    return principal.is_super_admin or all(
+        principal.can(f.id) for _, f in modules.all_features() if grant_satisfies(grant, f.id)
+    )
+
+
 def sanitize_features(principal: Principal, requested: list[str]) -> tuple[list[str], bool]:
     """Keeps grants that name a declared feature (or a wildcard covering one) and that the caller
     holds itself, so nobody can hand out more than they have. Returns (kept, changed)."""
@@ -130,8 +137,7 @@ def sanitize_features(principal: Principal, requested: list[str]) -> tuple[list[
         if not isinstance(grant, str) or grant in kept:
             continue
         covers_known = any(grant_satisfies(grant, f) for f in known)
-        held = principal.is_super_admin or all(principal.can(f) for f in known if grant_satisfies(grant, f))
-        if covers_known and held:
+        if covers_known and holds_grant(principal, grant):
             kept.append(grant)
     return kept, kept != list(requested)
 
@@ -228,11 +234,15 @@ async def _resolve_roles(session: AsyncSession, tenant_id: uuid.UUID, roles: lis
 
 
 async def _guard_super_admin_roles(session: AsyncSession, principal: Principal, roles: list[Role]) -> None:
+    """Assigning a role (to a user or an API key) hands out its grants: a caller may only assign
+    roles whose features it holds itself, and only a super admin may assign a super admin role."""
     if principal.is_super_admin or not roles:
         return
-    acl = await session.scalars(select(RoleAcl).where(RoleAcl.role_id.in_([r.id for r in roles])))
-    if any(a.is_super_admin for a in acl):
+    acls = (await session.scalars(select(RoleAcl).where(RoleAcl.role_id.in_([r.id for r in roles])))).all()
+    if any(a.is_super_admin for a in acls):
         raise Forbidden("Only a super admin can assign a super admin role")
+    if not all(holds_grant(principal, grant) for a in acls for grant in a.features):
+        raise Forbidden("You cannot assign a role granting features you do not hold")
 
 
 async def list_users(

@@ -286,6 +286,9 @@ async def update_profile(
     if changes_credentials and not verify_password(user.password_hash, current_password or ""):
         raise BadRequest("Current password is incorrect")
     if email is not None and email.lower() != user.email.lower():
+        email = email.strip()
+        if "@" not in email:
+            raise BadRequest("A valid email is required")
         if await find_user_by_email(session, email) is not None:
             raise BadRequest("Email is already in use")
         user.email = email

@@ -2,9 +2,12 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from engine.db.models import MailOutbox
 from engine.mail.schemas import DeliverMailInput
@@ -22,11 +25,38 @@ async def enqueue(
     return row
 
 
-async def dispatch(client: Client, outbox_id: uuid.UUID, task_queue: str) -> None:
-    await client.start_workflow(
-        MailDeliveryWorkflow.run,
-        DeliverMailInput(outbox_id=outbox_id),
-        id=mail_delivery_id(outbox_id),
-        task_queue=task_queue,
-        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+async def enqueue_once(
+    session: AsyncSession, *, recipient: str, subject: str, body: str, tenant_id: uuid.UUID | None, idempotency_key: str
+) -> uuid.UUID:
+    """Like `enqueue`, but a second call with the same key returns the first row's id."""
+    statement = (
+        insert(MailOutbox)
+        .values(
+            id=uuid.uuid4(),
+            tenant_id=tenant_id,
+            recipient=recipient,
+            subject=subject,
+            body=body,
+            idempotency_key=idempotency_key,
+        )
+        .on_conflict_do_nothing(index_elements=[MailOutbox.idempotency_key])
+        .returning(MailOutbox.id)
     )
+    outbox_id = (await session.execute(statement)).scalar_one_or_none()
+    if outbox_id is None:
+        outbox_id = await session.scalar(select(MailOutbox.id).where(MailOutbox.idempotency_key == idempotency_key))
+    assert outbox_id is not None
+    return outbox_id
+
+
+async def dispatch(client: Client, outbox_id: uuid.UUID, task_queue: str) -> None:
+    try:
+        await client.start_workflow(
+            MailDeliveryWorkflow.run,
+            DeliverMailInput(outbox_id=outbox_id),
+            id=mail_delivery_id(outbox_id),
+            task_queue=task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+    except WorkflowAlreadyStartedError:
+        pass  # already on its way

@@ -267,3 +267,27 @@ async def test_user_without_roles_holds_no_features(client: httpx.AsyncClient, a
     headers = {"Authorization": f"Bearer {login.json()['token']}"}
     assert (await client.get("/api/auth/users", headers=headers)).status_code == 403
     assert (await client.post("/api/auth/roles", json={"name": "x"}, headers=headers)).status_code == 403
+
+
+async def test_user_editor_cannot_promote_itself_into_a_role_with_more_features(
+    client: httpx.AsyncClient, admin: Account, make_account: MakeAccount
+) -> None:
+    role = (await client.post("/api/auth/roles", json={"name": "user-editors"}, headers=admin.headers)).json()["id"]
+    await client.put(
+        "/api/auth/roles/acl",
+        json={"roleId": role, "features": ["auth.users.list", "auth.users.edit"]},
+        headers=admin.headers,
+    )
+    editor = await make_account("user-editors", tenant_id=admin.tenant_id)
+    response = await client.put(
+        "/api/auth/users", json={"id": str(editor.user_id), "roles": ["admin"]}, headers=editor.headers
+    )
+    assert response.status_code == 403
+    assert (await client.get("/api/auth/profile", headers=editor.headers)).json()["roles"] == ["user-editors"]
+    assert (await client.get("/api/auth/features", headers=editor.headers)).status_code == 403
+    # roles within the editor's own grants may still be handed out
+    colleague = await make_account("consumer", tenant_id=admin.tenant_id)
+    allowed = await client.put(
+        "/api/auth/users", json={"id": str(colleague.user_id), "roles": ["user-editors"]}, headers=editor.headers
+    )
+    assert allowed.status_code == 200

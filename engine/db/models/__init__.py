@@ -14,21 +14,37 @@ from engine.db.models.auth import (
     UserRole,
 )
 from engine.db.models.directory import Organization, Tenant
+from engine.db.models.events import DomainEventRow
 from engine.db.models.mail import MailOutbox
+from engine.db.models.workflows import (
+    SideEffectRow,
+    StepInstanceRow,
+    UserTaskRow,
+    WorkflowDefinitionRow,
+    WorkflowEventRow,
+    WorkflowInstanceRow,
+)
 
 __all__ = [
     "ApiKey",
     "AuthSession",
     "Base",
+    "DomainEventRow",
     "MailOutbox",
     "Organization",
     "PasswordReset",
     "RateLimitBucket",
     "Role",
+    "SideEffectRow",
+    "StepInstanceRow",
     "RoleAcl",
     "SidebarPreference",
     "Tenant",
     "User",
     "UserAcl",
     "UserRole",
+    "UserTaskRow",
+    "WorkflowDefinitionRow",
+    "WorkflowEventRow",
+    "WorkflowInstanceRow",
 ]

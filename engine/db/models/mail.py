@@ -23,3 +23,5 @@ class MailOutbox(UUIDPk, Timestamps, Base):
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     sent_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Set when a workflow activity queues the mail, so a retried attempt queues it only once.
+    idempotency_key: Mapped[str | None] = mapped_column(String(300), unique=True, default=None)

@@ -1,0 +1,451 @@
+"""Workflows: definitions, instances (start, signal, advance, cancel, retry), events, user tasks."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import Field
+
+from api.auth import Camel, _page
+from api.deps import Res, Session, features_doc, require
+from api.forms import json_object
+from engine.auth.schemas import Principal
+from engine.auth.scope import parse_uuid
+from engine.errors import Conflict
+from engine.pagination import OffsetParams
+from engine.workflows import service
+from engine.workflows.interpreter_logic import allowed_env
+from engine.workflows.schemas import AdvanceRequest, SignalRequest
+
+router = APIRouter(tags=["Workflows"])
+
+
+def _offset(limit: int, offset: int) -> OffsetParams:
+    return OffsetParams(limit=limit, offset=offset)
+
+
+DefinitionsView = Annotated[Principal, Depends(require("workflows.definitions.view"))]
+DefinitionsCreate = Annotated[Principal, Depends(require("workflows.definitions.create"))]
+DefinitionsEdit = Annotated[Principal, Depends(require("workflows.definitions.edit"))]
+DefinitionsDelete = Annotated[Principal, Depends(require("workflows.definitions.delete"))]
+InstancesView = Annotated[Principal, Depends(require("workflows.instances.view"))]
+InstancesCreate = Annotated[Principal, Depends(require("workflows.instances.create"))]
+InstancesCancel = Annotated[Principal, Depends(require("workflows.instances.cancel"))]
+InstancesRetry = Annotated[Principal, Depends(require("workflows.instances.retry"))]
+InstancesSignal = Annotated[Principal, Depends(require("workflows.instances.signal"))]
+SignalsSend = Annotated[Principal, Depends(require("workflows.signals.send"))]
+TasksView = Annotated[Principal, Depends(require("workflows.tasks.view"))]
+TasksClaim = Annotated[Principal, Depends(require("workflows.tasks.claim"))]
+TasksComplete = Annotated[Principal, Depends(require("workflows.tasks.complete"))]
+
+
+def _statuses(value: str | None) -> list[str]:
+    return [s.strip().upper() for s in (value or "").split(",") if s.strip()]
+
+
+# ---------------------------------------------------------------- definitions
+
+
+@router.get(
+    "/workflows/definitions/schema",
+    summary="JSON Schema of the definition format",
+    openapi_extra=features_doc("workflows.definitions.view"),
+)
+async def definition_schema(_: DefinitionsView) -> dict[str, Any]:
+    return service.schema()
+
+
+@router.get(
+    "/workflows/definitions",
+    summary="List workflow definitions",
+    openapi_extra=features_doc("workflows.definitions.view"),
+)
+async def list_definitions(
+    principal: DefinitionsView,
+    session: Session,
+    workflow_id: Annotated[str | None, Query(alias="workflowId")] = None,
+    enabled: bool | None = None,
+    search: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> dict[str, Any]:
+    return await service.list_definitions(
+        session, principal, _offset(limit, offset), workflow_id=workflow_id, enabled=enabled, search=search
+    )
+
+
+@router.post(
+    "/workflows/definitions",
+    status_code=201,
+    summary="Create a workflow definition (or a new version of one)",
+    openapi_extra=features_doc("workflows.definitions.create"),
+    responses={
+        400: {"description": "Validation failed, with every problem in `details`"},
+        409: {"description": "That workflowId and version exist"},
+    },
+)
+async def create_definition(
+    principal: DefinitionsCreate, session: Session, body: Annotated[dict[str, Any], Depends(json_object)]
+) -> dict[str, Any]:
+    """Several versions of one `workflowId` coexist; starting without a version takes the highest
+    enabled one."""
+    row = await service.create_definition(session, principal, body)
+    return {"data": service.definition_body(row), "message": "Workflow definition created successfully"}
+
+
+@router.get(
+    "/workflows/definitions/{id}",
+    summary="Get a workflow definition",
+    openapi_extra=features_doc("workflows.definitions.view"),
+)
+async def get_definition(id: str, principal: DefinitionsView, session: Session) -> dict[str, Any]:
+    return {"data": service.definition_body(await service.get_definition(session, principal, id))}
+
+
+@router.put(
+    "/workflows/definitions/{id}",
+    summary="Update a workflow definition",
+    openapi_extra=features_doc("workflows.definitions.edit"),
+)
+async def update_definition(
+    id: str, principal: DefinitionsEdit, session: Session, body: Annotated[dict[str, Any], Depends(json_object)]
+) -> dict[str, Any]:
+    """Running instances keep the definition they started with."""
+    row = await service.update_definition(session, principal, id, body)
+    return {"data": service.definition_body(row), "message": "Workflow definition updated successfully"}
+
+
+@router.delete(
+    "/workflows/definitions/{id}",
+    summary="Delete a workflow definition",
+    openapi_extra=features_doc("workflows.definitions.delete"),
+)
+async def delete_definition(id: str, principal: DefinitionsDelete, session: Session) -> dict[str, Any]:
+    """Refused (409) while any instance that uses it has not finished."""
+    await service.delete_definition(session, principal, id)
+    return {"message": "Workflow definition deleted successfully"}
+
+
+# ---------------------------------------------------------------- instances
+
+
+class StartBody(Camel):
+    workflow_id: str = Field(alias="workflowId", min_length=1)
+    version: int | None = Field(default=None, ge=1)
+    correlation_key: str | None = Field(default=None, alias="correlationKey", max_length=255)
+    initial_context: dict[str, Any] = Field(default_factory=dict, alias="initialContext")
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+def _env(res: Res) -> dict[str, str]:
+    allowlist = [k.strip() for k in res.settings.workflows_env_allowlist.split(",") if k.strip()]
+    return allowed_env(os.environ, allowlist)
+
+
+@router.post(
+    "/workflows/instances",
+    status_code=201,
+    summary="Start a workflow instance",
+    openapi_extra=features_doc("workflows.instances.create"),
+)
+async def start_instance(principal: InstancesCreate, session: Session, res: Res, body: StartBody) -> dict[str, Any]:
+    """Answers at once with status RUNNING; the instance runs on Temporal, pinned to the
+    definition version it started with."""
+    metadata = {k: v for k, v in body.metadata.items() if k != "initiatedBy"}  # callers can't claim another initiator
+    row = await service.start_instance(
+        session, await res.temporal_client(), tenant_id=principal.tenant_id, organization_id=principal.organization_id,
+        workflow_id=body.workflow_id, version=body.version, context=body.initial_context,
+        correlation_key=body.correlation_key, metadata=metadata, initiated_by=str(principal.id),
+        task_queue=res.settings.temporal_task_queue, env=_env(res),
+    )  # fmt: skip
+    return {
+        "data": {
+            "instance": service.instance_body(row),
+            "execution": {
+                "status": row.status,
+                "currentStep": row.current_step_id,
+                "message": "Workflow execution started in background",
+            },
+        },
+        "message": "Workflow started successfully",
+    }
+
+
+class ValidateStartBody(Camel):
+    workflow_id: str = Field(alias="workflowId", min_length=1)
+    version: int | None = None
+    context: dict[str, Any] = Field(default_factory=dict)
+    locale: str = "en"
+
+
+@router.post(
+    "/workflows/instances/validate-start",
+    summary="Check whether an instance could start",
+    openapi_extra=features_doc("workflows.instances.view"),
+)
+async def validate_start(principal: InstancesView, session: Session, body: ValidateStartBody) -> dict[str, Any]:
+    """Always 200: `canStart` plus the errors (definition missing/disabled, START pre-conditions)."""
+    from engine.errors import DomainError
+
+    try:
+        row = await service.find_definition(session, principal.tenant_id, body.workflow_id, body.version)
+    except DomainError as exc:
+        return {
+            "canStart": False,
+            "workflowId": body.workflow_id,
+            "errors": [{"ruleId": f"_{exc.code}", "message": exc.message, "code": exc.code}],
+        }
+    errors = await service.start_pre_condition_errors(session, principal.tenant_id, row, body.context, body.locale)
+    result: dict[str, Any] = {"canStart": not errors, "workflowId": body.workflow_id}
+    if errors:
+        result["errors"] = errors
+    return result
+
+
+@router.get(
+    "/workflows/instances", summary="List workflow instances", openapi_extra=features_doc("workflows.instances.view")
+)
+async def list_instances(
+    principal: InstancesView,
+    session: Session,
+    workflow_id: Annotated[str | None, Query(alias="workflowId")] = None,
+    status: str | None = None,
+    correlation_key: Annotated[str | None, Query(alias="correlationKey")] = None,
+    entity_type: Annotated[str | None, Query(alias="entityType")] = None,
+    entity_id: Annotated[str | None, Query(alias="entityId")] = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> dict[str, Any]:
+    """`status` is a comma-separated list."""
+    return await service.list_instances(
+        session, principal, _offset(limit, offset), workflow_id=workflow_id, statuses=_statuses(status),
+        correlation_key=correlation_key, entity_type=entity_type, entity_id=entity_id,
+    )  # fmt: skip
+
+
+@router.get(
+    "/workflows/instances/{id}",
+    summary="Get a workflow instance",
+    openapi_extra=features_doc("workflows.instances.view"),
+)
+async def get_instance(id: str, principal: InstancesView, session: Session) -> dict[str, Any]:
+    return {"data": service.instance_body(await service.get_instance(session, principal, id))}
+
+
+@router.get(
+    "/workflows/instances/{id}/events",
+    summary="Events of one instance",
+    openapi_extra=features_doc("workflows.instances.view"),
+)
+async def instance_events(
+    id: str,
+    principal: InstancesView,
+    session: Session,
+    event_type: Annotated[str | None, Query(alias="eventType")] = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> dict[str, Any]:
+    return await service.instance_events(session, principal, id, _offset(limit, offset), event_type)
+
+
+@router.post(
+    "/workflows/instances/{id}/cancel",
+    summary="Cancel an instance",
+    openapi_extra=features_doc("workflows.instances.cancel"),
+)
+async def cancel_instance(id: str, principal: InstancesCancel, session: Session, res: Res) -> dict[str, Any]:
+    """Cancels its timers, child workflows and open user tasks (they become CANCELLED)."""
+    row = await service.get_instance(session, principal, id)
+    await service.cancel(await res.temporal_client(), row, str(principal.id))
+    return {
+        "data": service.instance_body(await service.get_instance(session, principal, id)),
+        "message": "Workflow cancelled successfully",
+    }
+
+
+@router.post(
+    "/workflows/instances/{id}/retry",
+    summary="Retry a failed instance",
+    openapi_extra=features_doc("workflows.instances.retry"),
+)
+async def retry_instance(id: str, principal: InstancesRetry, session: Session, res: Res) -> dict[str, Any]:
+    """Resumes from the step that failed, with `retryCount` incremented."""
+    row = await service.get_instance(session, principal, id)
+    view = await service.retry(await res.temporal_client(), row, str(principal.id))
+    body = service.instance_body(await service.get_instance(session, principal, id))
+    return {
+        "data": {"instance": body, "execution": {"status": view.status, "currentStep": view.current_step_id}},
+        "message": "Workflow retry initiated successfully",
+    }
+
+
+class AdvanceBody(Camel):
+    to_step_id: str | None = Field(default=None, alias="toStepId")
+    trigger_data: dict[str, Any] | None = Field(default=None, alias="triggerData")
+    context_updates: dict[str, Any] | None = Field(default=None, alias="contextUpdates")
+
+
+@router.post(
+    "/workflows/instances/{id}/advance",
+    summary="Fire a transition by hand",
+    openapi_extra=features_doc("workflows.instances.create"),
+)
+async def advance_instance(
+    id: str, principal: InstancesCreate, session: Session, res: Res, body: AdvanceBody | None = None
+) -> dict[str, Any]:
+    """Fires a transition (any trigger, manual included) from the current step, or the one to
+    `toStepId`; answers with the transition fired."""
+    body = body or AdvanceBody()
+    row = await service.get_instance(session, principal, id)
+    view = await service.advance(
+        await res.temporal_client(), row,
+        AdvanceRequest(to_step_id=body.to_step_id, trigger_data=body.trigger_data, context_updates=body.context_updates, user_id=str(principal.id)),
+    )  # fmt: skip
+    instance = {
+        "id": str(view.id), "status": view.status, "currentStepId": view.current_step_id,
+        "previousStepId": view.previous_step_id, "transitionFired": view.transition_fired, "context": view.context,
+    }  # fmt: skip
+    return {"data": {"instance": instance}, "message": "Workflow advanced successfully"}
+
+
+class SignalBody(Camel):
+    signal_name: str = Field(alias="signalName", min_length=1)
+    payload: dict[str, Any] | None = None
+
+
+@router.post(
+    "/workflows/instances/{id}/signal",
+    summary="Send a signal to an instance",
+    openapi_extra=features_doc("workflows.instances.signal"),
+)
+async def signal_instance(
+    id: str, principal: InstancesSignal, session: Session, res: Res, body: SignalBody
+) -> dict[str, Any]:
+    """Rejected before anything is recorded when the name differs from what the instance waits
+    for (400), when it is not waiting (409) or unknown (404)."""
+    row = await service.get_instance(session, principal, id)
+    await service.signal(
+        await res.temporal_client(),
+        row,
+        SignalRequest(signal_name=body.signal_name, payload=body.payload, user_id=str(principal.id)),
+    )
+    return {"success": True, "message": "Signal sent successfully"}
+
+
+class CorrelationSignalBody(SignalBody):
+    correlation_key: str = Field(alias="correlationKey", min_length=1)
+
+
+@router.post(
+    "/workflows/signals",
+    summary="Signal every waiting instance with a correlation key",
+    openapi_extra=features_doc("workflows.signals.send"),
+)
+async def signal_by_correlation(
+    principal: SignalsSend, session: Session, res: Res, body: CorrelationSignalBody
+) -> dict[str, Any]:
+    """`count` is the number of instances the signal resumed."""
+    count = await service.signal_by_correlation(
+        session, await res.temporal_client(), principal, body.correlation_key,
+        SignalRequest(signal_name=body.signal_name, payload=body.payload, user_id=str(principal.id)),
+    )  # fmt: skip
+    return {"success": True, "message": f"Signal sent to {count} workflow(s)", "count": count}
+
+
+# ---------------------------------------------------------------- events
+
+
+@router.get(
+    "/workflows/events",
+    summary="Workflow events across instances",
+    openapi_extra=features_doc("workflows.instances.view"),
+)
+async def list_events(
+    principal: InstancesView,
+    session: Session,
+    page: int = 1,
+    page_size: Annotated[int, Query(alias="pageSize")] = 50,
+    event_type: Annotated[str | None, Query(alias="eventType")] = None,
+    workflow_instance_id: Annotated[str | None, Query(alias="workflowInstanceId")] = None,
+    user_id: Annotated[str | None, Query(alias="userId")] = None,
+    occurred_at_from: Annotated[datetime | None, Query(alias="occurredAtFrom")] = None,
+    occurred_at_to: Annotated[datetime | None, Query(alias="occurredAtTo")] = None,
+    sort_field: Annotated[str | None, Query(alias="sortField")] = None,
+    sort_dir: Annotated[str | None, Query(alias="sortDir")] = None,
+) -> dict[str, Any]:
+    return await service.list_events(
+        session, principal, _page(page, page_size), event_type=event_type,
+        instance_id=parse_uuid(workflow_instance_id, "workflowInstanceId"), user_id=user_id,
+        occurred_from=occurred_at_from, occurred_to=occurred_at_to, sort_field=sort_field, sort_dir=sort_dir,
+    )  # fmt: skip
+
+
+@router.get(
+    "/workflows/events/{id}", summary="One workflow event", openapi_extra=features_doc("workflows.instances.view")
+)
+async def get_event(id: str, principal: InstancesView, session: Session) -> dict[str, Any]:
+    return await service.get_event(session, principal, id)
+
+
+# ---------------------------------------------------------------- tasks
+
+
+@router.get("/workflows/tasks", summary="List user tasks", openapi_extra=features_doc("workflows.tasks.view"))
+async def list_tasks(
+    principal: TasksView,
+    session: Session,
+    status: str | None = None,
+    assigned_to: Annotated[str | None, Query(alias="assignedTo")] = None,
+    workflow_instance_id: Annotated[str | None, Query(alias="workflowInstanceId")] = None,
+    overdue: bool = False,
+    my_tasks: Annotated[bool, Query(alias="myTasks")] = False,
+    limit: int = 50,
+    offset: int = 0,
+) -> dict[str, Any]:
+    """`myTasks=true`: assigned to me or to one of my roles; `overdue=true`: open and past due."""
+    return await service.list_tasks(
+        session, principal, _offset(limit, offset), statuses=_statuses(status), assigned_to=assigned_to,
+        instance_id=parse_uuid(workflow_instance_id, "workflowInstanceId"), overdue=overdue, my_tasks=my_tasks,
+    )  # fmt: skip
+
+
+@router.get("/workflows/tasks/{id}", summary="Get a user task", openapi_extra=features_doc("workflows.tasks.view"))
+async def get_task(id: str, principal: TasksView, session: Session) -> dict[str, Any]:
+    return {"data": service.task_body(await service.get_task(session, principal, id))}
+
+
+@router.post(
+    "/workflows/tasks/{id}/claim",
+    summary="Claim a role-queue task",
+    openapi_extra=features_doc("workflows.tasks.claim"),
+)
+async def claim_task(id: str, principal: TasksClaim, session: Session, res: Res) -> dict[str, Any]:
+    task = await service.get_task(session, principal, id)
+    data = await service.task_command(await res.temporal_client(), principal, task, "claim_task")
+    return {"data": data, "message": "Task claimed successfully"}
+
+
+class CompleteBody(Camel):
+    form_data: dict[str, Any] = Field(alias="formData")
+    comments: str | None = None
+
+
+@router.post(
+    "/workflows/tasks/{id}/complete",
+    summary="Complete a user task",
+    openapi_extra=features_doc("workflows.tasks.complete"),
+)
+async def complete_task(
+    id: str, principal: TasksComplete, session: Session, res: Res, body: CompleteBody
+) -> dict[str, Any]:
+    """`formData` is merged into the instance context (or the branch's), and the instance resumes."""
+    task = await service.get_task(session, principal, id)
+    if task.status not in ("PENDING", "IN_PROGRESS"):
+        raise Conflict(f"Task is already {task.status.lower()}")
+    data = await service.task_command(
+        await res.temporal_client(), principal, task, "complete_task", body.form_data, body.comments
+    )
+    return {"data": data, "message": "Task completed successfully. Workflow resumed."}

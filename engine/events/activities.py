@@ -1,0 +1,1 @@
+DISPATCH_EVENT = "events.dispatch"

@@ -1,0 +1,1 @@
+"""Business-rule evaluation (pure, deterministic code that may run inside Temporal workflows)."""

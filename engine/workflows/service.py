@@ -1,0 +1,779 @@
+"""Workflow definitions (CRUD on Postgres), and instance commands (start, signal, advance,
+cancel, retry, task claim/complete) sent to each instance's Temporal workflow."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from engine.auth.schemas import Principal
+from engine.db.models import (
+    StepInstanceRow,
+    UserTaskRow,
+    WorkflowDefinitionRow,
+    WorkflowEventRow,
+    WorkflowInstanceRow,
+)
+from engine.errors import BadRequest, Conflict, DomainError, Forbidden, NotFound
+from engine.pagination import OffsetParams, PageParams, count, offset_body, page_body
+from engine.workflows.definition import (
+    InvalidDefinitionError,
+    WorkflowDefinition,
+    definition_json_schema,
+    validate_definition_document,
+)
+from engine.workflows.interpreter_logic import iso_timestamp
+from engine.workflows.schemas import (
+    RUNNING,
+    TERMINAL_STATUSES,
+    AdvanceRequest,
+    CommandRequest,
+    DefinitionSnapshot,
+    InstanceHeader,
+    InstanceStart,
+    InstanceView,
+    RuleSnapshot,
+    SignalRequest,
+    SignalResult,
+    TaskCommand,
+    TaskView,
+)
+from engine.workflows.workflows import WorkflowInstanceWorkflow
+
+NON_TERMINAL_FILTER = ~WorkflowInstanceRow.status.in_(TERMINAL_STATUSES)
+
+
+def workflow_run_id(instance_id: uuid.UUID) -> str:
+    return f"wf-{instance_id}"
+
+
+def _iso(value: datetime | None) -> str | None:
+    return iso_timestamp(value) if value is not None else None
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ValidationFailed(DomainError):
+    status_code = 400
+    code = "validation_failed"
+
+    def __init__(self, details: list[Any]) -> None:
+        super().__init__("Validation failed", extra={"details": details})
+
+
+# ---------------------------------------------------------------- definitions
+
+
+def definition_body(row: WorkflowDefinitionRow) -> dict[str, Any]:
+    return {
+        "id": str(row.id),
+        "workflowId": row.workflow_id,
+        "workflowName": row.workflow_name,
+        "description": row.description,
+        "version": row.version,
+        "definition": row.definition,
+        "metadata": row.metadata_,
+        "enabled": row.enabled,
+        "effectiveFrom": _iso(row.effective_from),
+        "effectiveTo": _iso(row.effective_to),
+        "tenantId": str(row.tenant_id),
+        "organizationId": str(row.organization_id) if row.organization_id else None,
+        "createdBy": row.created_by,
+        "updatedBy": row.updated_by,
+        "createdAt": _iso(row.created_at),
+        "updatedAt": _iso(row.updated_at),
+    }
+
+
+def check_document(document: dict[str, Any]) -> dict[str, Any]:
+    """The whole create/update document, validated with the complete list of problems."""
+    issues = validate_definition_document(document, now=now())
+    if issues:
+        raise ValidationFailed([dict(issue) for issue in issues])
+    return document
+
+
+async def list_definitions(
+    session: AsyncSession,
+    principal: Principal,
+    params: OffsetParams,
+    *,
+    workflow_id: str | None,
+    enabled: bool | None,
+    search: str | None,
+) -> dict[str, Any]:
+    query = select(WorkflowDefinitionRow).where(
+        WorkflowDefinitionRow.tenant_id == principal.tenant_id, WorkflowDefinitionRow.deleted_at.is_(None)
+    )
+    if workflow_id:
+        query = query.where(WorkflowDefinitionRow.workflow_id == workflow_id)
+    if enabled is not None:
+        query = query.where(WorkflowDefinitionRow.enabled.is_(enabled))
+    if search:
+        pattern = f"%{search}%"
+        query = query.where(
+            or_(WorkflowDefinitionRow.workflow_id.ilike(pattern), WorkflowDefinitionRow.workflow_name.ilike(pattern))
+        )
+    total = await count(session, query)
+    rows = (
+        await session.scalars(
+            query.order_by(WorkflowDefinitionRow.workflow_name, WorkflowDefinitionRow.version.desc())
+            .offset(params.offset)
+            .limit(params.limit)
+        )
+    ).all()
+    return offset_body([definition_body(r) for r in rows], total, params)
+
+
+async def get_definition(session: AsyncSession, principal: Principal, definition_id: str) -> WorkflowDefinitionRow:
+    try:
+        key = uuid.UUID(definition_id)
+    except ValueError:
+        raise NotFound("Workflow definition not found")
+    row = await session.get(WorkflowDefinitionRow, key)
+    if row is None or row.deleted_at is not None or row.tenant_id != principal.tenant_id:
+        raise NotFound("Workflow definition not found")
+    return row
+
+
+async def create_definition(
+    session: AsyncSession, principal: Principal, document: dict[str, Any]
+) -> WorkflowDefinitionRow:
+    check_document(document)
+    row = WorkflowDefinitionRow(
+        id=uuid.uuid4(),
+        tenant_id=principal.tenant_id,
+        organization_id=principal.organization_id,
+        workflow_id=document["workflowId"],
+        workflow_name=document["workflowName"],
+        description=document.get("description"),
+        version=int(document.get("version") or 1),
+        definition=document["definition"],
+        metadata_=document.get("metadata"),
+        enabled=bool(document.get("enabled", True)),
+        effective_from=_parse_dt(document.get("effectiveFrom")),
+        effective_to=_parse_dt(document.get("effectiveTo")),
+        created_by=str(principal.id),
+        updated_by=str(principal.id),
+    )
+    session.add(row)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:
+        raise Conflict(f'Workflow definition with ID "{row.workflow_id}" and version {row.version} already exists')
+    return row
+
+
+def _parse_dt(value: Any) -> datetime | None:
+    if value in (None, ""):
+        return None
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+UPDATABLE = {
+    "workflowName",
+    "description",
+    "version",
+    "definition",
+    "metadata",
+    "enabled",
+    "effectiveFrom",
+    "effectiveTo",
+}
+
+
+async def update_definition(
+    session: AsyncSession, principal: Principal, definition_id: str, changes: dict[str, Any]
+) -> WorkflowDefinitionRow:
+    """Edits the row in place. Running instances are unaffected: each runs the snapshot it
+    started with."""
+    row = await get_definition(session, principal, definition_id)
+    unknown = sorted(set(changes) - UPDATABLE - {"workflowId", "id"})
+    if unknown:
+        raise ValidationFailed(
+            [{"code": "unrecognized_keys", "message": f"Unknown field '{k}'", "path": k} for k in unknown]
+        )
+    document = {
+        **definition_body(row),
+        **{k: v for k, v in changes.items() if k in UPDATABLE},
+        "workflowId": row.workflow_id,
+    }
+    for key in ("metadata", "description", "effectiveFrom", "effectiveTo"):
+        if document.get(key) is None:
+            document.pop(key, None)
+    check_document({k: v for k, v in document.items() if k in UPDATABLE | {"workflowId"}})
+    row.workflow_name = document["workflowName"]
+    row.description = document.get("description")
+    row.version = int(document["version"])
+    row.definition = document["definition"]
+    row.metadata_ = document.get("metadata")
+    row.enabled = bool(document["enabled"])
+    row.effective_from = _parse_dt(document.get("effectiveFrom"))
+    row.effective_to = _parse_dt(document.get("effectiveTo"))
+    row.updated_by = str(principal.id)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:
+        raise Conflict(f'Workflow definition with ID "{row.workflow_id}" and version {row.version} already exists')
+    return row
+
+
+async def delete_definition(session: AsyncSession, principal: Principal, definition_id: str) -> None:
+    row = await get_definition(session, principal, definition_id)
+    active = await session.scalar(
+        select(func.count()).where(WorkflowInstanceRow.definition_id == row.id, NON_TERMINAL_FILTER)
+    )
+    if active:
+        raise Conflict(f"Cannot delete workflow definition with {active} active instance(s)")
+    row.deleted_at = now()
+    await session.flush()
+
+
+def schema() -> dict[str, Any]:
+    return definition_json_schema()
+
+
+async def find_definition(
+    session: AsyncSession, tenant_id: uuid.UUID, workflow_id: str, version: int | None
+) -> WorkflowDefinitionRow:
+    """The exact version when given (404 if absent, 400 if disabled), else the highest enabled one."""
+    query = select(WorkflowDefinitionRow).where(
+        WorkflowDefinitionRow.tenant_id == tenant_id,
+        WorkflowDefinitionRow.workflow_id == workflow_id,
+        WorkflowDefinitionRow.deleted_at.is_(None),
+    )
+    if version is not None:
+        row = await session.scalar(query.where(WorkflowDefinitionRow.version == version))
+        if row is None:
+            raise NotFound(
+                f"Workflow definition '{workflow_id}' version {version} not found", code="DEFINITION_NOT_FOUND"
+            )
+        if not row.enabled:
+            raise BadRequest(
+                f"Workflow definition '{workflow_id}' version {version} is disabled", code="DEFINITION_DISABLED"
+            )
+        return row
+    row = await session.scalar(
+        query.where(WorkflowDefinitionRow.enabled.is_(True)).order_by(WorkflowDefinitionRow.version.desc()).limit(1)
+    )
+    if row is None:
+        raise NotFound(f"Workflow definition '{workflow_id}' not found", code="DEFINITION_NOT_FOUND")
+    return row
+
+
+def referenced_rule_ids(definition: dict[str, Any]) -> set[str]:
+    ids: set[str] = set()
+    for item in [*definition.get("steps", []), *definition.get("transitions", [])]:
+        for key in ("preConditions", "postConditions"):
+            for ref in item.get(key) or []:
+                if isinstance(ref, dict) and ref.get("ruleId"):
+                    ids.add(str(ref["ruleId"]))
+    return ids
+
+
+async def rule_snapshots(session: AsyncSession, tenant_id: uuid.UUID, rule_ids: set[str]) -> dict[str, RuleSnapshot]:
+    """Business rules the definition references, as they are now. Until the business-rules module
+    provides rules, none are found and required pre-conditions fail with "Business rule not found"."""
+    return {}
+
+
+async def snapshot(
+    session: AsyncSession, tenant_id: uuid.UUID, workflow_id: str, version: int | None
+) -> DefinitionSnapshot:
+    row = await find_definition(session, tenant_id, workflow_id, version)
+    return DefinitionSnapshot(
+        definition_id=row.id,
+        workflow_id=row.workflow_id,
+        version=row.version,
+        definition=row.definition,
+        rules=await rule_snapshots(session, tenant_id, referenced_rule_ids(row.definition)),
+    )
+
+
+async def start_pre_condition_errors(
+    session: AsyncSession, tenant_id: uuid.UUID, row: WorkflowDefinitionRow, context: dict[str, Any], locale: str
+) -> list[dict[str, Any]]:
+    """Errors of the START step's required pre-conditions for this context (reference §2.12.4)."""
+    from engine.rules.jsonlogic import apply as jsonlogic_apply
+    from engine.workflows.interpreter_logic import jsonlogic_truthy
+
+    start = next((s for s in row.definition.get("steps", []) if s.get("stepType") == "START"), None)
+    if start is None:
+        return [
+            {
+                "ruleId": "_NO_START_STEP",
+                "message": "Workflow definition has no START step",
+                "code": "INVALID_DEFINITION",
+            }
+        ]
+    refs = [r for r in start.get("preConditions") or [] if isinstance(r, dict) and r.get("required", True)]
+    rules = await rule_snapshots(session, tenant_id, {str(r["ruleId"]) for r in refs})
+    data = {"workflowId": row.workflow_id, "workflowContext": context}
+    errors = []
+    for ref in refs:
+        rule_id = str(ref["ruleId"])
+        messages = ref.get("validationMessage") or {}
+        rule = rules.get(rule_id)
+        if rule is None:
+            errors.append(
+                {
+                    "ruleId": rule_id,
+                    "message": messages.get(locale) or messages.get("en") or f"Business rule not found: {rule_id}",
+                    "code": "RULE_NOT_FOUND",
+                }
+            )
+            continue
+        if not rule.enabled:
+            errors.append(
+                {"ruleId": rule_id, "message": f"Business rule is disabled: {rule_id}", "code": "RULE_DISABLED"}
+            )
+            continue
+        try:
+            passed = jsonlogic_truthy(jsonlogic_apply(rule.condition, data))
+        except Exception as exc:
+            errors.append({"ruleId": rule_id, "message": f"Business rule error: {exc}", "code": "RULE_ERROR"})
+            continue
+        if not passed:
+            message = (
+                messages.get(locale)
+                or messages.get("en")
+                or rule.fail_message
+                or f"Pre-condition '{rule.rule_name}' failed"
+            )
+            errors.append({"ruleId": rule_id, "message": message, "code": "PRE_CONDITION_FAILED"})
+    return errors
+
+
+# ---------------------------------------------------------------- instances
+
+
+def instance_body(row: WorkflowInstanceRow) -> dict[str, Any]:
+    return {
+        "id": str(row.id),
+        "definitionId": str(row.definition_id),
+        "workflowId": row.workflow_id,
+        "version": row.version,
+        "status": row.status,
+        "currentStepId": row.current_step_id,
+        "previousStepId": row.previous_step_id,
+        "context": row.context,
+        "correlationKey": row.correlation_key,
+        "metadata": row.metadata_,
+        "startedAt": _iso(row.started_at),
+        "completedAt": _iso(row.completed_at),
+        "pausedAt": _iso(row.paused_at),
+        "cancelledAt": _iso(row.cancelled_at),
+        "errorMessage": row.error_message,
+        "errorDetails": row.error_details,
+        "pendingTransition": row.pending_transition,
+        "activeForkStepId": row.active_fork_step_id,
+        "retryCount": row.retry_count,
+        "parentInstanceId": str(row.parent_instance_id) if row.parent_instance_id else None,
+        "tenantId": str(row.tenant_id),
+        "organizationId": str(row.organization_id) if row.organization_id else None,
+        "createdAt": _iso(row.created_at),
+        "updatedAt": _iso(row.updated_at),
+    }
+
+
+async def start_instance(
+    session: AsyncSession,
+    client: Client,
+    *,
+    tenant_id: uuid.UUID,
+    organization_id: uuid.UUID | None,
+    workflow_id: str,
+    version: int | None,
+    context: dict[str, Any],
+    correlation_key: str | None,
+    metadata: dict[str, Any],
+    initiated_by: str | None,
+    task_queue: str,
+    env: dict[str, str],
+) -> WorkflowInstanceRow:
+    """Pins the definition (and the rules it references) and starts the instance's workflow.
+    The instance row is inserted here too, so it can be read at once; every later change comes
+    from the workflow (whose writes always win: they carry a higher projection_seq)."""
+    definition = await find_definition(session, tenant_id, workflow_id, version)
+    try:
+        WorkflowDefinition.model_validate(definition.definition)
+    except ValueError as exc:
+        raise BadRequest(f"Workflow definition is invalid: {exc}", code="INVALID_DEFINITION")
+    instance_id = uuid.uuid4()
+    header = InstanceHeader(
+        instance_id=instance_id,
+        tenant_id=tenant_id,
+        organization_id=organization_id,
+        definition_id=definition.id,
+        workflow_id=definition.workflow_id,
+        version=definition.version,
+        correlation_key=correlation_key,
+        metadata={**metadata, "initiatedBy": initiated_by},
+    )
+    row = WorkflowInstanceRow(
+        id=instance_id,
+        tenant_id=tenant_id,
+        organization_id=organization_id,
+        definition_id=definition.id,
+        workflow_id=definition.workflow_id,
+        version=definition.version,
+        status=RUNNING,
+        current_step_id=next(
+            (s["stepId"] for s in definition.definition["steps"] if s.get("stepType") == "START"), None
+        ),
+        context=context,
+        correlation_key=correlation_key,
+        metadata_=header.metadata,
+        started_at=now(),
+        projection_seq=0,
+    )
+    session.add(row)
+    await session.flush()
+    start = InstanceStart(
+        header=header,
+        definition=definition.definition,
+        context=context,
+        initiated_by=initiated_by,
+        rules=await rule_snapshots(session, tenant_id, referenced_rule_ids(definition.definition)),
+        env=env,
+        task_queue=task_queue,
+    )
+    # Started before commit: if this fails nothing is recorded; if the commit then fails, the
+    # workflow writes the row itself on its first flush.
+    await client.start_workflow(
+        WorkflowInstanceWorkflow.run, start, id=workflow_run_id(instance_id), task_queue=task_queue
+    )
+    return row
+
+
+async def get_instance(session: AsyncSession, principal: Principal, instance_id: str) -> WorkflowInstanceRow:
+    try:
+        key = uuid.UUID(instance_id)
+    except ValueError:
+        raise NotFound("Workflow instance not found")
+    row = await session.get(WorkflowInstanceRow, key, populate_existing=True)
+    if row is None or row.tenant_id != principal.tenant_id:
+        raise NotFound("Workflow instance not found")
+    return row
+
+
+async def list_instances(
+    session: AsyncSession,
+    principal: Principal,
+    params: OffsetParams,
+    *,
+    workflow_id: str | None,
+    statuses: list[str],
+    correlation_key: str | None,
+    entity_type: str | None,
+    entity_id: str | None,
+) -> dict[str, Any]:
+    query = select(WorkflowInstanceRow).where(WorkflowInstanceRow.tenant_id == principal.tenant_id)
+    if workflow_id:
+        query = query.where(WorkflowInstanceRow.workflow_id == workflow_id)
+    if statuses:
+        query = query.where(WorkflowInstanceRow.status.in_(statuses))
+    if correlation_key:
+        query = query.where(WorkflowInstanceRow.correlation_key == correlation_key)
+    if entity_type:
+        query = query.where(WorkflowInstanceRow.metadata_["entityType"].astext == entity_type)
+    if entity_id:
+        query = query.where(WorkflowInstanceRow.metadata_["entityId"].astext == entity_id)
+    total = await count(session, query)
+    rows = (
+        await session.scalars(
+            query.order_by(WorkflowInstanceRow.created_at.desc()).offset(params.offset).limit(params.limit)
+        )
+    ).all()
+    return offset_body([instance_body(r) for r in rows], total, params)
+
+
+def event_body(row: WorkflowEventRow) -> dict[str, Any]:
+    return {
+        "id": str(row.id),
+        "workflowInstanceId": str(row.workflow_instance_id),
+        "stepInstanceId": str(row.step_instance_id) if row.step_instance_id else None,
+        "branchKey": row.branch_key,
+        "eventType": row.event_type,
+        "eventData": row.event_data,
+        "occurredAt": _iso(row.occurred_at),
+        "userId": row.user_id,
+        "tenantId": str(row.tenant_id),
+        "organizationId": str(row.organization_id) if row.organization_id else None,
+    }
+
+
+async def instance_events(
+    session: AsyncSession, principal: Principal, instance_id: str, params: OffsetParams, event_type: str | None
+) -> dict[str, Any]:
+    instance = await get_instance(session, principal, instance_id)
+    query = select(WorkflowEventRow).where(WorkflowEventRow.workflow_instance_id == instance.id)
+    if event_type:
+        query = query.where(WorkflowEventRow.event_type == event_type)
+    total = await count(session, query)
+    rows = (
+        await session.scalars(query.order_by(WorkflowEventRow.seq.desc()).offset(params.offset).limit(params.limit))
+    ).all()
+    return offset_body([event_body(r) for r in rows], total, params)
+
+
+EVENT_SORT = {"occurredAt": WorkflowEventRow.occurred_at, "eventType": WorkflowEventRow.event_type}
+
+
+async def list_events(
+    session: AsyncSession,
+    principal: Principal,
+    params: PageParams,
+    *,
+    event_type: str | None,
+    instance_id: uuid.UUID | None,
+    user_id: str | None,
+    occurred_from: datetime | None,
+    occurred_to: datetime | None,
+    sort_field: str | None,
+    sort_dir: str | None,
+) -> dict[str, Any]:
+    query: Select[Any] = (
+        select(WorkflowEventRow, WorkflowInstanceRow)
+        .join(WorkflowInstanceRow, WorkflowInstanceRow.id == WorkflowEventRow.workflow_instance_id)
+        .where(WorkflowEventRow.tenant_id == principal.tenant_id)
+    )
+    if event_type:
+        query = query.where(WorkflowEventRow.event_type == event_type)
+    if instance_id:
+        query = query.where(WorkflowEventRow.workflow_instance_id == instance_id)
+    if user_id:
+        query = query.where(WorkflowEventRow.user_id == user_id)
+    if occurred_from:
+        query = query.where(WorkflowEventRow.occurred_at >= occurred_from)
+    if occurred_to:
+        query = query.where(WorkflowEventRow.occurred_at <= occurred_to)
+    column = EVENT_SORT.get(sort_field or "occurredAt")
+    if column is None:
+        raise BadRequest("sortField must be occurredAt or eventType")
+    order = column.asc() if (sort_dir or "desc").lower() == "asc" else column.desc()
+    total = await count(session, query)
+    rows = (
+        await session.execute(
+            query.order_by(order, WorkflowEventRow.id.desc()).offset(params.offset).limit(params.page_size)
+        )
+    ).all()
+    items = [
+        {
+            **event_body(event),
+            "workflowInstance": {
+                "id": str(inst.id),
+                "workflowId": inst.workflow_id,
+                "workflowName": inst.workflow_id,
+                "status": inst.status,
+            },
+        }
+        for event, inst in rows
+    ]
+    return page_body(items, total, params)
+
+
+async def get_event(session: AsyncSession, principal: Principal, event_id: str) -> dict[str, Any]:
+    try:
+        key = int(event_id)
+    except ValueError:
+        raise NotFound("Workflow event not found")
+    event = await session.get(WorkflowEventRow, key)
+    if event is None or event.tenant_id != principal.tenant_id:
+        raise NotFound("Workflow event not found")
+    inst = await session.get(WorkflowInstanceRow, event.workflow_instance_id)
+    assert inst is not None
+    return {
+        **event_body(event),
+        "workflowInstance": {
+            "id": str(inst.id), "workflowId": inst.workflow_id, "version": inst.version, "status": inst.status,
+            "currentStepId": inst.current_step_id, "correlationKey": inst.correlation_key,
+            "startedAt": _iso(inst.started_at), "completedAt": _iso(inst.completed_at), "context": inst.context,
+        },
+    }  # fmt: skip
+
+
+# ---------------------------------------------------------------- commands
+
+
+UPDATE_STATUS = {"BAD_REQUEST": BadRequest, "CONFLICT": Conflict, "NOT_FOUND": NotFound, "FORBIDDEN": Forbidden}
+
+
+async def _update(client: Client, instance_id: uuid.UUID, name: str, arg: Any, result_type: type[Any]) -> Any:
+    """Sends a Workflow Update. A validator's refusal comes back as a 4xx before anything is
+    recorded; an instance whose workflow has ended cannot take commands (409)."""
+    handle = client.get_workflow_handle(workflow_run_id(instance_id))
+    try:
+        return await handle.execute_update(name, arg, result_type=result_type)
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        if isinstance(cause, ApplicationError):
+            error_class = UPDATE_STATUS.get(cause.type or "", BadRequest)
+            details = cause.details[0] if cause.details and isinstance(cause.details[0], dict) else {}
+            raise error_class(cause.message, extra=details)
+        raise
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise Conflict("Workflow instance is no longer running")
+        raise
+
+
+async def signal(client: Client, instance: WorkflowInstanceRow, request: SignalRequest) -> SignalResult:
+    result: SignalResult = await _update(client, instance.id, "signal", request, SignalResult)
+    return result
+
+
+async def signal_by_correlation(
+    session: AsyncSession, client: Client, principal: Principal, correlation_key: str, request: SignalRequest
+) -> int:
+    """Signals every waiting instance of the tenant with this key; returns how many resumed."""
+    ids = (
+        await session.scalars(
+            select(WorkflowInstanceRow.id).where(
+                WorkflowInstanceRow.tenant_id == principal.tenant_id,
+                WorkflowInstanceRow.correlation_key == correlation_key,
+                WorkflowInstanceRow.status.in_(("PAUSED", "FORKED")),
+            )
+        )
+    ).all()
+    resumed = 0
+    for instance_id in ids:
+        try:
+            await _update(client, instance_id, "signal", request, SignalResult)
+        except DomainError:
+            continue  # not waiting for this signal
+        resumed += 1
+    return resumed
+
+
+async def advance(client: Client, instance: WorkflowInstanceRow, request: AdvanceRequest) -> InstanceView:
+    result: InstanceView = await _update(client, instance.id, "advance", request, InstanceView)
+    return result
+
+
+async def cancel(client: Client, instance: WorkflowInstanceRow, user_id: str | None) -> InstanceView:
+    if instance.status in TERMINAL_STATUSES:
+        raise BadRequest(
+            f"Cannot cancel workflow in {instance.status} status. Only running, paused or waiting workflows can be cancelled."
+        )
+    result: InstanceView = await _update(client, instance.id, "cancel", CommandRequest(user_id=user_id), InstanceView)
+    return result
+
+
+async def retry(client: Client, instance: WorkflowInstanceRow, user_id: str | None) -> InstanceView:
+    if instance.status != "FAILED":
+        raise BadRequest(f"Cannot retry workflow in {instance.status} status. Only FAILED workflows can be retried.")
+    result: InstanceView = await _update(client, instance.id, "retry", CommandRequest(user_id=user_id), InstanceView)
+    return result
+
+
+# ---------------------------------------------------------------- tasks
+
+
+def task_body(row: UserTaskRow) -> dict[str, Any]:
+    return {
+        "id": str(row.id),
+        "workflowInstanceId": str(row.workflow_instance_id),
+        "stepInstanceId": str(row.step_instance_id) if row.step_instance_id else None,
+        "branchKey": row.branch_key,
+        "taskName": row.task_name,
+        "description": row.description,
+        "status": row.status,
+        "formSchema": row.form_schema,
+        "formData": row.form_data,
+        "assignedTo": row.assigned_to,
+        "assignedToRoles": row.assigned_to_roles,
+        "claimedBy": row.claimed_by,
+        "claimedAt": _iso(row.claimed_at),
+        "dueDate": _iso(row.due_date),
+        "escalatedAt": _iso(row.escalated_at),
+        "escalatedTo": row.escalated_to,
+        "completedBy": row.completed_by,
+        "completedAt": _iso(row.completed_at),
+        "comments": row.comments,
+        "tenantId": str(row.tenant_id),
+        "organizationId": str(row.organization_id) if row.organization_id else None,
+        "createdAt": _iso(row.created_at),
+        "updatedAt": _iso(row.updated_at),
+    }
+
+
+async def get_task(session: AsyncSession, principal: Principal, task_id: str) -> UserTaskRow:
+    try:
+        key = uuid.UUID(task_id)
+    except ValueError:
+        raise NotFound("Task not found")
+    row = await session.get(UserTaskRow, key, populate_existing=True)
+    if row is None or row.tenant_id != principal.tenant_id:
+        raise NotFound("Task not found")
+    return row
+
+
+async def list_tasks(
+    session: AsyncSession,
+    principal: Principal,
+    params: OffsetParams,
+    *,
+    statuses: list[str],
+    assigned_to: str | None,
+    instance_id: uuid.UUID | None,
+    overdue: bool,
+    my_tasks: bool,
+) -> dict[str, Any]:
+    query = select(UserTaskRow).where(UserTaskRow.tenant_id == principal.tenant_id)
+    if statuses:
+        query = query.where(UserTaskRow.status.in_(statuses))
+    if assigned_to:
+        query = query.where(UserTaskRow.assigned_to == assigned_to)
+    if instance_id:
+        query = query.where(UserTaskRow.workflow_instance_id == instance_id)
+    if overdue:
+        query = query.where(UserTaskRow.due_date < now(), UserTaskRow.status.in_(("PENDING", "IN_PROGRESS")))
+    if my_tasks:
+        conditions = [UserTaskRow.assigned_to == str(principal.id)]
+        if principal.role_names:
+            conditions.append(UserTaskRow.assigned_to_roles.op("?|")(list(principal.role_names)))
+        query = query.where(or_(*conditions))
+    total = await count(session, query)
+    rows = (
+        await session.scalars(
+            query.order_by(UserTaskRow.created_at.desc(), UserTaskRow.id).offset(params.offset).limit(params.limit)
+        )
+    ).all()
+    return offset_body([task_body(r) for r in rows], total, params)
+
+
+async def task_command(
+    client: Client,
+    principal: Principal,
+    task: UserTaskRow,
+    name: str,
+    form_data: dict[str, Any] | None = None,
+    comments: str | None = None,
+) -> dict[str, Any]:
+    command = TaskCommand(
+        task_id=task.id, user_id=str(principal.id), user_roles=list(principal.role_names),
+        form_data=form_data or {}, comments=comments,
+    )  # fmt: skip
+    view: TaskView = await _update(client, task.workflow_instance_id, name, command, TaskView)
+    return {**task_body(task), **_camel_task(view.task)}
+
+
+def _camel_task(task: dict[str, Any]) -> dict[str, Any]:
+    keys = {
+        "status": "status", "form_data": "formData", "claimed_by": "claimedBy", "claimed_at": "claimedAt",
+        "completed_by": "completedBy", "completed_at": "completedAt", "comments": "comments",
+    }  # fmt: skip
+    return {camel: task.get(snake) for snake, camel in keys.items()}

@@ -1,0 +1,114 @@
+"""The read-model writer: applies a ProjectionBatch from one instance's workflow in a single
+transaction. Every write is idempotent (events by `(instance, seq)`) and monotonic (rows carry
+`projection_seq` and only move forward), so retries, replays after a crash and concurrent
+flushes from update handlers all converge on the same rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+
+from engine.db.models import StepInstanceRow, UserTaskRow, WorkflowEventRow, WorkflowInstanceRow
+from engine.workflows.activities import PROJECT
+from engine.workflows.schemas import ProjectionBatch
+
+
+def _forward_only(table: Any, values: dict[str, Any], updatable: list[str]) -> Any:
+    statement = insert(table).values(values)
+    return statement.on_conflict_do_update(
+        index_elements=[table.id],
+        set_={name: statement.excluded[name] for name in updatable},
+        where=table.projection_seq < statement.excluded.projection_seq,
+    )
+
+
+class ProjectionActivities:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self.sessionmaker = sessionmaker
+
+    @activity.defn(name=PROJECT)
+    async def project(self, batch: ProjectionBatch) -> None:
+        h = batch.header
+        scope = {"tenant_id": h.tenant_id, "organization_id": h.organization_id}
+        async with self.sessionmaker() as session, session.begin():
+            instance: dict[str, Any] = {
+                "id": h.instance_id,
+                **scope,
+                "definition_id": h.definition_id,
+                "workflow_id": h.workflow_id,
+                "version": h.version,
+                "correlation_key": h.correlation_key,
+                "metadata_": h.metadata,
+                "parent_instance_id": h.parent_instance_id,
+                "status": "RUNNING",
+                "projection_seq": 0,
+            }
+            state_fields: list[str] = []
+            if batch.state is not None:
+                state = batch.state.model_dump(exclude={"seq"})
+                instance.update(state, projection_seq=batch.state.seq)
+                state_fields = [*state, "projection_seq"]
+            if state_fields:
+                await session.execute(_forward_only(WorkflowInstanceRow, instance, state_fields))
+            else:
+                statement = insert(WorkflowInstanceRow).values(instance)
+                await session.execute(statement.on_conflict_do_nothing(index_elements=[WorkflowInstanceRow.id]))
+            for step in batch.steps:
+                values = {
+                    **step.model_dump(exclude={"seq"}),
+                    **scope,
+                    "workflow_instance_id": h.instance_id,
+                    "projection_seq": step.seq,
+                }
+                await session.execute(
+                    _forward_only(
+                        StepInstanceRow,
+                        values,
+                        ["status", "output_data", "error_data", "exited_at", "execution_time_ms", "projection_seq"],
+                    )
+                )
+            for task in batch.tasks:
+                values = {
+                    **task.model_dump(exclude={"seq", "created_at"}),
+                    **scope,
+                    "workflow_instance_id": h.instance_id,
+                    "projection_seq": task.seq,
+                }
+                if task.created_at is not None:
+                    values["created_at"] = task.created_at
+                mutable = [
+                    "status",
+                    "form_data",
+                    "claimed_by",
+                    "claimed_at",
+                    "completed_by",
+                    "completed_at",
+                    "comments",
+                    "projection_seq",
+                    "updated_at",
+                ]
+                await session.execute(_forward_only(UserTaskRow, values, mutable))
+            if batch.events:
+                rows = [
+                    {
+                        "workflow_instance_id": h.instance_id,
+                        **scope,
+                        "seq": event.seq,
+                        "event_type": event.event_type,
+                        "event_data": event.data,
+                        "occurred_at": event.occurred_at,
+                        "step_instance_id": event.step_instance_id,
+                        "branch_key": event.branch_key,
+                        "user_id": event.user_id,
+                    }
+                    for event in batch.events
+                ]
+                statement = insert(WorkflowEventRow).values(rows)
+                await session.execute(
+                    statement.on_conflict_do_nothing(
+                        index_elements=[WorkflowEventRow.workflow_instance_id, WorkflowEventRow.seq]
+                    )
+                )
