@@ -21,9 +21,11 @@ from engine.settings import Settings, get_settings
 
 app = typer.Typer(help="Covo Engine: workflows, rules, schedules, eSIMs and wallets on Temporal.", no_args_is_help=True)
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
+definitions_app = typer.Typer(help="Workflow definitions shipped as JSON files.", no_args_is_help=True)
 admin_app = typer.Typer(help="Administrator accounts.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(admin_app, name="admin")
+app.add_typer(definitions_app, name="definitions")
 
 API_APP = "api.app:create_app"
 WORKER_MODULE = "workers"
@@ -110,6 +112,64 @@ def admin_create(
         typer.echo(f"created {email} with password {password} (stored in {settings.data_dir}/admin_password)")
     else:
         typer.echo(f"created {email}")
+
+
+@definitions_app.command("validate")
+def definitions_validate(paths: list[Path]) -> None:
+    """Validate definition files (or directories of them); print every problem with its path."""
+    from engine.workflows.files import definition_files, load
+
+    failed = 0
+    for path in definition_files(paths):
+        _, issues = load(path)
+        if not issues:
+            typer.echo(f"ok       {path}")
+            continue
+        failed += 1
+        typer.secho(f"invalid  {path}", fg=typer.colors.RED)
+        for issue in issues:
+            typer.echo(f"  {issue['path'] or '(root)'}: [{issue['code']}] {issue['message']}")
+    if failed:
+        raise typer.Exit(1)
+
+
+async def _apply_definitions(database_url: str, files: list[Path], tenant: str | None) -> int:
+    from engine.db.session import create_engine, create_sessionmaker
+    from engine.workflows.files import apply, load, resolve_tenant
+
+    engine = create_engine(database_url, pool_size=1)
+    failed = 0
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            target = await resolve_tenant(session, tenant)
+            for path in files:
+                document, issues = load(path)
+                if document is None:
+                    failed += 1
+                    typer.secho(
+                        f"invalid    {path} ({len(issues)} problems; run `covo definitions validate`)",
+                        fg=typer.colors.RED,
+                    )
+                    continue
+                result = await apply(session, target, document)
+                typer.echo(f"{result.action:<10} {result.workflow_id} v{result.version}  ({path.name})")
+            if failed:
+                await session.rollback()  # all or nothing
+    finally:
+        await engine.dispose()
+    return failed
+
+
+@definitions_app.command("apply")
+def definitions_apply(
+    directory: Path, tenant: str = typer.Option(None, help="Tenant id or name; defaults to the first tenant")
+) -> None:
+    """Create a new version of every definition whose content changed; print what was done."""
+    from engine.workflows.files import definition_files
+
+    failed = asyncio.run(_apply_definitions(_require_database(get_settings()), definition_files([directory]), tenant))
+    if failed:
+        raise typer.Exit(1)
 
 
 def _lock_data_dir(data_dir: Path) -> int:
