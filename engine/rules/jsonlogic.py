@@ -104,8 +104,10 @@ matching is linear in the input -- Python's ``re`` backtracks, and even ``.*.*x`
 characters takes minutes there. Supported: literals, ``.``, classes ``[a-z]``/``[^...]``,
 ``\\d \\w \\s \\D \\W \\S \\b \\B``, ``^ $`` (no multiline), groups ``( )``/``(?: )``/
 ``(?<name> )``, ``|``, ``* + ? {n} {n,} {n,m}`` (lazy forms allowed). Refused: patterns longer
-than 200 characters, backreferences, lookaround, a repeated group that itself contains a
-quantifier (``(a+)+``, as the reference refuses ``(..+)+``), more than 100 repetitions, flags.
+than 200 characters, backreferences, lookaround, flags, more than 100 repetitions, and nested
+quantifiers the way the reference refuses ``(..+)+``: an unbounded repeat of anything quantified
+(``(a+)+``, ``(a{2})*``, ``(\\w+\\.)+``) or a bounded repeat of something unbounded (``(a+){2}``);
+``(?:\\d{3}-){2}`` is fine.
 A constant pattern that is refused is a compile error; a pattern read from data that is refused,
 an input over 10 000 characters, a non-string input or an exhausted work budget give ``false``
 (the reference's "any problem -> false").
@@ -124,6 +126,8 @@ from functools import lru_cache
 from typing import Any, Final, Protocol
 
 __all__ = [
+    "CONDITION_OPERATORS",
+    "CONTEXT_KEY",
     "MAX_DEPTH",
     "MAX_NODES",
     "MAX_RESULT_LENGTH",
@@ -194,7 +198,7 @@ def truthy(value: Any) -> bool:
     if t is dict:
         return True
     if t is float:
-        return value == value and value != 0.0
+        return bool(value == value and value != 0.0)
     if isinstance(value, Mapping):
         return True
     return bool(value)
@@ -202,7 +206,7 @@ def truthy(value: Any) -> bool:
 
 def _norm(x: int | float) -> int | float:
     """Arithmetic result as JSON wants it: integral floats as int, huge ints as float."""
-    if type(x) is float:
+    if isinstance(x, float):
         if x.is_integer() and -_MAX_SAFE_INT <= x <= _MAX_SAFE_INT:
             return int(x)
         return x
@@ -545,7 +549,7 @@ def _walk(data: Any, keys: tuple[str, ...]) -> Any:
 
 def _split_path(path: Any) -> tuple[str, ...] | None:
     """``None`` means "the whole data" (json-logic-js: path undefined, null or "")."""
-    if path is None or path == "" and type(path) is str:
+    if path is None or (type(path) is str and path == ""):
         return None
     return tuple(to_js_string(path).split("."))
 
@@ -726,7 +730,7 @@ REGEX_MAX_INPUT: Final = 10_000
 _RX_MAX_REPEAT: Final = 100
 _RX_MAX_STATES: Final = 2_000
 _RX_MAX_GROUP_NESTING: Final = 32
-_RX_WORK_BUDGET: Final = 3_000_000
+_RX_WORK_BUDGET: Final = 400_000
 
 _Ranges = tuple[tuple[int, int], ...]
 _RX_DIGIT: Final[_Ranges] = ((0x30, 0x39),)
@@ -756,13 +760,15 @@ class _CharPred:
 
     def matches(self, ch: str) -> bool:
         code = ord(ch)
-        hit = False
         for item_negated, ranges in self.items:
-            inside = any(lo <= code <= hi for lo, hi in ranges)
+            inside = False
+            for lo, hi in ranges:
+                if lo <= code <= hi:
+                    inside = True
+                    break
             if inside != item_negated:
-                hit = True
-                break
-        return hit != self.negated
+                return not self.negated
+        return self.negated
 
 
 def _literal_pred(ch: str) -> _CharPred:
@@ -795,30 +801,31 @@ class _RxParser:
     def peek(self) -> str | None:
         return self.p[self.i] if self.i < len(self.p) else None
 
-    def alternation(self, nesting: int) -> tuple[_RxNode, bool]:
+    # Each parse method also returns the strongest quantifier inside: 0 none, 1 bounded, 2 unbounded.
+    def alternation(self, nesting: int) -> tuple[_RxNode, int]:
         branches = []
-        has_quant = False
+        level = 0
         while True:
-            node, hq = self.concatenation(nesting)
+            node, inner = self.concatenation(nesting)
             branches.append(node)
-            has_quant = has_quant or hq
+            level = max(level, inner)
             if self.peek() == "|":
                 self.i += 1
                 continue
             break
-        return (branches[0] if len(branches) == 1 else ("alt", branches)), has_quant
+        return (branches[0] if len(branches) == 1 else ("alt", branches)), level
 
-    def concatenation(self, nesting: int) -> tuple[_RxNode, bool]:
+    def concatenation(self, nesting: int) -> tuple[_RxNode, int]:
         items: list[_RxNode] = []
-        has_quant = False
+        level = 0
         while self.i < len(self.p) and self.p[self.i] not in "|)":
-            atom, hq = self.atom(nesting)
-            atom, hq = self.quantifier(atom, hq)
+            atom, inner = self.atom(nesting)
+            atom, inner = self.quantifier(atom, inner)
             items.append(atom)
-            has_quant = has_quant or hq
+            level = max(level, inner)
         if not items:
-            return ("empty",), False
-        return (items[0] if len(items) == 1 else ("cat", items)), has_quant
+            return ("empty",), 0
+        return (items[0] if len(items) == 1 else ("cat", items)), level
 
     def read_braces(self) -> tuple[int, int | None] | None:
         """Parse ``{n}``, ``{n,}``, ``{n,m}`` at the cursor; None (cursor kept) if not one."""
@@ -831,7 +838,7 @@ class _RxParser:
             return low, low
         return low, (int(m.group(3)) if m.group(3) else None)
 
-    def quantifier(self, atom: _RxNode, has_quant: bool) -> tuple[_RxNode, bool]:
+    def quantifier(self, atom: _RxNode, inner: int) -> tuple[_RxNode, int]:
         c = self.peek()
         bounds: tuple[int, int | None] | None
         if c == "*":
@@ -846,9 +853,9 @@ class _RxParser:
         elif c == "{":
             bounds = self.read_braces()
             if bounds is None:
-                return atom, has_quant
+                return atom, inner
         else:
-            return atom, has_quant
+            return atom, inner
         if self.peek() == "?":
             self.i += 1  # lazy: same set of matches
         low, high = bounds
@@ -858,11 +865,13 @@ class _RxParser:
             raise self.fail("numbers out of order in {} quantifier")
         if low > _RX_MAX_REPEAT or (high is not None and high > _RX_MAX_REPEAT):
             raise self.fail(f"more than {_RX_MAX_REPEAT} repetitions")
-        if has_quant and (high is None or high > 1):
+        # The engine is linear anyway; these are the reference's "(..+)+" refusals, kept so a
+        # pattern accepted here is also accepted by the reference and by backtracking engines.
+        if (high is None and inner > 0) or (high is not None and high > 1 and inner > 1):
             raise self.fail("nested quantifier")
         if self.peek() in ("*", "+", "?") or (self.peek() == "{" and self._brace_ahead()):
             raise self.fail("nested quantifier")
-        return ("rep", atom, low, high), True
+        return ("rep", atom, low, high), max(inner, 2 if high is None else 1)
 
     def _brace_ahead(self) -> bool:
         saved = self.i
@@ -870,7 +879,7 @@ class _RxParser:
         self.i = saved
         return found
 
-    def atom(self, nesting: int) -> tuple[_RxNode, bool]:
+    def atom(self, nesting: int) -> tuple[_RxNode, int]:
         c = self.p[self.i]
         if c == "(":
             if nesting + 1 > _RX_MAX_GROUP_NESTING:
@@ -885,20 +894,20 @@ class _RxParser:
                 self.i = m.end()
             elif self.peek() == "?":
                 raise self.fail("lookaround and inline flags are not supported")
-            node, has_quant = self.alternation(nesting + 1)
+            node, inner = self.alternation(nesting + 1)
             if self.peek() != ")":
                 raise self.fail("missing ')'")
             self.i += 1
-            return node, has_quant
+            return node, inner
         if c == "[":
-            return ("char", self.char_class()), False
+            return ("char", self.char_class()), 0
         self.i += 1
         if c == ".":
-            return ("char", _CharPred(True, ((False, _RX_LINE_TERMINATORS),))), False
+            return ("char", _CharPred(True, ((False, _RX_LINE_TERMINATORS),))), 0
         if c == "^":
-            return ("assert", "bol"), False
+            return ("assert", "bol"), 0
         if c == "$":
-            return ("assert", "eol"), False
+            return ("assert", "eol"), 0
         if c in "*+?":
             self.i -= 1
             raise self.fail("nothing to repeat")
@@ -907,10 +916,10 @@ class _RxParser:
             if self._brace_ahead():
                 raise self.fail("nothing to repeat")
             self.i += 1
-            return ("char", _literal_pred(c)), False
+            return ("char", _literal_pred(c)), 0
         if c == "\\":
-            return self.escape(), False
-        return ("char", _literal_pred(c)), False
+            return self.escape(), 0
+        return ("char", _literal_pred(c)), 0
 
     def escape_char(self, in_class: bool) -> tuple[str, tuple[bool, _Ranges] | None]:
         """After a backslash: (literal char, None) or ("", class item)."""
@@ -920,11 +929,12 @@ class _RxParser:
         self.i += 1
         if c in _RX_CLASS_ESCAPES:
             return "", _RX_CLASS_ESCAPES[c]
-        if c in _RX_CONTROL_ESCAPES and not (c == "0" and self.peek() is not None and self.peek() in "0123456789"):
+        nxt = self.peek()
+        if c in _RX_CONTROL_ESCAPES and not (c == "0" and nxt is not None and "0" <= nxt <= "9"):
             return _RX_CONTROL_ESCAPES[c], None
         if c == "b" and in_class:
             return "\b", None
-        if c in "123456789" or c == "k" or (c == "0"):
+        if c in "0123456789k":  # \1 backreference, \k<name>, legacy octal \01
             raise self.fail("backreferences are not supported")
         if c == "x":
             m = re.compile(r"[0-9a-fA-F]{2}").match(self.p, self.i)
@@ -939,7 +949,6 @@ class _RxParser:
                 return chr(int(m.group(), 16)), None
             return "u", None
         if c == "c":
-            nxt = self.peek()
             if nxt is not None and nxt.isascii() and nxt.isalpha():
                 self.i += 1
                 return chr(ord(nxt) % 32), None
@@ -1002,10 +1011,11 @@ class _RxParser:
         return _CharPred(negated, tuple(items))
 
 
-_K_CHAR: Final = 0
-_K_SPLIT: Final = 1
-_K_ASSERT: Final = 2
-_K_MATCH: Final = 3
+_K_CHAR: Final = 0  # consumes one character; its successor is always the next state (a _K_JUMP)
+_K_JUMP: Final = 1
+_K_SPLIT: Final = 2
+_K_ASSERT: Final = 3
+_K_MATCH: Final = 4
 
 _CTX_START: Final = 1
 _CTX_END: Final = 2
@@ -1014,7 +1024,13 @@ _CTX_NEXT_WORD: Final = 8
 
 
 class _Regex:
-    """Thompson NFA searched with a per-call lazily built DFA (linear in the input)."""
+    """Thompson NFA, searched with a lazily built DFA whose cache lives for one call only.
+
+    State sets are int bitmasks. Every character state ``k`` is followed by a jump state
+    ``k + 1``, so consuming a character is ``(states & accepts[ch]) << 1``. All work, including
+    filling the per-call caches, is charged to a budget, so the outcome depends only on the
+    pattern and the input -- never on what was matched before (replay-safe).
+    """
 
     def __init__(self, pattern: str) -> None:
         self.pattern = pattern
@@ -1028,23 +1044,25 @@ class _Regex:
         ast = _RxParser(pattern).parse()
         self.start = self._build(ast, self.match)
         self.anchored = self._anchored(ast)
+        self.char_states = tuple((i, p) for i, p in enumerate(self.pred) if p is not None)
 
-    def _state(
-        self, kind: int, out1: int = -1, out2: int = -1, pred: _CharPred | None = None, assertion: str = ""
-    ) -> int:
+    def _state(self, kind: int, out1: int = -1, out2: int = -1, assertion: str = "") -> int:
         if len(self.kind) >= _RX_MAX_STATES:
             raise _RegexRefused("pattern too complex")
         self.kind.append(kind)
         self.out1.append(out1)
         self.out2.append(out2)
-        self.pred.append(pred)
+        self.pred.append(None)
         self.assertion.append(assertion)
         return len(self.kind) - 1
 
     def _build(self, node: _RxNode, nxt: int) -> int:
         tag = node[0]
         if tag == "char":
-            return self._state(_K_CHAR, nxt, pred=node[1])
+            state = self._state(_K_CHAR)
+            self.pred[state] = node[1]
+            self._state(_K_JUMP, nxt)
+            return state
         if tag == "empty":
             return nxt
         if tag == "cat":
@@ -1094,23 +1112,45 @@ class _Regex:
         boundary = bool(ctx & _CTX_PREV_WORD) != bool(ctx & _CTX_NEXT_WORD)
         return boundary if kind == "wordb" else not boundary
 
+    def _state_closure(self, state: int, ctx: int) -> tuple[int, int]:
+        """Character/match states reachable from ``state`` without input; (mask, work)."""
+        closed = 0
+        seen = 0
+        stack = [state]
+        work = 0
+        while stack:
+            s = stack.pop()
+            if (seen >> s) & 1:
+                continue
+            seen |= 1 << s
+            work += 1
+            k = self.kind[s]
+            if k in (_K_CHAR, _K_MATCH):
+                closed |= 1 << s
+            elif k == _K_JUMP:
+                stack.append(self.out1[s])
+            elif k == _K_SPLIT:
+                stack.append(self.out1[s])
+                stack.append(self.out2[s])
+            elif self._assert_ok(s, ctx):
+                stack.append(self.out1[s])
+        return closed, work
+
     def search(self, text: str) -> bool:
         """True/False; False as well when the work budget runs out (deterministic per input)."""
         n = len(text)
         work = _RX_WORK_BUDGET
         closures: dict[tuple[int, int], int] = {}
-        steps: dict[tuple[int, str], int] = {}
+        state_closures: dict[int, int] = {}
+        accepts: dict[str, int] = {}
         start_bit = 1 << self.start
         match_bit = 1 << self.match
-        kind = self.kind
-        out1 = self.out1
-        out2 = self.out2
-        pred = self.pred
+        uses_word = self.uses_word
         raw = 0
         prev_word = False
         for i in range(n + 1):
             ctx = (_CTX_START if i == 0 else 0) | (_CTX_END if i == n else 0)
-            if self.uses_word:
+            if uses_word:
                 if prev_word:
                     ctx |= _CTX_PREV_WORD
                 if i < n and text[i] in _RX_WORD_CHARS:
@@ -1123,27 +1163,18 @@ class _Regex:
             closed = closures.get(key)
             if closed is None:
                 closed = 0
-                seen = 0
-                stack = []
                 m = raw
                 while m:
                     low = m & -m
-                    stack.append(low.bit_length() - 1)
                     m ^= low
-                while stack:
-                    s = stack.pop()
-                    if (seen >> s) & 1:
-                        continue
-                    seen |= 1 << s
+                    skey = (low.bit_length() - 1) << 4 | ctx
+                    part = state_closures.get(skey)
+                    if part is None:
+                        part, cost = self._state_closure(skey >> 4, ctx)
+                        work -= cost
+                        state_closures[skey] = part
+                    closed |= part
                     work -= 1
-                    k = kind[s]
-                    if k == _K_CHAR or k == _K_MATCH:
-                        closed |= 1 << s
-                    elif k == _K_SPLIT:
-                        stack.append(out1[s])
-                        stack.append(out2[s])
-                    elif self._assert_ok(s, ctx):
-                        stack.append(out1[s])
                 if work < 0:
                     return False
                 closures[key] = closed
@@ -1152,24 +1183,18 @@ class _Regex:
             if i == n:
                 return False
             ch = text[i]
-            skey = (closed, ch)
-            nxt = steps.get(skey)
-            if nxt is None:
-                nxt = 0
-                m = closed & ~match_bit
-                while m:
-                    low = m & -m
-                    s = low.bit_length() - 1
-                    m ^= low
-                    work -= 1
-                    p = pred[s]
-                    if p is not None and p.matches(ch):
-                        nxt |= 1 << out1[s]
+            accept = accepts.get(ch)
+            if accept is None:
+                accept = 0
+                for state, pred in self.char_states:
+                    if pred.matches(ch):
+                        accept |= 1 << state
+                work -= len(self.char_states)
                 if work < 0:
                     return False
-                steps[skey] = nxt
-            raw = nxt
-            if self.uses_word:
+                accepts[ch] = accept
+            raw = (closed & accept) << 1
+            if uses_word:
                 prev_word = ch in _RX_WORD_CHARS
         return False
 
@@ -1357,15 +1382,16 @@ class _Compiler:
         self.max_nodes = max_nodes
         self.nodes = 0
 
-    def enter(self, depth: int) -> None:
+    def enter(self, depth: int, value: Any) -> None:
+        """Count one JSON value; objects and arrays are also one nesting level each."""
         self.nodes += 1
         if self.nodes > self.max_nodes:
             raise JsonLogicError(f"rule has more than {self.max_nodes} nodes")
-        if depth > self.max_depth:
+        if depth > self.max_depth and isinstance(value, list | dict):
             raise JsonLogicError(f"rule is nested deeper than {self.max_depth} levels")
 
     def compile(self, rule: Any, depth: int) -> _Node:
-        self.enter(depth)
+        self.enter(depth, rule)
         t = type(rule)
         if t not in _SCALARS and t is not list and t is not dict:
             rule = self.plain(rule)
@@ -1389,9 +1415,16 @@ class _Compiler:
         """Subclasses of JSON types (str enums, IntEnum, ...) as the base type; else an error."""
         if isinstance(value, bool):
             return bool(value)
-        for base in (str, int, float, list, dict):
-            if isinstance(value, base):
-                return base(value)
+        if isinstance(value, str):
+            return str(value)
+        if isinstance(value, int):
+            return int(value)
+        if isinstance(value, float):
+            return float(value)
+        if isinstance(value, list):
+            return list(value)
+        if isinstance(value, dict):
+            return dict(value)
         raise JsonLogicError(f"rule contains a non-JSON value of type {type(value).__name__}")
 
     def literal(self, value: Any, depth: int) -> Any:
@@ -1404,20 +1437,20 @@ class _Compiler:
             for k, v in value.items():
                 if not isinstance(k, str):
                     raise JsonLogicError("object keys in a rule must be strings")
-                self.enter(depth + 1)
+                self.enter(depth + 1, v)
                 out[str(k)] = self.literal(v, depth + 1)
             return out
         if t is list or isinstance(value, list):
             items = []
             for v in value:
-                self.enter(depth + 1)
+                self.enter(depth + 1, v)
                 items.append(self.literal(v, depth + 1))
             return items
         return self.literal(self.plain(value), depth)
 
     def args(self, raw: Any, depth: int) -> tuple[list[Any], int]:
         if type(raw) is list:
-            self.enter(depth + 1)
+            self.enter(depth + 1, raw)
             return raw, depth + 2
         return [raw], depth + 1
 
@@ -1518,7 +1551,7 @@ def _c_missing_some(c: _Compiler, op: str, raw: Any, depth: int) -> _Node:
 
 @_op("preserve")
 def _c_preserve(c: _Compiler, op: str, raw: Any, depth: int) -> _Node:
-    c.enter(depth + 1)
+    c.enter(depth + 1, raw)
     return _const_node(c.literal(raw, depth + 1))
 
 
@@ -1539,7 +1572,7 @@ def _c_if(c: _Compiler, op: str, raw: Any, depth: int) -> _Node:
             last = args[i]
             # else-if chains ({"if": [c1, a, {"if": [c2, b, e]}]}) become one flat loop.
             if type(last) is dict and len(last) == 1 and next(iter(last)) in ("if", "?:"):
-                c.enter(d)
+                c.enter(d, last)
                 args, d = c.args(next(iter(last.values())), d)
                 continue
             otherwise = c.compile(last, d)
@@ -1604,7 +1637,7 @@ def _c_and(c: _Compiler, op: str, raw: Any, depth: int) -> _Node:
     if boolean:
 
         def and_bool(data: Any) -> Any:
-            for f in fns:
+            for f in fns:  # noqa: SIM110 -- a plain loop beats all(<generator>) on the hot path
                 if not f(data):
                     return False
             return True
@@ -1635,7 +1668,7 @@ def _c_or(c: _Compiler, op: str, raw: Any, depth: int) -> _Node:
     if boolean:
 
         def or_bool(data: Any) -> Any:
-            for f in fns:
+            for f in fns:  # noqa: SIM110 -- a plain loop beats any(<generator>) on the hot path
                 if f(data):
                     return True
             return False
@@ -1803,8 +1836,8 @@ def _c_add(c: _Compiler, op: str, raw: Any, depth: int) -> _Node:
     def add(data: Any) -> Any:
         total: int | float = 0
         for f in fns:
-            total += _parse_float(f(data))
-        return _norm(total)
+            total = _norm(total + _parse_float(f(data)))
+        return total
 
     return _Node(add, safe=False)
 
@@ -2028,10 +2061,7 @@ def _c_quantifier(c: _Compiler, op: str, raw: Any, depth: int) -> _Node:
             items = _items(src(data))
             if not items:
                 return False
-            for item in items:
-                if not test(item):
-                    return False
-            return True
+            return all(map(test, items))
 
         return _Node(all_, boolean=True)
     if op == "some":
