@@ -3,6 +3,7 @@ by a Temporal workflow per event."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from typing import Any
 
@@ -51,7 +52,8 @@ async def store(
 
 
 async def dispatch(client: Client, event_id: uuid.UUID, task_queue: str) -> None:
-    try:
+    """Starts the event's dispatch workflow; its id `event-<id>` makes a second hand-in a no-op."""
+    with contextlib.suppress(WorkflowAlreadyStartedError):
         await client.start_workflow(
             DomainEventDispatchWorkflow.run,
             DispatchEvent(event_id=event_id),
@@ -59,5 +61,33 @@ async def dispatch(client: Client, event_id: uuid.UUID, task_queue: str) -> None
             task_queue=task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         )
-    except WorkflowAlreadyStartedError:
-        pass
+
+
+async def emit(
+    session: AsyncSession,
+    client: Client,
+    *,
+    tenant_id: uuid.UUID,
+    organization_id: uuid.UUID | None,
+    name: str,
+    payload: dict[str, Any],
+    task_queue: str,
+    idempotency_key: str | None = None,
+) -> uuid.UUID:
+    """Publishes a domain event from API or service code: stored in the caller's transaction
+    (the outbox) and handed to its dispatch workflow at once. The dispatcher retries until the
+    caller's commit makes the row visible, so call this inside the transaction that makes the
+    change the event announces; if that transaction rolls back, the event never dispatches.
+
+    Put the acting user in `payload["userId"]`: instances started by the event act for them."""
+    event_id = await store(
+        session,
+        tenant_id=tenant_id,
+        organization_id=organization_id,
+        name=name,
+        payload=payload,
+        idempotency_key=idempotency_key,
+    )
+    await session.flush()
+    await dispatch(client, event_id, task_queue)
+    return event_id

@@ -16,16 +16,18 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
-from engine.auth import api_keys
+from engine.auth.security import new_secret, sha256
+from engine.auth.service import API_KEY_PREFIX, principal_for_user
 from engine.auth.service import now as utcnow
-from engine.db.models import ApiKey, Role, SideEffectRow, UserRole
+from engine.db.models import ApiKey, Role, SideEffectRow, User, UserRole
+from engine.errors import DomainError
 from engine.events import service as events
 from engine.mail import service as mail
 from engine.settings import Settings
 from engine.workflows import service as workflow_service
 from engine.workflows.activities import LOAD_DEFINITION, RUN_ACTIVITY
 from engine.workflows.schemas import ActivityRequest, ActivityResult, DefinitionRequest, DefinitionSnapshot
-from workers.workflows import functions
+from workers.workflows import commands, functions
 from workers.workflows.errors import ActivityConfigError, NonRetryable
 from workers.workflows.http import check_url
 
@@ -96,6 +98,8 @@ class WorkflowActivities:
                 "workflowId": request.workflow_id,
                 "tenantId": str(request.tenant_id),
                 "organizationId": str(request.organization_id) if request.organization_id else None,
+                # Instances this event starts act for the same user (see engine/workflows/triggers.py).
+                "initiatedBy": request.initiated_by,
             },
         }
         async with self.sessionmaker() as session, session.begin():
@@ -162,7 +166,8 @@ class WorkflowActivities:
             url = endpoint
         else:
             raise ActivityConfigError("CALL_API only calls this service's own API")
-        if not request.initiated_by:
+        user_id = _user_id(request.initiated_by)
+        if user_id is None:
             raise ActivityConfigError("CALL_API needs an initiating user whose roles it acts with")
         async with self.sessionmaker() as session, session.begin():
             role_ids = list(
@@ -170,16 +175,17 @@ class WorkflowActivities:
                     await session.scalars(
                         select(Role.id)
                         .join(UserRole, UserRole.role_id == Role.id)
-                        .where(UserRole.user_id == uuid.UUID(request.initiated_by))
+                        .where(UserRole.user_id == user_id, Role.tenant_id == request.tenant_id)
                     )
                 ).all()
             )
             if not role_ids:
                 raise ActivityConfigError("CALL_API: the initiating user has no roles")
-            secret = api_keys.new_secret(api_keys.API_KEY_PREFIX)
+            secret = new_secret(API_KEY_PREFIX)
             key = ApiKey(
                 id=uuid.uuid4(), tenant_id=request.tenant_id, organization_id=request.organization_id,
-                name=f"workflow {request.instance_id}", key_prefix=secret[:11], key_hash=api_keys.sha256(secret),
+                name=f"workflow {request.instance_id}", key_prefix=secret[: len(API_KEY_PREFIX) + 6],
+                key_hash=sha256(secret),
                 role_ids=[str(r) for r in role_ids], expires_at=utcnow() + timedelta(minutes=5),
             )  # fmt: skip
             session.add(key)
@@ -234,5 +240,50 @@ class WorkflowActivities:
         return output
 
     async def update_entity(self, request: ActivityRequest) -> dict[str, Any]:
+        """Runs an allow-listed command (workers/workflows/commands.py) as the initiating user,
+        who must hold the command's features, exactly once per idempotency key."""
         command_id = _text(request.config, "commandId", "UPDATE_ENTITY")
-        raise ActivityConfigError(f"UPDATE_ENTITY command is not allowed: {command_id}")
+        command = commands.COMMANDS.get(command_id)
+        if command is None:
+            raise ActivityConfigError(f"UPDATE_ENTITY command is not allowed: {command_id}")
+        payload = request.config.get("input")
+        if not isinstance(payload, dict):
+            raise ActivityConfigError('UPDATE_ENTITY requires an "input" object')
+        user_id = _user_id(request.initiated_by)
+        if user_id is None:
+            raise ActivityConfigError(f"UPDATE_ENTITY command {command_id} requires an authenticated workflow user")
+        async with self.sessionmaker() as session, session.begin():
+            done = await session.get(SideEffectRow, request.idempotency_key)
+            if done is not None:
+                return dict(done.result or {})  # an earlier attempt already ran it
+            user = await session.get(User, user_id)
+            if user is None or user.deleted_at is not None or not user.is_active or user.tenant_id != request.tenant_id:
+                raise ActivityConfigError(f"UPDATE_ENTITY command {command_id} requires an authenticated workflow user")
+            principal = await principal_for_user(session, user, None)
+            missing = principal.missing(list(command.required_features))
+            if missing:
+                raise ActivityConfigError(
+                    f"UPDATE_ENTITY command {command_id} is not authorized for the workflow user "
+                    f"(missing features: {', '.join(missing)})"
+                )
+            try:
+                result = await command.handler(session, request.tenant_id, request.organization_id, payload, principal)
+            except DomainError as exc:
+                raise ActivityConfigError(f"UPDATE_ENTITY command {command_id} failed: {exc.message}")
+            output = {"executed": True, "commandId": command_id, "result": result}
+            await session.execute(
+                insert(SideEffectRow).values(
+                    idempotency_key=request.idempotency_key, kind="UPDATE_ENTITY", result=output
+                )
+            )
+        return output
+
+
+def _user_id(initiated_by: str | None) -> uuid.UUID | None:
+    """The initiating user's id; None when there is none (or it is a trigger, `trigger:<id>`)."""
+    if not initiated_by:
+        return None
+    try:
+        return uuid.UUID(initiated_by)
+    except ValueError:
+        return None
