@@ -51,7 +51,9 @@ async def get_session(res: Annotated[Resources, Depends(resources)]) -> AsyncIte
             raise
 
 
-Session = Annotated[AsyncSession, Depends(get_session)]
+# Function scope: the commit runs when the endpoint returns, before the response is sent (the
+# default request scope would commit only after the client already has its answer).
+Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
 Res = Annotated[Resources, Depends(resources)]
 
 

@@ -134,6 +134,8 @@ class Account:
 async def login(client: httpx.AsyncClient, email: str, password: str = PASSWORD) -> str:
     response = await client.post("/api/auth/login", data={"email": email, "password": password})
     assert response.status_code == 200, response.text
+    # The shared client must not carry the login cookie into requests meant to be anonymous.
+    client.cookies.clear()
     return str(response.json()["token"])
 
 

@@ -8,7 +8,6 @@ import httpx
 from sqlalchemy import make_url
 
 from engine.settings import Settings
-
 from tests.helpers import anonymous
 
 MakeClient = Callable[..., AsyncIterator[httpx.AsyncClient]]

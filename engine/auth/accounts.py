@@ -14,7 +14,14 @@ from engine.auth.features import grant_satisfies
 from engine.auth.schemas import Principal
 from engine.auth.scope import tenant_for, visible_tenant
 from engine.auth.security import hash_password
-from engine.auth.service import check_password_strength, effective_acl, find_user_by_email, now, user_roles
+from engine.auth.service import (
+    check_password_strength,
+    effective_acl,
+    find_user_by_email,
+    now,
+    roles_acl,
+    user_roles,
+)
 from engine.db.models import Organization, Role, RoleAcl, Tenant, User, UserAcl, UserRole
 from engine.errors import BadRequest, Conflict, Forbidden, NotFound
 from engine.pagination import PageParams, count, page_body
@@ -186,6 +193,8 @@ async def put_role_acl(
     if is_super_admin and not principal.is_super_admin:
         raise Forbidden("Only a super admin can grant super admin")
     acl = await session.get(RoleAcl, role.id)
+    if acl is not None and acl.is_super_admin and not principal.is_super_admin:
+        raise Forbidden("Only a super admin can change a super admin role")
     if acl is None:
         acl = RoleAcl(role_id=role.id, features=[], is_super_admin=False, organizations=None)
         session.add(acl)
@@ -208,6 +217,18 @@ async def get_user(session: AsyncSession, principal: Principal, user_id: uuid.UU
     if user is None or user.deleted_at is not None or not visible_tenant(principal, user.tenant_id):
         raise NotFound("User not found")
     return user
+
+
+async def _guard_super_admin_target(session: AsyncSession, principal: Principal, user: User) -> None:
+    """Only a super admin may change, remove or re-scope a super admin (else a tenant admin could
+    reset a super admin's password and sign in as one)."""
+    if principal.is_super_admin:
+        return
+    role_ids = [r.id for r in await user_roles(session, user.id)]
+    if (await effective_acl(session, user.id, role_ids)).is_super_admin or (
+        await roles_acl(session, role_ids)
+    ).is_super_admin:
+        raise Forbidden("Only a super admin can change a super admin")
 
 
 async def _organization_in(session: AsyncSession, tenant_id: uuid.UUID | None, org_id: uuid.UUID) -> Organization:
@@ -353,6 +374,7 @@ async def update_user(
     is_active: bool | None,
 ) -> None:
     user = await get_user(session, principal, user_id)
+    await _guard_super_admin_target(session, principal, user)
     if email is not None and email.strip().lower() != user.email.lower():
         if "@" not in email:
             raise BadRequest("A valid email is required")
@@ -386,6 +408,7 @@ async def delete_user(session: AsyncSession, principal: Principal, user_id: uuid
     user = await get_user(session, principal, user_id)
     if user.id == principal.user_id:
         raise BadRequest("You cannot delete yourself")
+    await _guard_super_admin_target(session, principal, user)
     user.deleted_at = now()
     user.is_active = False
     from engine.auth.service import revoke_all_sessions
@@ -422,6 +445,7 @@ async def put_user_acl(
 ) -> bool:
     """Sets the user's own ACL (it replaces the roles' grants); `clear` removes it again."""
     user = await get_user(session, principal, user_id)
+    await _guard_super_admin_target(session, principal, user)
     custom = await session.get(UserAcl, user.id)
     if clear:
         if custom is not None:

@@ -147,7 +147,12 @@ def org_allowed(principal: Principal, org: Organization) -> bool:
 
 async def _org(session: AsyncSession, principal: Principal, org_id: uuid.UUID) -> Organization:
     org = await session.get(Organization, org_id)
-    if org is None or org.deleted_at is not None or not visible_tenant(principal, org.tenant_id):
+    if (
+        org is None
+        or org.deleted_at is not None
+        or not visible_tenant(principal, org.tenant_id)
+        or not org_allowed(principal, org)
+    ):
         raise NotFound("Organization not found")
     return org
 

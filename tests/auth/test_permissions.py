@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Account, MakeAccount
-from tests.helpers import create_user, role_id
+from tests.conftest import PASSWORD, Account, MakeAccount
+from tests.helpers import create_organization, create_user, role_id
 
 DENIED = [
     ("employee", "POST", "/api/auth/users", {"email": "x@covo.test", "password": "long-enough-1"}, "auth.users.create"),
@@ -291,3 +291,68 @@ async def test_user_editor_cannot_promote_itself_into_a_role_with_more_features(
         "/api/auth/users", json={"id": str(colleague.user_id), "roles": ["user-editors"]}, headers=editor.headers
     )
     assert allowed.status_code == 200
+
+
+async def test_tenant_admin_cannot_take_over_a_super_admin_account(
+    client: httpx.AsyncClient, superadmin: Account, make_account: MakeAccount
+) -> None:
+    admin = await make_account("admin", tenant_id=superadmin.tenant_id)
+    root = str(superadmin.user_id)
+    for body in ({"id": root, "password": "taken-over-now"}, {"id": root, "email": "mine@covo.test"}):
+        response = await client.put("/api/auth/users", json=body, headers=admin.headers)
+        assert response.status_code == 403, body
+    assert (
+        await client.put("/api/auth/users", json={"id": root, "isActive": False}, headers=admin.headers)
+    ).status_code == 403
+    assert (await client.delete("/api/auth/users", params={"id": root}, headers=admin.headers)).status_code == 403
+    demote = await client.put("/api/auth/users/acl", json={"userId": root, "features": []}, headers=admin.headers)
+    assert demote.status_code == 403
+    login = await client.post("/api/auth/login", data={"email": superadmin.email, "password": PASSWORD})
+    assert login.status_code == 200
+    check = await client.post(
+        "/api/auth/feature-check", json={"features": ["directory.tenants.manage"]}, headers=superadmin.headers
+    )
+    assert check.json()["ok"] is True
+
+
+async def test_tenant_admin_cannot_strip_super_admin_from_a_role(client: httpx.AsyncClient, admin: Account) -> None:
+    role = await role_id(client, admin, "superadmin")
+    response = await client.put(
+        "/api/auth/roles/acl", json={"roleId": role, "isSuperAdmin": False}, headers=admin.headers
+    )
+    assert response.status_code == 403
+    acl = await client.get("/api/auth/roles/acl", params={"roleId": role}, headers=admin.headers)
+    assert acl.json()["isSuperAdmin"] is True
+
+
+async def test_organization_scoped_grants_reach_only_that_subtree(
+    client: httpx.AsyncClient, admin: Account, make_account: MakeAccount
+) -> None:
+    branch = await create_organization(client, admin, "Branch", parent=str(admin.organization_id))
+    desk = await create_organization(client, admin, "Desk", parent=branch)
+    role = (await client.post("/api/auth/roles", json={"name": "branch-managers"}, headers=admin.headers)).json()["id"]
+    await client.put(
+        "/api/auth/roles/acl",
+        json={"roleId": role, "features": ["directory.organizations.*"], "organizations": [branch]},
+        headers=admin.headers,
+    )
+    manager = await make_account("branch-managers", tenant_id=admin.tenant_id)
+
+    listed = await client.get("/api/directory/organizations", headers=manager.headers)
+    assert {o["id"] for o in listed.json()["items"]} == {branch, desk}
+    inside = await client.put(
+        "/api/directory/organizations", json={"id": desk, "name": "Desk 2"}, headers=manager.headers
+    )
+    assert inside.status_code == 200
+    outside = await client.put(
+        "/api/directory/organizations", json={"id": str(admin.organization_id), "name": "Mine"}, headers=manager.headers
+    )
+    assert outside.status_code == 404
+    removed = await client.request(
+        "DELETE", "/api/directory/organizations", json={"id": str(admin.organization_id)}, headers=manager.headers
+    )
+    assert removed.status_code == 404
+    names = {
+        o["name"] for o in (await client.get("/api/directory/organizations", headers=admin.headers)).json()["items"]
+    }
+    assert names == {"Main", "Branch", "Desk 2"}
