@@ -44,6 +44,17 @@ lock: install
 	$(BIN)/uv pip compile pyproject.toml --group dev --generate-hashes --python-version 3.11 --quiet \
 		--custom-compile-command "make lock" -o requirements.lock
 
+.PHONY: bench drill
+
+## Benchmarks: workflow engine vs a plain Temporal workflow (own embedded stack), then JsonLogic.
+bench: install
+	$(BIN)/python bench/bench_workflows.py
+	$(BIN)/python bench/bench_jsonlogic.py
+
+## Operational drills (kill the worker mid-flight, ...); not part of `make test`.
+drill: install
+	COVO_DRILL=1 $(BIN)/pytest tests/drills
+
 worker: install
 	$(BIN)/covo worker
 
