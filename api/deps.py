@@ -3,8 +3,9 @@ the response leaves) and the caller's identity."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -23,16 +24,21 @@ class Resources:
     settings: Settings
     sessionmaker: async_sessionmaker[AsyncSession]
     temporal: Client | None = None
+    _connecting: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def temporal_client(self) -> Client:
-        """Connects lazily, so the API starts (and reports not-ready) while Temporal is down."""
-        if self.temporal is None:
-            if not self.settings.temporal_address:
-                raise ServiceUnavailable("Temporal is not configured")
-            try:
-                self.temporal = await connect(self.settings.temporal_address, self.settings.temporal_namespace)
-            except Exception as exc:
-                raise ServiceUnavailable(f"Temporal unavailable: {exc}")
+        """Connects lazily, so the API starts (and reports not-ready) while Temporal is down.
+        The lock makes concurrent first requests share one connection."""
+        if self.temporal is not None:
+            return self.temporal
+        async with self._connecting:
+            if self.temporal is None:
+                if not self.settings.temporal_address:
+                    raise ServiceUnavailable("Temporal is not configured")
+                try:
+                    self.temporal = await connect(self.settings.temporal_address, self.settings.temporal_namespace)
+                except Exception as exc:
+                    raise ServiceUnavailable(f"Temporal unavailable: {exc}")
         return self.temporal
 
 
