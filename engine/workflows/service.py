@@ -7,7 +7,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import func, or_, select
+from sqlalchemy.dialects.postgresql import array as pg_array
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client, WorkflowUpdateFailedError
@@ -16,7 +17,6 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from engine.auth.schemas import Principal
 from engine.db.models import (
-    StepInstanceRow,
     UserTaskRow,
     WorkflowDefinitionRow,
     WorkflowEventRow,
@@ -25,7 +25,6 @@ from engine.db.models import (
 from engine.errors import BadRequest, Conflict, DomainError, Forbidden, NotFound
 from engine.pagination import OffsetParams, PageParams, count, offset_body, page_body
 from engine.workflows.definition import (
-    InvalidDefinitionError,
     WorkflowDefinition,
     definition_json_schema,
     validate_definition_document,
@@ -545,7 +544,7 @@ async def list_events(
     sort_field: str | None,
     sort_dir: str | None,
 ) -> dict[str, Any]:
-    query: Select[Any] = (
+    query = (
         select(WorkflowEventRow, WorkflowInstanceRow)
         .join(WorkflowInstanceRow, WorkflowInstanceRow.id == WorkflowEventRow.workflow_instance_id)
         .where(WorkflowEventRow.tenant_id == principal.tenant_id)
@@ -658,7 +657,17 @@ async def signal_by_correlation(
     return resumed
 
 
+ADVANCE_REFUSED = {
+    "COMPLETED": "Workflow already completed",
+    "CANCELLED": "Workflow is cancelled",
+    "COMPENSATED": "Workflow has been compensated",
+}
+
+
 async def advance(client: Client, instance: WorkflowInstanceRow, request: AdvanceRequest) -> InstanceView:
+    # A finished instance's workflow is closed and can take no Update: answer as the reference does.
+    if instance.status in ADVANCE_REFUSED:
+        raise BadRequest(ADVANCE_REFUSED[instance.status])
     result: InstanceView = await _update(client, instance.id, "advance", request, InstanceView)
     return result
 
@@ -744,7 +753,8 @@ async def list_tasks(
     if my_tasks:
         conditions = [UserTaskRow.assigned_to == str(principal.id)]
         if principal.role_names:
-            conditions.append(UserTaskRow.assigned_to_roles.op("?|")(list(principal.role_names)))
+            # jsonb ?| text[]: the task's role queue shares a role with the caller.
+            conditions.append(UserTaskRow.assigned_to_roles.op("?|")(pg_array(list(principal.role_names))))
         query = query.where(or_(*conditions))
     total = await count(session, query)
     rows = (

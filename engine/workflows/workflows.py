@@ -465,7 +465,7 @@ class WorkflowInstanceWorkflow:
 
     async def take_advance(self, root: Token) -> Transition:
         assert self.advance is not None
-        transition, request = self.advance
+        transition, _request = self.advance
         if root.task_id is not None:
             self.cancel_task(root.task_id, root, reason="advanced")
             root.task_id = None
@@ -575,7 +575,11 @@ class WorkflowInstanceWorkflow:
         raise InstanceFailed(f"Step type {kind} cannot run here (step '{step.step_id}')")
 
     async def wait_on(
-        self, token: Token, kind: str, predicate: Callable[[], bool], timeout: timedelta | None = None
+        self,
+        token: Token,
+        kind: str,
+        predicate: Callable[[], bool],
+        timeout: timedelta | None = None,  # noqa: ASYNC109
     ) -> bool:
         """Parks the token until `predicate` holds. The root token's wait is also ended by an
         advance command. Returns False on timeout."""
@@ -599,7 +603,7 @@ class WorkflowInstanceWorkflow:
             self.set_status(RUNNING)
         else:
             token.status = "ACTIVE"
-        if timed_out:
+        if timed_out and not predicate():  # what arrived just as time ran out still counts
             return False
         if not predicate():
             raise AdvanceInterrupt()
@@ -717,13 +721,20 @@ class WorkflowInstanceWorkflow:
             call = logic.sub_workflow_call(step)
         except ValueError as exc:
             raise InstanceFailed(str(exc))
-        snapshot: DefinitionSnapshot = await workflow.execute_local_activity(
-            LOAD_DEFINITION,
-            DefinitionRequest(tenant_id=self.h.tenant_id, workflow_id=call.workflow_id, version=call.version),
-            result_type=DefinitionSnapshot,
-            start_to_close_timeout=PROJECTION_TIMEOUT,
-            retry_policy=RetryPolicy(maximum_attempts=3, non_retryable_error_types=["NOT_FOUND"]),
-        )
+        try:
+            snapshot: DefinitionSnapshot = await workflow.execute_local_activity(
+                LOAD_DEFINITION,
+                DefinitionRequest(tenant_id=self.h.tenant_id, workflow_id=call.workflow_id, version=call.version),
+                result_type=DefinitionSnapshot,
+                start_to_close_timeout=PROJECTION_TIMEOUT,
+                # The activity raises the service's NotFound / BadRequest (missing or disabled).
+                retry_policy=RetryPolicy(maximum_attempts=3, non_retryable_error_types=["NotFound", "BadRequest"]),
+            )
+        except (ActivityError, ApplicationError) as exc:
+            # A failed local activity may surface as its bare ApplicationError.
+            cause = exc.cause if isinstance(exc, ActivityError) else exc
+            message = cause.message if isinstance(cause, ApplicationError) else str(cause or exc)
+            raise InstanceFailed(f"Sub-workflow '{call.workflow_id}' cannot start: {message}")
         child_input = logic.apply_mapping(self.read(token), call.input_mapping)
         child_id = self.new_id("child")
         header = InstanceHeader(
@@ -1044,6 +1055,8 @@ class WorkflowInstanceWorkflow:
             await self.run_transition(token, transition)
         token.status = COMPLETED
         self.emit("PARALLEL_BRANCH_COMPLETED", {"branchKey": token.key, "joinStepId": join_step_id}, token=token)
+        # The branch now waits for its siblings: make its progress visible meanwhile.
+        await self.flush()
 
     # ------------------------------------------------------------------ failure, compensation, cancel
 
@@ -1130,14 +1143,18 @@ class WorkflowInstanceWorkflow:
 
     # ------------------------------------------------------------------ commands (Updates)
 
+    def signal_waiters(self) -> list[Token]:
+        # A token whose signal was accepted but that has not resumed yet is no longer waiting.
+        return [t for t in [self.root, *self.branches.values()] if t.wait == "signal" and t.signal is None]
+
     def waiting_token(self, signal_name: str) -> Token | None:
-        for token in [self.root, *self.branches.values()]:
-            if token.wait == "signal" and token.signal_name == signal_name:
-                return token
-        return None
+        return next((t for t in self.signal_waiters() if t.signal_name == signal_name), None)
 
     @workflow.update(name="signal")
     async def signal(self, request: SignalRequest) -> SignalResult:
+        # Validators of Updates delivered together all run before any handler: check again here
+        # (before the first await) so a signal sent twice at once is taken once.
+        self.validate_signal(request)
         token = self.waiting_token(request.signal_name)
         assert token is not None
         token.signal = request
@@ -1160,7 +1177,7 @@ class WorkflowInstanceWorkflow:
         if self.status not in (PAUSED, FORKED):
             raise rejected("CONFLICT", f"Workflow is not paused (status {self.status})", code="WORKFLOW_NOT_PAUSED")
         if self.waiting_token(request.signal_name) is None:
-            waiting = [t.signal_name for t in [self.root, *self.branches.values()] if t.wait == "signal"]
+            waiting = [t.signal_name for t in self.signal_waiters()]
             if not waiting:
                 raise rejected("CONFLICT", "Workflow is not waiting for a signal", code="NOT_WAITING_FOR_SIGNAL")
             raise rejected(
@@ -1177,6 +1194,7 @@ class WorkflowInstanceWorkflow:
 
     @workflow.update(name="complete_task")
     async def complete_task(self, command: TaskCommand) -> TaskView:
+        self.validate_complete_task(command)  # again: see `signal`
         task = self.open_task(command)
         now = workflow.now()
         task.status, task.form_data, task.comments = "COMPLETED", command.form_data, command.comments
@@ -1212,6 +1230,7 @@ class WorkflowInstanceWorkflow:
 
     @workflow.update(name="claim_task")
     async def claim_task(self, command: TaskCommand) -> TaskView:
+        self.validate_claim_task(command)  # again: see `signal`
         task = self.open_task(command)
         task.status, task.claimed_by, task.claimed_at = "IN_PROGRESS", command.user_id, workflow.now()
         self.record_task(task)
