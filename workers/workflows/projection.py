@@ -11,12 +11,27 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
+from engine.db.base import utcnow
 from engine.db.models import StepInstanceRow, UserTaskRow, WorkflowEventRow, WorkflowInstanceRow
 from engine.workflows.activities import PROJECT
 from engine.workflows.schemas import ProjectionBatch
 
 
-def _forward_only(table: Any, values: dict[str, Any], updatable: list[str]) -> Any:
+STEP_FIELDS = ["status", "output_data", "error_data", "exited_at", "execution_time_ms", "projection_seq"]
+TASK_FIELDS = [
+    "status",
+    "form_data",
+    "claimed_by",
+    "claimed_at",
+    "completed_by",
+    "completed_at",
+    "comments",
+    "projection_seq",
+    "updated_at",
+]
+
+
+def _forward_only(table: Any, values: dict[str, Any] | list[dict[str, Any]], updatable: list[str]) -> Any:
     statement = insert(table).values(values)
     return statement.on_conflict_do_update(
         index_elements=[table.id],
@@ -56,41 +71,30 @@ class ProjectionActivities:
             else:
                 statement = insert(WorkflowInstanceRow).values(instance)
                 await session.execute(statement.on_conflict_do_nothing(index_elements=[WorkflowInstanceRow.id]))
-            for step in batch.steps:
-                values = {
-                    **step.model_dump(exclude={"seq"}),
-                    **scope,
-                    "workflow_instance_id": h.instance_id,
-                    "projection_seq": step.seq,
-                }
-                await session.execute(
-                    _forward_only(
-                        StepInstanceRow,
-                        values,
-                        ["status", "output_data", "error_data", "exited_at", "execution_time_ms", "projection_seq"],
-                    )
-                )
-            for task in batch.tasks:
-                values = {
-                    **task.model_dump(exclude={"seq", "created_at"}),
-                    **scope,
-                    "workflow_instance_id": h.instance_id,
-                    "projection_seq": task.seq,
-                }
-                if task.created_at is not None:
-                    values["created_at"] = task.created_at
-                mutable = [
-                    "status",
-                    "form_data",
-                    "claimed_by",
-                    "claimed_at",
-                    "completed_by",
-                    "completed_at",
-                    "comments",
-                    "projection_seq",
-                    "updated_at",
+            # One multi-row statement per table: a flush is a handful of round trips at most.
+            if batch.steps:
+                rows = [
+                    {
+                        **step.model_dump(exclude={"seq"}),
+                        **scope,
+                        "workflow_instance_id": h.instance_id,
+                        "projection_seq": step.seq,
+                    }
+                    for step in batch.steps
                 ]
-                await session.execute(_forward_only(UserTaskRow, values, mutable))
+                await session.execute(_forward_only(StepInstanceRow, rows, STEP_FIELDS))
+            if batch.tasks:
+                rows = [
+                    {
+                        **task.model_dump(exclude={"seq", "created_at"}),
+                        **scope,
+                        "workflow_instance_id": h.instance_id,
+                        "projection_seq": task.seq,
+                        "created_at": task.created_at or utcnow(),
+                    }
+                    for task in batch.tasks
+                ]
+                await session.execute(_forward_only(UserTaskRow, rows, TASK_FIELDS))
             if batch.events:
                 rows = [
                     {
