@@ -8,12 +8,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 
-from api import api_keys, auth, directory, errors, health, workflows
+from api import api_keys, auth, business_rules, directory, errors, health, workflows
 from api.deps import Resources
 from engine.db.session import create_engine, create_sessionmaker
 from engine.settings import Settings, get_settings
 
-ROUTERS = (health.router, auth.router, directory.router, api_keys.router, workflows.router)
+ROUTERS = (health.router, auth.router, directory.router, api_keys.router, workflows.router, business_rules.router)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

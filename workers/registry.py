@@ -13,15 +13,22 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from engine.events.workflows import DomainEventDispatchWorkflow
 from engine.mail.workflows import MailDeliveryWorkflow
+from engine.rules.workflows import RuleWebhookWorkflow
 from engine.settings import Settings
 from engine.workflows.workflows import WorkflowInstanceWorkflow
 from workers.events import EventActivities
 from workers.mail import MailActivities
+from workers.rules import RuleActivities
 from workers.workflows import functions
 from workers.workflows.activities import WorkflowActivities
 from workers.workflows.projection import ProjectionActivities
 
-WORKFLOWS: Sequence[type] = (MailDeliveryWorkflow, WorkflowInstanceWorkflow, DomainEventDispatchWorkflow)
+WORKFLOWS: Sequence[type] = (
+    MailDeliveryWorkflow,
+    WorkflowInstanceWorkflow,
+    DomainEventDispatchWorkflow,
+    RuleWebhookWorkflow,
+)
 
 
 def build_activities(
@@ -32,12 +39,14 @@ def build_activities(
     projection = ProjectionActivities(sessionmaker)
     engine_activities = WorkflowActivities(sessionmaker, settings, client)
     events = EventActivities(sessionmaker, settings, client)
+    rules = RuleActivities(settings)
     return [
         mail.deliver,
         projection.project,
         engine_activities.load_definition,
         engine_activities.run_activity,
         events.dispatch,
+        rules.call_webhook,
     ]
 
 

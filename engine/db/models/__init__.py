@@ -16,6 +16,13 @@ from engine.db.models.auth import (
 from engine.db.models.directory import Organization, Tenant
 from engine.db.models.events import DomainEventRow
 from engine.db.models.mail import MailOutbox
+from engine.db.models.rules import (
+    BusinessRuleRow,
+    NotificationRow,
+    RuleExecutionLogRow,
+    RuleSetMemberRow,
+    RuleSetRow,
+)
 from engine.db.models.workflows import (
     SideEffectRow,
     StepInstanceRow,
@@ -29,16 +36,21 @@ __all__ = [
     "ApiKey",
     "AuthSession",
     "Base",
+    "BusinessRuleRow",
     "DomainEventRow",
     "MailOutbox",
+    "NotificationRow",
     "Organization",
     "PasswordReset",
     "RateLimitBucket",
     "Role",
-    "SideEffectRow",
-    "StepInstanceRow",
     "RoleAcl",
+    "RuleExecutionLogRow",
+    "RuleSetMemberRow",
+    "RuleSetRow",
+    "SideEffectRow",
     "SidebarPreference",
+    "StepInstanceRow",
     "Tenant",
     "User",
     "UserAcl",

@@ -1,0 +1,379 @@
+"""Business Rules: rules, rule sets and members, execution (by context, by rule UUID, by rule set)
+and execution logs. Everything is scoped to the caller's tenant and organization; another
+tenant's or organization's records answer 404."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.deps import Res, Session, features_doc, require
+from api.forms import json_object
+from engine.auth.schemas import Principal
+from engine.rules import service
+from engine.rules.actions import Effects
+from engine.rules.schemas import (
+    ExecuteByIdRequest,
+    ExecuteRequest,
+    MemberAdd,
+    MemberUpdate,
+    RuleCreate,
+    RuleSetCreate,
+    RuleSetUpdate,
+    RuleUpdate,
+)
+
+router = APIRouter(tags=["Business Rules"])
+log = logging.getLogger("covo.api")
+
+View = Annotated[Principal, Depends(require("business_rules.view"))]
+Manage = Annotated[Principal, Depends(require("business_rules.manage"))]
+ManageSets = Annotated[Principal, Depends(require("business_rules.manage_sets"))]
+Execute = Annotated[Principal, Depends(require("business_rules.execute"))]
+ViewLogs = Annotated[Principal, Depends(require("business_rules.view_logs"))]
+Body = Annotated[dict[str, Any], Depends(json_object)]
+LockHeader = Annotated[
+    str | None,
+    Header(
+        alias=service.LOCK_HEADER,
+        description="Optimistic lock: the `updatedAt` you last read; a stale value answers 409 `record_modified`.",
+    ),
+]
+
+LOCK_CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {
+        "description": "Optimistic lock conflict",
+        "content": {
+            "application/json": {
+                "example": {
+                    "error": "record_modified",
+                    "code": "optimistic_lock_conflict",
+                    "currentUpdatedAt": "2026-01-01T10:00:00.000000+00:00",
+                    "expectedUpdatedAt": "2026-01-01T09:00:00.000Z",
+                }
+            }
+        },
+    }
+}
+
+
+def with_lock(responses: dict[int | str, dict[str, Any]]) -> dict[int | str, dict[str, Any]]:
+    return {**responses, **LOCK_CONFLICT}
+
+
+def doc(feature: str, body: type[BaseModel] | None = None) -> dict[str, Any]:
+    """OpenAPI extras: the required feature and, for JSON bodies validated in the service (so
+    errors read `Validation failed: <path>: <message>`), the body's schema."""
+    extra = features_doc(feature)
+    if body is not None:
+        schema = body.model_json_schema(by_alias=True)
+        extra["requestBody"] = {"required": True, "content": {"application/json": {"schema": schema}}}
+    return extra
+
+
+async def _after_commit(session: AsyncSession, res: Res, effects: Effects) -> None:
+    """Commits, then dispatches emitted events and starts webhook workflows."""
+    await session.commit()
+    if not effects:
+        return
+    try:
+        client = await res.temporal_client()
+    except Exception as exc:
+        log.exception("rule effects not dispatched: Temporal unavailable")
+        for _, result in effects.webhooks:
+            result.update(status="failed", error=f"Could not start webhook delivery: {exc}")
+        return
+    await service.dispatch_effects(client, res.settings.temporal_task_queue, effects)
+
+
+# ---------------------------------------------------------------- rules
+
+
+@router.get("/business_rules/rules", summary="List business rules", openapi_extra=doc("business_rules.view"))
+async def list_rules(
+    principal: View,
+    session: Session,
+    id: str | None = None,
+    page: int = 1,
+    page_size: Annotated[int, Query(alias="pageSize")] = 50,
+    search: str | None = None,
+    rule_id: Annotated[str | None, Query(alias="ruleId")] = None,
+    rule_type: Annotated[str | None, Query(alias="ruleType")] = None,
+    entity_type: Annotated[str | None, Query(alias="entityType")] = None,
+    event_type: Annotated[str | None, Query(alias="eventType")] = None,
+    enabled: bool | None = None,
+    rule_category: Annotated[str | None, Query(alias="ruleCategory")] = None,
+    sort_field: Annotated[str | None, Query(alias="sortField")] = None,
+    sort_dir: Annotated[str | None, Query(alias="sortDir")] = None,
+) -> dict[str, Any]:
+    """`search` matches ruleName, `ruleId` matches the key (both case-insensitive substrings).
+    Sorted by `sortField` (ruleId, ruleName, ruleType, entityType, priority, createdAt, updatedAt;
+    default priority) in `sortDir` (default desc), then ruleId. `pageSize` ≤ 100."""
+    return await service.list_rules(
+        session, principal, service.page_params(page, page_size), rule_uuid=id, search=search, rule_id=rule_id,
+        rule_type=rule_type, entity_type=entity_type, event_type=event_type, enabled=enabled,
+        rule_category=rule_category, sort_field=sort_field, sort_dir=sort_dir,
+    )  # fmt: skip
+
+
+@router.post(
+    "/business_rules/rules",
+    status_code=201,
+    summary="Create business rule",
+    openapi_extra=doc("business_rules.manage", RuleCreate),
+    responses={400: {"description": "Validation failed"}, 409: {"description": "ruleId already used in the tenant"}},
+)
+async def create_rule(principal: Manage, session: Session, body: Body) -> dict[str, Any]:
+    """`conditionExpression` is JsonLogic or a reference condition tree (translated to JsonLogic
+    on save; `conditionDialect` records which). Tenant, organization and author come from the
+    caller."""
+    row = await service.create_rule(session, principal, body)
+    return {"id": str(row.id)}
+
+
+@router.put(
+    "/business_rules/rules",
+    summary="Update business rule",
+    openapi_extra=doc("business_rules.manage", RuleUpdate),
+    responses=with_lock(
+        {400: {"description": "Rule id is required / validation"}, 404: {"description": "Rule not found"}}
+    ),
+)
+async def update_rule(principal: Manage, session: Session, body: Body, lock: LockHeader = None) -> dict[str, Any]:
+    """Partial update: only the fields sent change."""
+    await service.update_rule(session, principal, body, lock)
+    return {"ok": True}
+
+
+@router.delete(
+    "/business_rules/rules",
+    summary="Delete business rule",
+    openapi_extra=doc("business_rules.manage"),
+    responses=with_lock({400: {"description": "Invalid identifier"}, 404: {"description": "Rule not found"}}),
+)
+async def delete_rule(
+    principal: Manage, session: Session, id: str | None = None, lock: LockHeader = None
+) -> dict[str, Any]:
+    """Soft delete: the rule stops running and its `ruleId` can be reused; logs stay."""
+    await service.delete_rule(session, principal, id, lock)
+    return {"ok": True}
+
+
+@router.get(
+    "/business_rules/rules/{id}",
+    summary="Fetch business rule by ID",
+    openapi_extra=doc("business_rules.view"),
+    responses={400: {"description": "Invalid rule id"}, 404: {"description": "Rule not found"}},
+)
+async def get_rule(id: str, principal: View, session: Session) -> dict[str, Any]:
+    return service.rule_body(await service.get_rule(session, principal, id))
+
+
+# ---------------------------------------------------------------- execution
+
+
+@router.post(
+    "/business_rules/execute",
+    summary="Execute rules for given context",
+    openapi_extra=doc("business_rules.execute", ExecuteRequest),
+    responses={400: {"description": "Invalid request payload"}},
+)
+async def execute(principal: Execute, session: Session, res: Res, body: Body) -> dict[str, Any]:
+    """Runs the enabled, effective rules for `entityType` (and `eventType`, when given) in
+    priority order (desc, then ruleId), at most 100. `allowed` is false when a GUARD fails (unless
+    its failure actions ALLOW_TRANSITION) or any rule runs BLOCK_TRANSITION; `output` holds the
+    fields SET_FIELD actions set; `messages` the SHOW_* messages; `errors` rule errors and the
+    messages of failing VALIDATION rules. `dryRun` evaluates and computes actions without logs or
+    side effects (no notifications, events, webhooks)."""
+    result, effects = await service.execute(session, principal, body)
+    await _after_commit(session, res, effects)
+    return result
+
+
+@router.post(
+    "/business_rules/execute/{ruleId}",
+    summary="Execute a specific rule by its database UUID",
+    openapi_extra=doc("business_rules.execute", ExecuteByIdRequest),
+    responses={400: {"description": "Invalid rule ID"}, 404: {"description": "Rule not found"}},
+)
+async def execute_by_id(ruleId: str, principal: Execute, session: Session, res: Res, body: Body) -> dict[str, Any]:
+    """200 even when the rule cannot run (`success: false` with `error`: disabled, not yet
+    effective, expired, evaluation failed). `entityType`/`eventType` default to the rule's own."""
+    result, effects = await service.execute_by_id(session, principal, ruleId, body)
+    await _after_commit(session, res, effects)
+    return result
+
+
+# ---------------------------------------------------------------- rule sets
+
+
+@router.get("/business_rules/sets", summary="List rule sets", openapi_extra=doc("business_rules.view"))
+async def list_sets(
+    principal: View,
+    session: Session,
+    id: str | None = None,
+    page: int = 1,
+    page_size: Annotated[int, Query(alias="pageSize")] = 50,
+    search: str | None = None,
+    set_id: Annotated[str | None, Query(alias="setId")] = None,
+    enabled: bool | None = None,
+    sort_field: Annotated[str | None, Query(alias="sortField")] = None,
+    sort_dir: Annotated[str | None, Query(alias="sortDir")] = None,
+) -> dict[str, Any]:
+    """Sorted by `sortField` (setId, setName, enabled, createdAt, updatedAt; default setId) in
+    `sortDir` (default asc)."""
+    return await service.list_sets(
+        session, principal, service.page_params(page, page_size), set_uuid=id, search=search, set_id=set_id,
+        enabled=enabled, sort_field=sort_field, sort_dir=sort_dir,
+    )  # fmt: skip
+
+
+@router.post(
+    "/business_rules/sets",
+    status_code=201,
+    summary="Create rule set",
+    openapi_extra=doc("business_rules.manage_sets", RuleSetCreate),
+    responses={400: {"description": "Validation failed"}, 409: {"description": "setId already used in the tenant"}},
+)
+async def create_set(principal: ManageSets, session: Session, body: Body) -> dict[str, Any]:
+    row = await service.create_set(session, principal, body)
+    return {"id": str(row.id)}
+
+
+@router.put(
+    "/business_rules/sets",
+    summary="Update rule set",
+    openapi_extra=doc("business_rules.manage_sets", RuleSetUpdate),
+    responses=with_lock({400: {"description": "Rule set id is required"}, 404: {"description": "Rule set not found"}}),
+)
+async def update_set(principal: ManageSets, session: Session, body: Body, lock: LockHeader = None) -> dict[str, Any]:
+    await service.update_set(session, principal, body, lock)
+    return {"ok": True}
+
+
+@router.delete(
+    "/business_rules/sets",
+    summary="Delete rule set",
+    openapi_extra=doc("business_rules.manage_sets"),
+    responses=with_lock({400: {"description": "Invalid identifier"}, 404: {"description": "Rule set not found"}}),
+)
+async def delete_set(
+    principal: ManageSets, session: Session, id: str | None = None, lock: LockHeader = None
+) -> dict[str, Any]:
+    """Soft delete; members are left untouched."""
+    await service.delete_set(session, principal, id, lock)
+    return {"ok": True}
+
+
+@router.get(
+    "/business_rules/sets/{id}",
+    summary="Get rule set detail",
+    openapi_extra=doc("business_rules.view"),
+    responses={400: {"description": "Invalid rule set id"}, 404: {"description": "Rule set not found"}},
+)
+async def get_set(id: str, principal: View, session: Session) -> dict[str, Any]:
+    """`members` ordered by sequence; `ruleId` is the rule's UUID, `ruleKey` its string ruleId."""
+    return await service.get_set(session, principal, id)
+
+
+@router.post(
+    "/business_rules/sets/{id}/members",
+    status_code=201,
+    summary="Add rule to set",
+    openapi_extra=doc("business_rules.manage_sets", MemberAdd),
+    responses={
+        400: {"description": "Invalid payload"},
+        404: {"description": "Rule set or rule not found"},
+        409: {"description": "Rule already in set"},
+    },
+)
+async def add_member(id: str, principal: ManageSets, session: Session, body: Body) -> dict[str, Any]:
+    member = await service.add_member(session, principal, id, body)
+    return {"id": str(member.id)}
+
+
+@router.put(
+    "/business_rules/sets/{id}/members",
+    summary="Update set member",
+    openapi_extra=doc("business_rules.manage_sets", MemberUpdate),
+    responses={400: {"description": "Invalid payload"}, 404: {"description": "Member not found"}},
+)
+async def update_member(id: str, principal: ManageSets, session: Session, body: Body) -> dict[str, Any]:
+    await service.update_member(session, principal, id, body)
+    return {"ok": True}
+
+
+@router.delete(
+    "/business_rules/sets/{id}/members",
+    summary="Remove rule from set",
+    openapi_extra=doc("business_rules.manage_sets"),
+    responses={400: {"description": "Invalid identifier"}, 404: {"description": "Member not found"}},
+)
+async def remove_member(
+    id: str, principal: ManageSets, session: Session, member_id: Annotated[str | None, Query(alias="memberId")] = None
+) -> dict[str, Any]:
+    """Hard delete of the membership (the rule stays)."""
+    await service.remove_member(session, principal, id, member_id)
+    return {"ok": True}
+
+
+@router.post(
+    "/business_rules/sets/{id}/execute",
+    summary="Execute a rule set (beyond the reference contract)",
+    openapi_extra=doc("business_rules.execute", ExecuteByIdRequest),
+    responses={400: {"description": "Invalid payload"}, 404: {"description": "Rule set not found"}},
+)
+async def execute_set(id: str, principal: Execute, session: Session, res: Res, body: Body) -> dict[str, Any]:
+    """Runs the set's enabled members whose rules are enabled and effective, in member `sequence`
+    order (then priority desc, ruleId), at most 100. Same body and response as
+    `POST /business_rules/execute` (plus `setId`); `entityType` is optional (each rule's own is
+    logged when omitted). A disabled set runs nothing: `allowed: false`, `errors: ["Rule set is
+    disabled"]`."""
+    result, effects = await service.execute_set(session, principal, id, body)
+    await _after_commit(session, res, effects)
+    return result
+
+
+# ---------------------------------------------------------------- logs
+
+
+@router.get("/business_rules/logs", summary="List rule execution logs", openapi_extra=doc("business_rules.view_logs"))
+async def list_logs(
+    principal: ViewLogs,
+    session: Session,
+    id: str | None = None,
+    page: int = 1,
+    page_size: Annotated[int, Query(alias="pageSize")] = 50,
+    rule_id: Annotated[str | None, Query(alias="ruleId")] = None,
+    entity_id: Annotated[str | None, Query(alias="entityId")] = None,
+    entity_type: Annotated[str | None, Query(alias="entityType")] = None,
+    execution_result: Annotated[str | None, Query(alias="executionResult")] = None,
+    executed_by: Annotated[str | None, Query(alias="executedBy")] = None,
+    executed_at_from: Annotated[datetime | None, Query(alias="executedAtFrom")] = None,
+    executed_at_to: Annotated[datetime | None, Query(alias="executedAtTo")] = None,
+    sort_field: Annotated[str | None, Query(alias="sortField")] = None,
+    sort_dir: Annotated[str | None, Query(alias="sortDir")] = None,
+) -> dict[str, Any]:
+    """`ruleId` is the rule's UUID; `executionResult` SUCCESS | FAILURE | ERROR. Sorted by
+    `sortField` (id, ruleId, entityType, executionResult, executionTimeMs, executedAt; default
+    executedAt) in `sortDir` (default desc). Sensitive input values are stored as `[REDACTED]`."""
+    return await service.list_logs(
+        session, principal, service.page_params(page, page_size), log_id=id, rule_id=rule_id, entity_id=entity_id,
+        entity_type=entity_type, execution_result=execution_result, executed_by=executed_by,
+        executed_from=executed_at_from, executed_to=executed_at_to, sort_field=sort_field, sort_dir=sort_dir,
+    )  # fmt: skip
+
+
+@router.get(
+    "/business_rules/logs/{id}",
+    summary="Get execution log detail",
+    openapi_extra=doc("business_rules.view_logs"),
+    responses={400: {"description": "Invalid log id"}, 404: {"description": "Log entry not found"}},
+)
+async def get_log(id: str, principal: ViewLogs, session: Session) -> dict[str, Any]:
+    return await service.get_log(session, principal, id)

@@ -1,0 +1,472 @@
+"""The rule engine (reference §3.5, with real actions): prepare (compile once per rule version),
+evaluate, run actions, aggregate, log.
+
+Aggregation over the rules that ran:
+
+- `allowed` is false when a GUARD rule failed (condition false or error) -- unless its executed
+  failure actions include ALLOW_TRANSITION -- or when any rule ran BLOCK_TRANSITION. No rules =
+  allowed.
+- `errors`: "Rule <ruleId>: <error>" for rules that errored, plus the SHOW_ERROR / SHOW_WARNING
+  messages of failing VALIDATION rules.
+- `messages`: every SHOW_* message, with its ruleId and severity.
+- `output`: the fields SET_FIELD actions set (any rule type; CALCULATION/ASSIGNMENT are the usual
+  ones), later rules overwriting earlier ones.
+
+Budgets: at most MAX_RULES rules per execution (more → nothing runs, `allowed: false`). Evaluation
+itself is bounded by the compiled evaluator's node/regex budgets; a rule whose evaluation takes
+longer than RULE_BUDGET_S counts as ERROR and runs no actions, actions still pending when the
+rule's budget is spent fail, and rules still pending when TOTAL_BUDGET_S is spent are reported
+as errors without running.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import json
+import re
+import time
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from sqlalchemy import DateTime, Integer, Text, bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from engine.events import service as events
+from engine.rules.actions import ActionRun, ActionsOutcome, Effects, PreparedAction, prepare_actions, run_actions
+from engine.rules.jsonlogic import CompiledLogic, compile_logic, truthy
+from engine.rules.schemas import ERROR, FAILURE, SUCCESS
+
+MAX_RULES: Final = 100
+RULE_BUDGET_S: Final = 2.0
+TOTAL_BUDGET_S: Final = 30.0
+CONTEXT_KEY: Final = "$context"  # where translated condition trees read {{today}}, {{user.id}}, ...
+FAILED_EVENT: Final = "business_rules.rule.execution_failed"
+
+# ---------------------------------------------------------------- sanitisation
+
+REDACTED: Final = "[REDACTED]"
+MAX_DEPTH_MARKER: Final = "[Max depth exceeded]"
+SANITIZE_MAX_DEPTH: Final = 5
+# Matched anywhere in the key with separators removed (case-insensitive) ...
+_SENSITIVE_SUBSTRINGS: Final = (
+    "password", "passwd", "secret", "token", "apikey", "creditcard", "cardnumber",
+    "socialsecurity", "driverlicense", "driverslicense", "passport", "privatekey",
+)  # fmt: skip
+# ... and these only as whole words of the key (so `className` or `author` stay visible).
+_SENSITIVE_WORDS: Final = frozenset({"pwd", "auth", "authorization", "authentication", "cvv", "cvc", "ssn", "pin"})
+_SENSITIVE_PAIRS: Final = frozenset({("tax", "id"), ("api", "key")})
+
+
+def _words(key: str) -> list[str]:
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", key)
+    return [w for w in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if w]
+
+
+@functools.lru_cache(maxsize=8192)
+def is_sensitive_key(key: str) -> bool:
+    words = _words(key)
+    joined = "".join(words)
+    if any(s in joined for s in _SENSITIVE_SUBSTRINGS):
+        return True
+    if any(w in _SENSITIVE_WORDS for w in words):
+        return True
+    return any(pair in _SENSITIVE_PAIRS for pair in itertools.pairwise(words))
+
+
+def sanitize(value: Any, depth: int = 0) -> Any:
+    """Values of sensitive keys become "[REDACTED]"; containers deeper than 5 levels are cut."""
+    if isinstance(value, dict):
+        if depth >= SANITIZE_MAX_DEPTH:
+            return MAX_DEPTH_MARKER
+        return {k: REDACTED if is_sensitive_key(str(k)) else sanitize(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        if depth >= SANITIZE_MAX_DEPTH:
+            return MAX_DEPTH_MARKER
+        return [sanitize(v, depth + 1) for v in value]
+    return value
+
+
+# ---------------------------------------------------------------- prepared rules
+
+
+@dataclass(frozen=True)
+class PreparedRule:
+    """A rule row compiled for evaluation; cached per (id, updatedAt)."""
+
+    id: uuid.UUID
+    rule_id: str
+    rule_name: str
+    rule_type: str
+    entity_type: str
+    event_type: str | None
+    enabled: bool
+    effective_from: datetime | None
+    effective_to: datetime | None
+    condition: CompiledLogic | None  # None = always true
+    compile_error: str | None
+    success_actions: tuple[PreparedAction, ...]
+    failure_actions: tuple[PreparedAction, ...]
+
+
+class _PreparedCache:
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self.items: OrderedDict[tuple[uuid.UUID, datetime], PreparedRule] = OrderedDict()
+        self.compiled = 0  # how many preparations ran (tests check the reuse)
+
+    def peek(self, key: tuple[uuid.UUID, datetime]) -> PreparedRule | None:
+        found = self.items.get(key)
+        if found is not None:
+            self.items.move_to_end(key)
+        return found
+
+    def get(self, row: Any) -> PreparedRule:
+        key = (row.id, row.updated_at)
+        found = self.items.get(key)
+        if found is not None:
+            self.items.move_to_end(key)
+            return found
+        prepared = _prepare(row)
+        self.compiled += 1
+        self.items[key] = prepared
+        if len(self.items) > self.size:
+            self.items.popitem(last=False)
+        return prepared
+
+    def clear(self) -> None:
+        self.items.clear()
+
+
+CACHE = _PreparedCache()
+
+
+def _prepare(row: Any) -> PreparedRule:
+    condition: CompiledLogic | None = None
+    error: str | None = None
+    success: tuple[PreparedAction, ...] = ()
+    failure: tuple[PreparedAction, ...] = ()
+    try:
+        if row.condition_logic is not None:
+            condition = compile_logic(row.condition_logic)
+        success = prepare_actions(row.success_actions)
+        failure = prepare_actions(row.failure_actions)
+    except Exception as exc:  # stored before a stricter validator, or edited by hand
+        error = str(exc) or type(exc).__name__
+    return PreparedRule(
+        id=row.id, rule_id=row.rule_id, rule_name=row.rule_name, rule_type=row.rule_type,
+        entity_type=row.entity_type, event_type=row.event_type, enabled=row.enabled,
+        effective_from=row.effective_from, effective_to=row.effective_to,
+        condition=condition, compile_error=error, success_actions=success, failure_actions=failure,
+    )  # fmt: skip
+
+
+# ---------------------------------------------------------------- execution
+
+
+@dataclass(frozen=True)
+class Actor:
+    id: str | None = None
+    role: str | None = None
+    email: str | None = None
+
+
+@dataclass
+class Execution:
+    """One execution request: who, where, on what."""
+
+    tenant_id: uuid.UUID
+    organization_id: uuid.UUID | None
+    entity_type: str
+    data: dict[str, Any]
+    entity_id: str | None = None
+    event_type: str | None = None
+    dry_run: bool = False
+    actor: Actor | None = None
+    emit_failures: bool = True  # business_rules.rule.execution_failed on errors (discovery runs)
+    event_depth: int = 0
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def context(self) -> dict[str, Any]:
+        actor = self.actor or Actor()
+        return {
+            "data": self.data,
+            "user": {"id": actor.id, "email": actor.email, "role": actor.role},
+            "tenant": {"id": str(self.tenant_id)},
+            "organization": {"id": str(self.organization_id) if self.organization_id else None},
+            "entityType": self.entity_type or None,
+            "entityId": self.entity_id,
+            "eventType": self.event_type,
+            "today": self.now.date().isoformat(),
+            "now": self.now.isoformat().replace("+00:00", "Z"),
+        }
+
+
+@dataclass
+class RuleOutcome:
+    rule: PreparedRule
+    condition_result: bool
+    actions: ActionsOutcome | None
+    error: str | None
+    execution_ms: float
+    log_id: int | None = None
+
+    @property
+    def result(self) -> str:
+        return ERROR if self.error else SUCCESS if self.condition_result else FAILURE
+
+    def body(self) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "ruleId": self.rule.rule_id,
+            "ruleName": self.rule.rule_name,
+            "ruleType": self.rule.rule_type,
+            "conditionResult": self.condition_result,
+            "actionsExecuted": self.actions.body() if self.actions else None,
+            "executionTime": round(self.execution_ms, 3),
+        }
+        if self.error:
+            item["error"] = self.error
+        if self.log_id is not None:
+            item["logId"] = str(self.log_id)
+        return item
+
+
+def effective_error(rule: PreparedRule, now: datetime) -> str | None:
+    if rule.effective_from is not None and now < rule.effective_from:
+        return f"Rule is not yet effective (starts {rule.effective_from.isoformat()})"
+    if rule.effective_to is not None and now > rule.effective_to:
+        return f"Rule has expired (ended {rule.effective_to.isoformat()})"
+    return None
+
+
+async def evaluate_rule(
+    session: AsyncSession,
+    rule: PreparedRule,
+    execution: Execution,
+    context: dict[str, Any],
+    eval_data: dict[str, Any],
+    effects: Effects,
+    *,
+    budget_s: float = RULE_BUDGET_S,
+) -> RuleOutcome:
+    started = time.perf_counter()
+    error: str | None = None
+    passed = False
+    if rule.compile_error is not None:
+        error = f"Condition evaluation failed: {rule.compile_error}"
+    else:
+        try:
+            passed = True if rule.condition is None else truthy(rule.condition(eval_data))
+        except Exception as exc:
+            error = f"Condition evaluation failed: {exc}"
+    if error is None and time.perf_counter() - started > budget_s:
+        error = f"Rule exceeded its time budget of {int(budget_s * 1000)} ms"
+        passed = False
+    actions: ActionsOutcome | None = None
+    if error is None:
+        chosen = rule.success_actions if passed else rule.failure_actions
+        if chosen:
+            run = ActionRun(
+                session=session, tenant_id=execution.tenant_id, organization_id=execution.organization_id,
+                rule_uuid=rule.id, rule_id=rule.rule_id, rule_name=rule.rule_name,
+                context={**context, "ruleId": rule.rule_id, "ruleName": rule.rule_name},
+                eval_data=eval_data, dry_run=execution.dry_run, effects=effects,
+                deadline=started + budget_s, event_depth=execution.event_depth,
+            )  # fmt: skip
+            actions = await run_actions(chosen, run)
+    else:
+        passed = False
+    return RuleOutcome(rule, passed, actions, error, (time.perf_counter() - started) * 1000)
+
+
+def _input_context(execution: Execution) -> dict[str, Any]:
+    actor = execution.actor
+    return {
+        "data": sanitize(execution.data),
+        "eventType": execution.event_type,
+        "user": {"id": actor.id, "role": actor.role} if actor else None,
+    }
+
+
+def _output_context(outcome: RuleOutcome) -> dict[str, Any] | None:
+    if outcome.error:
+        return None
+    body: dict[str, Any] = {
+        "conditionResult": outcome.condition_result,
+        "actionsExecuted": outcome.actions.summary() if outcome.actions else [],
+    }
+    if outcome.actions and outcome.actions.output:
+        body["output"] = sanitize(outcome.actions.output)
+    return body
+
+
+_LOG_COLUMNS: Final = (
+    ("rule_id", UUID()),
+    ("entity_id", Text()),
+    ("entity_type", Text()),
+    ("execution_result", Text()),
+    ("input_context", Text()),
+    ("output_context", Text()),
+    ("error_message", Text()),
+    ("execution_time_ms", Integer()),
+    ("executed_at", DateTime(timezone=True)),
+    ("tenant_id", UUID()),
+    ("organization_id", UUID()),
+    ("executed_by", Text()),
+)
+_JSON_COLUMNS: Final = frozenset({"input_context", "output_context"})
+# One statement for any number of rows: each column travels as one array parameter, so the SQL is
+# always the same (prepared once per connection). WITH ORDINALITY + ORDER BY inserts in the given
+# order, and identity values grow in insertion order, so the sorted ids map back to the rows.
+_INSERT_LOGS = text(
+    f"INSERT INTO rule_execution_logs ({', '.join(name for name, _ in _LOG_COLUMNS)}) "
+    f"SELECT {', '.join(f'{name}::jsonb' if name in _JSON_COLUMNS else name for name, _ in _LOG_COLUMNS)} "
+    f"FROM unnest({', '.join(f':{name}' for name, _ in _LOG_COLUMNS)}) "
+    f"WITH ORDINALITY AS u({', '.join(name for name, _ in _LOG_COLUMNS)}, n) ORDER BY n RETURNING id"
+).bindparams(*(bindparam(name, type_=ARRAY(kind)) for name, kind in _LOG_COLUMNS))
+
+
+def _dump(value: Any, memo: dict[int, str | None]) -> str | None:
+    """JSON text of a log context; the input context shared by every row is serialised once."""
+    if value is None:
+        return None
+    key = id(value)
+    if key not in memo:
+        memo[key] = json.dumps(value, default=str, separators=(",", ":"))
+    return memo[key]
+
+
+async def insert_logs(session: AsyncSession, rows: list[dict[str, Any]]) -> list[int]:
+    """Bulk insert of execution-log rows (dicts keyed by column; `executed_at`, `organization_id`,
+    `error_message`, `executed_by`, `input_context`, `output_context` optional) in one statement;
+    returns the ids in the rows' order."""
+    if not rows:
+        return []
+    memo: dict[int, str | None] = {}
+    now = datetime.now(UTC)
+    defaults: dict[str, Any] = {"executed_at": now, "entity_id": "unknown", "execution_time_ms": 0}
+    params: dict[str, list[Any]] = {}
+    for name, _ in _LOG_COLUMNS:
+        values = [row.get(name, defaults.get(name)) for row in rows]
+        params[name] = [_dump(v, memo) for v in values] if name in _JSON_COLUMNS else values
+    result = await session.execute(_INSERT_LOGS, params)
+    return sorted(int(i) for i in result.scalars().all())
+
+
+async def run_rules(
+    session: AsyncSession,
+    rules: list[PreparedRule],
+    execution: Execution,
+    effects: Effects,
+    *,
+    rule_budget_s: float = RULE_BUDGET_S,
+    total_budget_s: float = TOTAL_BUDGET_S,
+    entity_type_of: dict[uuid.UUID, str] | None = None,
+) -> tuple[list[RuleOutcome], dict[str, Any]]:
+    """Runs `rules` in the given order; returns the outcomes and the aggregate response body
+    (`allowed`, `executedRules`, `totalExecutionTime`, `output`, `messages`, `errors?`, `logIds?`)."""
+    started = time.perf_counter()
+    context = execution.context()
+    eval_data = {**execution.data, CONTEXT_KEY: context}
+    outcomes: list[RuleOutcome] = []
+    for rule in rules:
+        if time.perf_counter() - started > total_budget_s:
+            outcomes.append(
+                RuleOutcome(rule, False, None, f"Not run: total time budget of {int(total_budget_s)} s exhausted", 0.0)
+            )
+            continue
+        outcomes.append(
+            await evaluate_rule(session, rule, execution, context, eval_data, effects, budget_s=rule_budget_s)
+        )
+
+    allowed = True
+    errors: list[str] = []
+    messages: list[dict[str, Any]] = []
+    output: dict[str, Any] = {}
+    for o in outcomes:
+        acts = o.actions
+        if o.rule.rule_type == "GUARD" and not o.condition_result and not (acts and acts.allow):
+            allowed = False
+        if acts and acts.block:
+            allowed = False
+        if o.error:
+            errors.append(f"Rule {o.rule.rule_id}: {o.error}")
+        if acts:
+            messages.extend(acts.messages)
+            _merge(output, acts.output)
+            if o.rule.rule_type == "VALIDATION" and not o.condition_result:
+                errors.extend(m["message"] for m in acts.messages if m["severity"] in ("error", "warning"))
+
+    body: dict[str, Any] = {
+        "allowed": allowed,
+        "executedRules": [],
+        "totalExecutionTime": 0.0,
+        "output": output,
+        "messages": messages,
+    }
+    if not execution.dry_run and outcomes:
+        await _log_and_report(session, outcomes, execution, effects, entity_type_of or {})
+        body["logIds"] = [str(o.log_id) for o in outcomes if o.log_id is not None]
+    body["executedRules"] = [o.body() for o in outcomes]
+    if errors:
+        body["errors"] = errors
+    body["totalExecutionTime"] = round((time.perf_counter() - started) * 1000, 3)
+    return outcomes, body
+
+
+def _merge(target: dict[str, Any], source: dict[str, Any]) -> None:
+    for key, value in source.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            _merge(target[key], value)
+        else:
+            target[key] = value
+
+
+async def _log_and_report(
+    session: AsyncSession,
+    outcomes: list[RuleOutcome],
+    execution: Execution,
+    effects: Effects,
+    entity_type_of: dict[uuid.UUID, str],
+) -> None:
+    input_context = _input_context(execution)
+    executed_by = execution.actor.id if execution.actor else None
+    rows = [
+        {
+            "rule_id": o.rule.id,
+            "entity_id": (execution.entity_id or "unknown")[:255],
+            "entity_type": entity_type_of.get(o.rule.id, execution.entity_type)[:255],
+            "execution_result": o.result,
+            "input_context": input_context,
+            "output_context": _output_context(o),
+            "error_message": o.error,
+            "execution_time_ms": round(o.execution_ms),
+            "executed_at": execution.now,
+            "tenant_id": execution.tenant_id,
+            "organization_id": execution.organization_id,
+            "executed_by": executed_by,
+        }
+        for o in outcomes
+    ]
+    for outcome, log_id in zip(outcomes, await insert_logs(session, rows), strict=True):
+        outcome.log_id = log_id
+    if execution.emit_failures:
+        for o in outcomes:
+            if o.error:
+                payload = {
+                    "ruleId": o.rule.rule_id,
+                    "ruleName": o.rule.rule_name,
+                    "entityType": execution.entity_type,
+                    "errorMessage": o.error,
+                    "tenantId": str(execution.tenant_id),
+                    "organizationId": str(execution.organization_id) if execution.organization_id else None,
+                }
+                event_id = await events.store(
+                    session, tenant_id=execution.tenant_id, organization_id=execution.organization_id,
+                    name=FAILED_EVENT, payload=payload,
+                )  # fmt: skip
+                effects.event_ids.append(event_id)
