@@ -160,6 +160,7 @@ async def start_instance(principal: InstancesCreate, session: Session, res: Res,
         workflow_id=body.workflow_id, version=body.version, context=body.initial_context,
         correlation_key=body.correlation_key, metadata=metadata, initiated_by=str(principal.id),
         task_queue=res.settings.temporal_task_queue, env=_env(res),
+        history_limit=res.settings.workflows_history_limit,
     )  # fmt: skip
     return {
         "data": {

@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     # in production); `{{env.X}}` templates may read only these variables (plus APP_URL).
     workflows_allow_private_urls: bool = Field(default=False, alias="WORKFLOWS_ALLOW_PRIVATE_URLS")
     workflows_env_allowlist: str = Field(default="", alias="WORKFLOWS_ENV_ALLOWLIST")
+    # An instance continues as a new Temporal run once its history has this many events.
+    workflows_history_limit: int = Field(default=5000, ge=100, alias="WORKFLOWS_HISTORY_LIMIT")
     # Modules imported by the worker so their EXECUTE_FUNCTION functions register.
     workflow_function_modules: str = Field(default="", alias="WORKFLOW_FUNCTION_MODULES")
     # Where CALL_API activities reach our own API.

@@ -50,6 +50,22 @@ class InstanceHeader(BaseModel):
     parent_instance_id: uuid.UUID | None = None
 
 
+class ResumeState(BaseModel):
+    """What a continued run needs: taken between two steps of the root token, when no wait,
+    branch, child or command is in progress."""
+
+    seq: int
+    status: str
+    step_id: str
+    previous_step_id: str | None = None
+    resume_after_step: bool = False
+    retry_count: int = 0
+    started_at: datetime | None = None
+    paused_at: datetime | None = None
+    compensable: list[dict[str, Any]] = Field(default_factory=list)
+    runs: int = 1
+
+
 class InstanceStart(BaseModel):
     header: InstanceHeader
     definition: dict[str, Any]  # the pinned snapshot
@@ -58,8 +74,10 @@ class InstanceStart(BaseModel):
     rules: dict[str, RuleSnapshot] = Field(default_factory=dict)
     env: dict[str, str] = Field(default_factory=dict)  # allow-listed `{{env.X}}` values
     task_queue: str = ""
+    # Continue-as-new once this run's history has this many events (Temporal also suggests it).
+    history_limit: int = 5000
     # Set when this run continues an earlier one (continue-as-new): the state to resume from.
-    resume: dict[str, Any] | None = None
+    resume: ResumeState | None = None
 
 
 class InstanceResult(BaseModel):

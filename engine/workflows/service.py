@@ -401,6 +401,7 @@ async def start_instance(
     initiated_by: str | None,
     task_queue: str,
     env: dict[str, str],
+    history_limit: int = 5000,
 ) -> WorkflowInstanceRow:
     """Pins the definition (and the rules it references) and starts the instance's workflow.
     The instance row is inserted here too, so it can be read at once; every later change comes
@@ -448,6 +449,7 @@ async def start_instance(
         rules=await rule_snapshots(session, tenant_id, referenced_rule_ids(definition.definition)),
         env=env,
         task_queue=task_queue,
+        history_limit=history_limit,
     )
     # Started before commit: if this fails nothing is recorded; if the commit then fails, the
     # workflow writes the row itself on its first flush.

@@ -61,6 +61,7 @@ with workflow.unsafe.imports_passed_through():
         InstanceStateOp,
         InstanceView,
         ProjectionBatch,
+        ResumeState,
         SignalRequest,
         SignalResult,
         StepOp,
@@ -152,23 +153,28 @@ class WorkflowInstanceWorkflow:
         self._task_ops: dict[uuid.UUID, TaskOp] = {}
         self._state_dirty = True
         self._flush_lock = asyncio.Lock()
+        self.start = start
+        self.runs = 1
+        if start.resume is not None:
+            self.restore(start.resume)
 
     # ------------------------------------------------------------------ entry point
 
     @workflow.run
     async def run(self, start: InstanceStart) -> InstanceResult:
-        self.started_at = workflow.now()
-        self.emit(
-            "WORKFLOW_STARTED",
-            {
-                "workflowId": self.h.workflow_id,
-                "version": self.h.version,
-                "startStepId": self.root.step_id,
-                "initialContext": start.context,
-                "metadata": self.h.metadata,
-            },
-            user_id=self.initiated_by,
-        )
+        if start.resume is None:
+            self.started_at = workflow.now()
+            self.emit(
+                "WORKFLOW_STARTED",
+                {
+                    "workflowId": self.h.workflow_id,
+                    "version": self.h.version,
+                    "startStepId": self.root.step_id,
+                    "initialContext": start.context,
+                    "metadata": self.h.metadata,
+                },
+                user_id=self.initiated_by,
+            )
         while True:
             self.driver = asyncio.create_task(self.drive())
             try:
@@ -196,6 +202,49 @@ class WorkflowInstanceWorkflow:
             self._state_dirty = True
             await self.flush()
             return self.result()
+
+    # ------------------------------------------------------------------ continue-as-new
+
+    def restore(self, state: ResumeState) -> None:
+        self.seq = state.seq
+        self.status = state.status
+        self.root.step_id = state.step_id
+        self.root.previous_step_id = state.previous_step_id
+        self.resume_after_step = state.resume_after_step
+        self.retry_count = state.retry_count
+        self.started_at = state.started_at
+        self.paused_at = state.paused_at
+        self.compensable = [Activity.model_validate(a) for a in state.compensable]
+        self.runs = state.runs
+
+    def history_is_long(self) -> bool:
+        info = workflow.info()
+        return info.is_continue_as_new_suggested() or info.get_current_history_length() >= self.start.history_limit
+
+    async def continue_as_new_if_long(self) -> None:
+        """Between two root steps, with nothing in flight, a long history is cut by continuing as
+        a new run that carries the state (loops that cycle forever stay cheap to replay)."""
+        if self.branches or not self.history_is_long():
+            return
+        # A command that just resumed the token is usually still writing its events: let it finish
+        # (a new run must not drop an Update mid-way).
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        await self.flush()
+        if not workflow.all_handlers_finished():
+            return
+        state = ResumeState(
+            seq=self.seq,
+            status=self.status,
+            step_id=self.root.step_id,
+            previous_step_id=self.root.previous_step_id,
+            resume_after_step=self.resume_after_step,
+            retry_count=self.retry_count,
+            started_at=self.started_at,
+            paused_at=self.paused_at,
+            compensable=[a.model_dump(by_alias=True) for a in self.compensable],
+            runs=self.runs + 1,
+        )
+        workflow.continue_as_new(self.start.model_copy(update={"context": self.context, "resume": state}))
 
     def result(self) -> InstanceResult:
         return InstanceResult(status=self.status, context=self.context, error=self.error_message)
@@ -395,6 +444,7 @@ class WorkflowInstanceWorkflow:
         """Runs the root token from where it is until END; raises InstanceFailed."""
         root = self.root
         while True:
+            await self.continue_as_new_if_long()
             step = logic.get_step(self.defn, root.step_id)
             triggers: Any = TransitionTrigger.AUTO
             transition: Transition | None = None
