@@ -26,6 +26,7 @@ from engine.db.models import DomainEventRow, SideEffectRow, WorkflowDefinitionRo
 from engine.errors import DomainError
 from engine.events.activities import DISPATCH_EVENT
 from engine.events.schemas import DispatchEvent, DispatchResult
+from engine.rules import service as rules
 from engine.settings import Settings
 from engine.workflows import service as workflow_service
 from engine.workflows import triggers
@@ -107,6 +108,14 @@ class EventActivities:
         if retry_later:
             # Already-started triggers are recorded; the retried attempt only does the rest.
             raise ApplicationError("Dispatch incomplete: " + "; ".join(retry_later))
+        # Business rules subscribed to this event (entityType/eventType from its name); the key
+        # makes a retried dispatch run them once.
+        async with self.sessionmaker() as session:
+            counts["rules"] = await rules.run_for_event(
+                session, self.client, self.settings.temporal_task_queue, tenant_id=event.tenant_id,
+                organization_id=event.organization_id, event_name=event.name, payload=event.payload,
+                idempotency_key=f"event:{event.id}:rules",
+            )  # fmt: skip
         async with self.sessionmaker() as session, session.begin():
             row = await session.get(DomainEventRow, request.event_id)
             if row is not None and row.dispatched_at is None:

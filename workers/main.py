@@ -7,7 +7,6 @@ import asyncio
 import logging
 import signal
 
-
 from engine.db.session import create_engine, create_sessionmaker
 from engine.settings import Settings, get_settings
 from engine.temporal.client import connect

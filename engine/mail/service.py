@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import uuid
 
 from sqlalchemy import select
@@ -50,7 +51,7 @@ async def enqueue_once(
 
 
 async def dispatch(client: Client, outbox_id: uuid.UUID, task_queue: str) -> None:
-    try:
+    with contextlib.suppress(WorkflowAlreadyStartedError):  # already on its way
         await client.start_workflow(
             MailDeliveryWorkflow.run,
             DeliverMailInput(outbox_id=outbox_id),
@@ -58,5 +59,3 @@ async def dispatch(client: Client, outbox_id: uuid.UUID, task_queue: str) -> Non
             task_queue=task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         )
-    except WorkflowAlreadyStartedError:
-        pass  # already on its way

@@ -209,6 +209,9 @@ class ProjectionBatch(BaseModel):
     events: list[EventOp] = Field(default_factory=list)
     steps: list[StepOp] = Field(default_factory=list)
     tasks: list[TaskOp] = Field(default_factory=list)
+    # Business-rule evaluations done inside the workflow, for the rules' execution log; each has
+    # a `seq` so a replayed write is recorded once.
+    rule_logs: list[dict[str, Any]] = Field(default_factory=list)
 
 
 # ---------------------------------------------------------------- side-effect activities

@@ -22,8 +22,9 @@ from engine.db.models import (
     WorkflowEventRow,
     WorkflowInstanceRow,
 )
-from engine.errors import BadRequest, Conflict, DomainError, Forbidden, NotFound
+from engine.errors import BadRequest, Conflict, DomainError, Forbidden, NotFound, Unprocessable
 from engine.pagination import OffsetParams, PageParams, count, offset_body, page_body
+from engine.rules import service as rules
 from engine.workflows.definition import (
     WorkflowDefinition,
     definition_json_schema,
@@ -283,9 +284,9 @@ def referenced_rule_ids(definition: dict[str, Any]) -> set[str]:
 
 
 async def rule_snapshots(session: AsyncSession, tenant_id: uuid.UUID, rule_ids: set[str]) -> dict[str, RuleSnapshot]:
-    """Business rules the definition references, as they are now. Until the business-rules module
-    provides rules, none are found and required pre-conditions fail with "Business rule not found"."""
-    return {}
+    """Business rules the definition references, as they are now: the instance pins this copy
+    and evaluates it inside the workflow, so later rule edits never change a running decision."""
+    return await rules.snapshots_for(session, tenant_id, rule_ids)
 
 
 async def snapshot(
@@ -411,6 +412,13 @@ async def start_instance(
         WorkflowDefinition.model_validate(definition.definition)
     except ValueError as exc:
         raise BadRequest(f"Workflow definition is invalid: {exc}", code="INVALID_DEFINITION")
+    errors = await start_pre_condition_errors(session, tenant_id, definition, context, "en")
+    if errors:
+        raise Unprocessable(
+            "Start pre-conditions failed",
+            code="START_PRE_CONDITIONS_FAILED",
+            extra={"code": "START_PRE_CONDITIONS_FAILED", "details": {"workflowId": workflow_id, "errors": errors}},
+        )
     instance_id = uuid.uuid4()
     header = InstanceHeader(
         instance_id=instance_id,

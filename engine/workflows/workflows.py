@@ -73,6 +73,9 @@ with workflow.unsafe.imports_passed_through():
 DEFAULT_ACTIVITY_TIMEOUT = timedelta(seconds=60)
 DEFAULT_ACTIVITY_ATTEMPTS = 3
 PROJECTION_TIMEOUT = timedelta(seconds=30)
+# Where translated reference condition trees read {{today}}, {{user.id}} (engine.rules.execution
+# names it too; that module is not imported here because it touches the database).
+RULE_CONTEXT_KEY = "$context"
 # Errors the activity side marks as the caller's mistake: retrying cannot help.
 NON_RETRYABLE = ["ActivityConfigError", "NonRetryable"]
 
@@ -153,6 +156,8 @@ class WorkflowInstanceWorkflow:
         self._task_ops: dict[uuid.UUID, TaskOp] = {}
         self._state_dirty = True
         self._flush_lock = asyncio.Lock()
+        self._rule_logs: list[dict[str, Any]] = []
+        self._recording = True  # False inside Update validators, which must leave no trace
         self.start = start
         self.runs = 1
         if start.resume is not None:
@@ -298,7 +303,7 @@ class WorkflowInstanceWorkflow:
         transaction). Called before every wait, so the read model is current whenever the
         instance rests, and at the end."""
         async with self._flush_lock:
-            if not (self._events or self._steps or self._task_ops or self._state_dirty):
+            if not (self._events or self._steps or self._task_ops or self._state_dirty or self._rule_logs):
                 return
             batch = ProjectionBatch(
                 header=self.h,
@@ -306,8 +311,10 @@ class WorkflowInstanceWorkflow:
                 events=self._events,
                 steps=list(self._steps.values()),
                 tasks=list(self._task_ops.values()),
+                rule_logs=self._rule_logs,
             )
             self._events, self._steps, self._task_ops, self._state_dirty = [], {}, {}, False
+            self._rule_logs = []
             await workflow.execute_local_activity(
                 PROJECT,
                 batch,
@@ -375,7 +382,37 @@ class WorkflowInstanceWorkflow:
 
     # ------------------------------------------------------------------ conditions and rules
 
-    def rule_passes(self, ref: ConditionRef, data: Mapping[str, Any]) -> tuple[bool, str | None]:
+    def rule_passes(
+        self,
+        ref: ConditionRef,
+        data: Mapping[str, Any],
+        *,
+        event_type: str = "pre_transition",
+        entity_id: str | None = None,
+    ) -> tuple[bool, str | None]:
+        """Evaluates a pinned rule; outside validators the evaluation is logged (written to the
+        rules' execution log by the projection activity)."""
+        passed, error = self._evaluate_rule(ref, data)
+        if self._recording:
+            self._rule_logs.append(
+                {
+                    "tenant_id": str(self.h.tenant_id),
+                    "organization_id": str(self.h.organization_id) if self.h.organization_id else None,
+                    "rule_id": ref.rule_id,
+                    "entity_type": f"workflow:{self.h.workflow_id}:transition",
+                    "entity_id": entity_id,
+                    "event_type": event_type,
+                    "data": {k: v for k, v in data.items() if k != RULE_CONTEXT_KEY},
+                    "condition_result": passed,
+                    "error": error if error and not error.startswith("Pre-condition") else None,
+                    "executed_by": self.initiated_by,
+                    "executed_at": workflow.now().isoformat(),
+                    "seq": self.next_seq(),
+                }
+            )
+        return passed, error
+
+    def _evaluate_rule(self, ref: ConditionRef, data: Mapping[str, Any]) -> tuple[bool, str | None]:
         rule = self.rules.get(ref.rule_id)
         if rule is None:
             return False, f"Business rule not found: {ref.rule_id}"
@@ -398,6 +435,12 @@ class WorkflowInstanceWorkflow:
             "toStepId": transition.to_step_id,
             "workflowContext": self.read(token),
             "triggerData": dict(trigger_data or {}),
+            RULE_CONTEXT_KEY: {
+                "user": {"id": self.initiated_by},
+                "tenant": {"id": str(self.h.tenant_id)},
+                "today": workflow.now().date().isoformat(),
+                "now": logic.iso_timestamp(workflow.now()),
+            },
         }
 
     def failed_pre_conditions(
@@ -406,7 +449,7 @@ class WorkflowInstanceWorkflow:
         data = self.rule_data(token, transition, trigger_data)
         failures = []
         for ref in transition.pre_conditions:
-            passed, error = self.rule_passes(ref, data)
+            passed, error = self.rule_passes(ref, data, entity_id=transition.transition_id)
             if not passed and ref.required:
                 rule = self.rules.get(ref.rule_id)
                 failures.append({"ruleId": ref.rule_id, "ruleName": rule.rule_name if rule else None, "error": error})
@@ -875,7 +918,9 @@ class WorkflowInstanceWorkflow:
         if transition.post_conditions:
             data = self.rule_data(token, transition, trigger_data)
             for ref in transition.post_conditions:
-                passed, error = self.rule_passes(ref, data)
+                passed, error = self.rule_passes(
+                    ref, data, event_type="post_transition", entity_id=transition.transition_id
+                )
                 if not passed:
                     post_failures.append({"ruleId": ref.rule_id, "error": error})
             if post_failures:
@@ -1342,6 +1387,7 @@ class WorkflowInstanceWorkflow:
             raise rejected("CONFLICT", f"Workflow is busy (status {self.status}); try again when it waits")
         context = logic.merge_context(self.context, request.context_updates)
         saved, self.context = self.context, context
+        self._recording = False
         try:
             allowed, blocked = self.candidates(
                 self.root, self.root.step_id, None, request.trigger_data, request.to_step_id
@@ -1350,6 +1396,7 @@ class WorkflowInstanceWorkflow:
             raise rejected("BAD_REQUEST", exc.message)
         finally:
             self.context = saved
+            self._recording = True
         if allowed:
             return
         if blocked:

@@ -12,10 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from engine.db.base import utcnow
-from engine.db.models import StepInstanceRow, UserTaskRow, WorkflowEventRow, WorkflowInstanceRow
+from engine.db.models import SideEffectRow, StepInstanceRow, UserTaskRow, WorkflowEventRow, WorkflowInstanceRow
+from engine.rules import service as rules
+from engine.rules.schemas import RuleLogEntry
 from engine.workflows.activities import PROJECT
 from engine.workflows.schemas import ProjectionBatch
-
 
 STEP_FIELDS = ["status", "output_data", "error_data", "exited_at", "execution_time_ms", "projection_seq"]
 TASK_FIELDS = [
@@ -43,6 +44,22 @@ def _forward_only(table: Any, values: dict[str, Any] | list[dict[str, Any]], upd
 class ProjectionActivities:
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self.sessionmaker = sessionmaker
+
+    @staticmethod
+    async def write_rule_logs(session: AsyncSession, batch: ProjectionBatch) -> None:
+        """Rule evaluations done inside the workflow go to the rules' execution log once: each
+        carries a workflow-numbered key, claimed in the side-effect ledger in this transaction."""
+        by_key = {f"wf-rule-log:{batch.header.instance_id}:{log['seq']}": log for log in batch.rule_logs}
+        claimed = insert(SideEffectRow).values([{"idempotency_key": key, "kind": "RULE_LOG"} for key in by_key])
+        fresh = set(
+            (await session.execute(claimed.on_conflict_do_nothing().returning(SideEffectRow.idempotency_key))).scalars()
+        )
+        entries = [
+            RuleLogEntry.model_validate({k: v for k, v in log.items() if k != "seq"})
+            for key, log in by_key.items()
+            if key in fresh
+        ]
+        await rules.write_logs(session, entries)
 
     @activity.defn(name=PROJECT)
     async def project(self, batch: ProjectionBatch) -> None:
@@ -95,6 +112,8 @@ class ProjectionActivities:
                     for task in batch.tasks
                 ]
                 await session.execute(_forward_only(UserTaskRow, rows, TASK_FIELDS))
+            if batch.rule_logs:
+                await self.write_rule_logs(session, batch)
             if batch.events:
                 rows = [
                     {
