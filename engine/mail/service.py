@@ -3,13 +3,12 @@ from __future__ import annotations
 import contextlib
 import uuid
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from engine.db.idempotent import insert_once
 from engine.db.models import MailOutbox
 from engine.mail.schemas import DeliverMailInput
 from engine.mail.workflows import MailDeliveryWorkflow
@@ -30,24 +29,17 @@ async def enqueue_once(
     session: AsyncSession, *, recipient: str, subject: str, body: str, tenant_id: uuid.UUID | None, idempotency_key: str
 ) -> uuid.UUID:
     """Like `enqueue`, but a second call with the same key returns the first row's id."""
-    statement = (
-        insert(MailOutbox)
-        .values(
-            id=uuid.uuid4(),
-            tenant_id=tenant_id,
-            recipient=recipient,
-            subject=subject,
-            body=body,
-            idempotency_key=idempotency_key,
-        )
-        .on_conflict_do_nothing(index_elements=[MailOutbox.idempotency_key])
-        .returning(MailOutbox.id)
+    return await insert_once(
+        session,
+        MailOutbox,
+        {
+            "tenant_id": tenant_id,
+            "recipient": recipient,
+            "subject": subject,
+            "body": body,
+            "idempotency_key": idempotency_key,
+        },
     )
-    outbox_id = (await session.execute(statement)).scalar_one_or_none()
-    if outbox_id is None:
-        outbox_id = await session.scalar(select(MailOutbox.id).where(MailOutbox.idempotency_key == idempotency_key))
-    assert outbox_id is not None
-    return outbox_id
 
 
 async def dispatch(client: Client, outbox_id: uuid.UUID, task_queue: str) -> None:

@@ -177,7 +177,8 @@ class _Missing:
     """Marks an unresolved placeholder (JSON ``null`` is a real value)."""
 
 
-_MISSING = _Missing()
+MISSING = _Missing()
+"""What `lookup` returns for a path that does not resolve (JSON null is a real value)."""
 _PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 
 
@@ -212,7 +213,7 @@ def _render_string(text: str, scope: TemplateScope) -> Any:
 
 def _resolve(expression: str, scope: TemplateScope) -> Any:
     if not expression:
-        return _MISSING
+        return MISSING
     if expression == "now":
         return iso_timestamp(scope.now)
     namespace, _, rest = expression.partition(".")
@@ -221,19 +222,20 @@ def _resolve(expression: str, scope: TemplateScope) -> Any:
     if namespace == "workflow":
         if rest in WORKFLOW_TEMPLATE_KEYS and rest in scope.workflow:
             return scope.workflow[rest]
-        return _MISSING
+        return MISSING
     if namespace == "context" and rest:
-        return _lookup(scope.context, rest)
-    return _lookup(scope.context, expression)
+        return lookup(scope.context, rest)
+    return lookup(scope.context, expression)
 
 
 def lookup_path(data: Any, path: str, default: Any = None) -> Any:
     """Value at a dot path (``a.b.0.c``; numeric segments index lists), or ``default``."""
-    value = _lookup(data, path)
+    value = lookup(data, path)
     return default if isinstance(value, _Missing) else value
 
 
-def _lookup(data: Any, path: str) -> Any:
+def lookup(data: Any, path: str) -> Any:
+    """The value at a dot path (`a.b.0.c`; numeric segments index lists), or `MISSING`."""
     current = data
     for segment in path.split("."):
         if isinstance(current, Mapping) and segment in current:
@@ -241,10 +243,10 @@ def _lookup(data: Any, path: str) -> Any:
         elif isinstance(current, Sequence) and not isinstance(current, str) and segment.isdigit():
             index = int(segment)
             if index >= len(current):
-                return _MISSING
+                return MISSING
             current = current[index]
         else:
-            return _MISSING
+            return MISSING
     return current
 
 
@@ -381,7 +383,7 @@ def merge_join(
     for target, source in (output_mapping or {}).items():
         if target == "branches":  # would overwrite every branch's results
             continue
-        value = _lookup(merged, source)
+        value = lookup(merged, source)
         if not isinstance(value, _Missing):
             merged[target] = value
     return merged
@@ -449,7 +451,7 @@ def apply_mapping(source: Mapping[str, Any], mapping: Mapping[str, str]) -> dict
     resolves, passes the whole source (the reference's behaviour)."""
     picked = {}
     for key, path in mapping.items():
-        value = _lookup(source, path)
+        value = lookup(source, path)
         if not isinstance(value, _Missing):
             picked[key] = value
     return picked if picked else dict(source)

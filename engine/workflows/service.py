@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import array as pg_array
@@ -135,15 +135,26 @@ async def list_definitions(
     return offset_body([definition_body(r) for r in rows], total, params)
 
 
-async def get_definition(session: AsyncSession, principal: Principal, definition_id: str) -> WorkflowDefinitionRow:
+TenantRow = TypeVar("TenantRow", WorkflowDefinitionRow, WorkflowInstanceRow, UserTaskRow)
+
+
+async def _tenant_row(
+    session: AsyncSession, principal: Principal, model: type[TenantRow], row_id: str, not_found: str
+) -> TenantRow:
+    """The caller's tenant's live row with this id; anything else (bad id, other tenant,
+    deleted) is the same 404. Read fresh: the workflow's projection may have just moved it."""
     try:
-        key = uuid.UUID(definition_id)
+        key = uuid.UUID(row_id)
     except ValueError:
-        raise NotFound("Workflow definition not found")
-    row = await session.get(WorkflowDefinitionRow, key)
-    if row is None or row.deleted_at is not None or row.tenant_id != principal.tenant_id:
-        raise NotFound("Workflow definition not found")
+        raise NotFound(not_found)
+    row = await session.get(model, key, populate_existing=True)
+    if row is None or row.tenant_id != principal.tenant_id or getattr(row, "deleted_at", None) is not None:
+        raise NotFound(not_found)
     return row
+
+
+async def get_definition(session: AsyncSession, principal: Principal, definition_id: str) -> WorkflowDefinitionRow:
+    return await _tenant_row(session, principal, WorkflowDefinitionRow, definition_id, "Workflow definition not found")
 
 
 async def create_definition(
@@ -468,14 +479,7 @@ async def start_instance(
 
 
 async def get_instance(session: AsyncSession, principal: Principal, instance_id: str) -> WorkflowInstanceRow:
-    try:
-        key = uuid.UUID(instance_id)
-    except ValueError:
-        raise NotFound("Workflow instance not found")
-    row = await session.get(WorkflowInstanceRow, key, populate_existing=True)
-    if row is None or row.tenant_id != principal.tenant_id:
-        raise NotFound("Workflow instance not found")
-    return row
+    return await _tenant_row(session, principal, WorkflowInstanceRow, instance_id, "Workflow instance not found")
 
 
 async def list_instances(
@@ -730,14 +734,7 @@ def task_body(row: UserTaskRow) -> dict[str, Any]:
 
 
 async def get_task(session: AsyncSession, principal: Principal, task_id: str) -> UserTaskRow:
-    try:
-        key = uuid.UUID(task_id)
-    except ValueError:
-        raise NotFound("Task not found")
-    row = await session.get(UserTaskRow, key, populate_existing=True)
-    if row is None or row.tenant_id != principal.tenant_id:
-        raise NotFound("Task not found")
-    return row
+    return await _tenant_row(session, principal, UserTaskRow, task_id, "Task not found")
 
 
 async def list_tasks(

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from engine.workflows.definition import FilterCondition, WorkflowTrigger
-from engine.workflows.interpreter_logic import iso_timestamp
+from engine.workflows.interpreter_logic import MISSING, iso_timestamp, lookup
 
 # Events of these families never start instances: they are the engine's own bookkeeping, and
 # reacting to them invites loops (a workflow started by "workflows.*" events emits more of them).
@@ -18,16 +18,6 @@ IGNORED_EVENT_PREFIXES = ("workflows.", "query_index.", "search.", "cache.", "qu
 TRIGGER_SOURCE = "definition"
 REGEX_MAX_PATTERN = 200
 REGEX_MAX_INPUT = 10_000
-
-
-class _Missing:
-    """A path that resolves to nothing (JSON ``null`` is a value, this is `undefined`)."""
-
-    def __repr__(self) -> str:
-        return "MISSING"
-
-
-MISSING: Any = _Missing()
 
 
 def is_ignored_event(event_name: str) -> bool:
@@ -62,25 +52,6 @@ def pattern_matches(pattern: str, event_name: str) -> bool:
 # --------------------------------------------------------------------------------------------
 # Filter conditions
 # --------------------------------------------------------------------------------------------
-
-
-def lookup(data: Any, path: str) -> Any:
-    """The value at a dot path (`customer.address.city`, list indexes as `items.0.sku`), or
-    `MISSING`."""
-    current = data
-    for part in path.split("."):
-        if isinstance(current, Mapping):
-            if part not in current:
-                return MISSING
-            current = current[part]
-        elif isinstance(current, list) and part.isdigit():
-            index = int(part)
-            if index >= len(current):
-                return MISSING
-            current = current[index]
-        else:
-            return MISSING
-    return current
 
 
 def _is_number(value: Any) -> bool:
