@@ -49,6 +49,7 @@ lock: install
 ## Benchmarks: workflow engine vs a plain Temporal workflow (own embedded stack), then JsonLogic.
 bench: install
 	$(BIN)/python bench/bench_workflows.py
+	$(BIN)/python bench/bench_rules.py
 	$(BIN)/python bench/bench_jsonlogic.py
 
 ## Operational drills (kill the worker mid-flight, ...); not part of `make test`.
