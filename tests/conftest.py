@@ -66,6 +66,8 @@ def settings(stack: Stack) -> Settings:
         AUTH_RATE_LIMIT=1000,
         DB_POOL_SIZE=5,
         WORKFLOWS_ALLOW_PRIVATE_URLS=True,
+        # CALL_API activities reach the API here; tests that need it serve it (see `api_server`).
+        INTERNAL_API_URL=f"http://127.0.0.1:{free_port()}",
         WORKFLOW_FUNCTION_MODULES="tests.workflows.functions",
     )
 

@@ -20,7 +20,6 @@ from temporalio.client import Client
 
 from api.app import create_app
 from engine.db.models import ApiKey, DomainEventRow, Organization, SideEffectRow, User, UserAcl
-from engine.devstack import free_port
 from engine.settings import Settings
 from engine.workflows.schemas import ActivityRequest
 from tests.conftest import Account, MakeAccount
@@ -301,8 +300,10 @@ async def test_call_webhook_refuses_loopback_unless_allowed_and_never_in_product
 
 @pytest.fixture
 async def api_server(settings: Settings) -> AsyncIterator[str]:
-    """The real API on a free port, served by uvicorn in this event loop."""
-    port = free_port()
+    """The real API, served by uvicorn in this event loop where the worker's CALL_API activities
+    look for it (settings.internal_api_url)."""
+    assert settings.internal_api_url
+    port = int(settings.internal_api_url.rsplit(":", 1)[1])
     config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     served = uvicorn.Server(config)
     task = asyncio.create_task(served.serve())
@@ -347,6 +348,33 @@ async def test_call_api_calls_our_api_with_a_short_lived_key_carrying_the_initia
     # A 4xx is not retried (NonRetryable); an absolute URL of our own API is fine.
     with pytest.raises(NonRetryable, match="status 404"):
         await activities.call_api(request(admin, "CALL_API", {"endpoint": f"{api_server}/api/no-such-endpoint"}))
+
+
+async def test_a_workflow_calls_our_api_as_its_initiator(api_server: str, wf: WorkflowApi) -> None:
+    call = {
+        "activityId": "users",
+        "activityName": "users",
+        "activityType": "CALL_API",
+        "config": {"endpoint": "/api/auth/users?pageSize=5", "method": "GET"},
+    }
+    document = {
+        "workflowId": "call-api",
+        "workflowName": "Call API",
+        "definition": {
+            "steps": [
+                {"stepId": "start", "stepName": "Start", "stepType": "START"},
+                {"stepId": "end", "stepName": "End", "stepType": "END"},
+            ],
+            "transitions": [{"transitionId": "go", "fromStepId": "start", "toStepId": "end", "activities": [call]}],
+        },
+    }
+    definition = await wf.create(document)
+    instance = await wf.start(definition["workflowId"])
+    done = await wf.wait_status(instance["id"], "COMPLETED", "FAILED")
+    assert done["status"] == "COMPLETED", done
+    output = done["context"]["users"]
+    assert output["status"] == 200 and output["authenticated"] is True
+    assert [u["email"] for u in output["body"]["items"]] == [wf.account.email]
 
 
 async def test_call_api_refuses_other_targets_and_missing_initiators(
