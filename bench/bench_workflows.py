@@ -10,7 +10,7 @@ measures in one run:
      p50/p99 (`workflow_instances.completed_at` minus the moment the start request was sent,
      polled from Postgres), and the start request's own p50/p99;
   b) a plain Temporal workflow doing the same work (the SEND_EMAIL equivalent: a mail_outbox row
-     through `engine.mail.service.enqueue_once`, then dispatch to a MailDelivery workflow; and one
+     through `engine.mail.service.enqueue_once`, delivered in the same activity; and one
      write of the final instance state to Postgres), run by its own worker process on its own task
      queue with the production worker's runner configuration, started with the Temporal client at
      the same concurrency;
@@ -61,7 +61,6 @@ from temporalio.common import RetryPolicy
 
 from engine.devstack import EmbeddedPostgres, TemporalDevServer, free_port, temporal_binary, wait_for_port
 from engine.mail import service as mail
-from engine.mail.workflows import MailDeliveryWorkflow
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECKOUT = ROOT / "definitions" / "workflows" / "checkout.json"
@@ -151,9 +150,10 @@ class PlainCheckoutWorkflow:
 
 
 class PlainActivities:
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], client: Client) -> None:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], client: Client, mailer: Any) -> None:
         self.sessionmaker = sessionmaker
         self.client = client
+        self.mailer = mailer
 
     @activity.defn(name=PLAIN_SEND_EMAIL)
     async def send_email(self, request: PlainEmail) -> dict[str, Any]:
@@ -166,7 +166,7 @@ class PlainActivities:
                 tenant_id=None,
                 idempotency_key=request.idempotency_key,
             )
-        await mail.dispatch(self.client, outbox_id, request.task_queue)
+        await self.mailer.deliver(outbox_id)  # as the engine's SEND_EMAIL does
         return {"sent": True, "to": request.to, "outboxIds": [str(outbox_id)]}
 
     @activity.defn(name=PLAIN_WRITE_STATE)
@@ -198,7 +198,7 @@ async def run_plain_worker() -> None:
     from engine.db.session import create_engine, create_sessionmaker
     from engine.settings import get_settings
     from engine.temporal.client import connect
-    from workers.mail import MailActivities
+    from workers.mail import Mailer
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     settings = get_settings()
@@ -206,12 +206,12 @@ async def run_plain_worker() -> None:
     engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
     sessionmaker = create_sessionmaker(engine)
     client = await connect(settings.temporal_address, settings.temporal_namespace)
-    plain = module.PlainActivities(sessionmaker, client)
+    plain = module.PlainActivities(sessionmaker, client, Mailer(sessionmaker, settings))
     worker = Worker(
         client,
         task_queue=PLAIN_QUEUE,
-        workflows=[module.PlainCheckoutWorkflow, MailDeliveryWorkflow],
-        activities=[plain.send_email, plain.write_state, MailActivities(sessionmaker, settings).deliver],
+        workflows=[module.PlainCheckoutWorkflow],
+        activities=[plain.send_email, plain.write_state],
         workflow_runner=SandboxedWorkflowRunner(
             restrictions=SandboxRestrictions.default.with_passthrough_modules("engine", "bench_workflows")
         ),
@@ -761,7 +761,7 @@ def report(results: Results, args: argparse.Namespace, elapsed: float) -> tuple[
         f"| advance round trip p50 / p99 | {ms(advance_rt)} | | | | |",
         rounds,
         "Plain workflow: the same steps written by hand: one activity that enqueues the confirmation "
-        "in mail_outbox (`enqueue_once`) and dispatches its MailDelivery workflow, then one local activity "
+        "in mail_outbox (`enqueue_once`) and delivers it (as SEND_EMAIL does), then one local activity "
         "writing the final state row. Ours also writes the instance row at start and, at the end, the "
         "11 events and 3 step rows of the read model. CPU per instance is measured from /proc over each load "
         "run (the load generator, this script, is not counted; the plain row's starts come from it, ours go "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import smtplib
+import uuid
 from email.message import EmailMessage
 
 from sqlalchemy import select
@@ -20,7 +21,9 @@ from engine.settings import Settings
 log = logging.getLogger("covo.mail")
 
 
-class MailActivities:
+class Mailer:
+    """Delivers outbox rows: SMTP when configured, else the message is logged (development)."""
+
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> None:
         self.sessionmaker = sessionmaker
         self.settings = settings
@@ -35,15 +38,14 @@ class MailActivities:
                 smtp.login(s.smtp_user, s.smtp_password)
             smtp.send_message(message)
 
-    @activity.defn(name=DELIVER_MAIL)
-    async def deliver(self, request: DeliverMailInput) -> DeliverMailResult:
+    async def deliver(self, outbox_id: uuid.UUID) -> str:
         async with self.sessionmaker() as session, session.begin():
             # The row lock makes concurrent attempts wait; SENT rows are never sent again.
-            row = await session.scalar(select(MailOutbox).where(MailOutbox.id == request.outbox_id).with_for_update())
+            row = await session.scalar(select(MailOutbox).where(MailOutbox.id == outbox_id).with_for_update())
             if row is None:
-                return DeliverMailResult(status="MISSING")
+                return "MISSING"
             if row.status == "SENT":
-                return DeliverMailResult(status="SENT")
+                return "SENT"
             row.attempts += 1
             message = EmailMessage()
             message["From"] = self.settings.mail_from
@@ -55,4 +57,15 @@ class MailActivities:
             else:
                 log.info("mail (not sent, SMTP_HOST unset) to=%s subject=%s\n%s", row.recipient, row.subject, row.body)
             row.status, row.sent_at = "SENT", utcnow()
-        return DeliverMailResult(status="SENT")
+        return "SENT"
+
+
+class MailActivities:
+    """The MailDelivery workflow's activity (mail queued outside workflows, e.g. password resets)."""
+
+    def __init__(self, mailer: Mailer) -> None:
+        self.mailer = mailer
+
+    @activity.defn(name=DELIVER_MAIL)
+    async def deliver(self, request: DeliverMailInput) -> DeliverMailResult:
+        return DeliverMailResult(status=await self.mailer.deliver(request.outbox_id))

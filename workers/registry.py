@@ -17,7 +17,7 @@ from engine.rules.workflows import RuleWebhookWorkflow
 from engine.settings import Settings
 from engine.workflows.workflows import WorkflowInstanceWorkflow
 from workers.events import EventActivities
-from workers.mail import MailActivities
+from workers.mail import MailActivities, Mailer
 from workers.rules import RuleActivities
 from workers.workflows import functions
 from workers.workflows.activities import WorkflowActivities
@@ -35,9 +35,10 @@ def build_activities(
     sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, client: Client
 ) -> list[Callable[..., Any]]:
     functions.load_modules(settings.workflow_function_modules)
-    mail = MailActivities(sessionmaker, settings)
+    mailer = Mailer(sessionmaker, settings)
+    mail = MailActivities(mailer)
     projection = ProjectionActivities(sessionmaker)
-    engine_activities = WorkflowActivities(sessionmaker, settings, client)
+    engine_activities = WorkflowActivities(sessionmaker, settings, client, mailer)
     events = EventActivities(sessionmaker, settings, client)
     rules = RuleActivities(settings)
     return [

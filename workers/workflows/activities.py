@@ -27,6 +27,7 @@ from engine.settings import Settings
 from engine.workflows import service as workflow_service
 from engine.workflows.activities import LOAD_DEFINITION, RUN_ACTIVITY
 from engine.workflows.schemas import ActivityRequest, ActivityResult, DefinitionRequest, DefinitionSnapshot
+from workers.mail import Mailer
 from workers.workflows import commands, functions
 from workers.workflows.errors import ActivityConfigError, NonRetryable
 from workers.workflows.http import check_url
@@ -40,10 +41,17 @@ def _text(config: dict[str, Any], key: str, activity_type: str) -> str:
 
 
 class WorkflowActivities:
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, client: Client) -> None:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        client: Client,
+        mailer: Mailer | None = None,
+    ) -> None:
         self.sessionmaker = sessionmaker
         self.settings = settings
         self.client = client
+        self.mailer = mailer or Mailer(sessionmaker, settings)
 
     @activity.defn(name=LOAD_DEFINITION)
     async def load_definition(self, request: DefinitionRequest) -> DefinitionSnapshot:
@@ -82,8 +90,10 @@ class WorkflowActivities:
                 )
                 for i, recipient in enumerate(recipients)
             ]  # fmt: skip
+        # Delivered here rather than by a MailDelivery workflow per message: the activity already has
+        # the definition's retries, and the outbox row (SENT once) keeps a retry from sending twice.
         for outbox_id in outbox_ids:
-            await mail.dispatch(self.client, outbox_id, self.settings.temporal_task_queue)
+            await self.mailer.deliver(outbox_id)
         return {"sent": True, "to": to, "subject": subject, "via": "outbox", "outboxIds": [str(i) for i in outbox_ids]}
 
     async def emit_event(self, request: ActivityRequest) -> dict[str, Any]:
