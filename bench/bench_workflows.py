@@ -117,7 +117,7 @@ CREATE TABLE IF NOT EXISTS bench_plain_instances (
 )"""
 
 
-@workflow.defn(name="BenchPlainCheckout")
+@workflow.defn(name="BenchPlainCheckout", sandboxed=False)  # as our interpreter
 class PlainCheckoutWorkflow:
     """START -> validate-cart -> payment -> END with the SEND_EMAIL on the last transition, the way
     one would write it by hand: the AUTOMATED steps have no activities, so nothing runs for them."""

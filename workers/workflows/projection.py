@@ -32,8 +32,10 @@ TASK_FIELDS = [
 ]
 
 
-def _forward_only(table: Any, values: dict[str, Any] | list[dict[str, Any]], updatable: list[str]) -> Any:
-    statement = insert(table).values(values)
+def _forward_only(table: Any, updatable: list[str]) -> Any:
+    """An upsert that only moves a row forward. Executed with the rows as parameters (not inlined
+    VALUES), so the compiled statement is cached and batched by SQLAlchemy's insertmanyvalues."""
+    statement = insert(table)
     return statement.on_conflict_do_update(
         index_elements=[table.id],
         set_={name: statement.excluded[name] for name in updatable},
@@ -84,7 +86,7 @@ class ProjectionActivities:
                 instance.update(state, projection_seq=batch.state.seq)
                 state_fields = [*state, "projection_seq"]
             if state_fields:
-                await session.execute(_forward_only(WorkflowInstanceRow, instance, state_fields))
+                await session.execute(_forward_only(WorkflowInstanceRow, state_fields), [instance])
             else:
                 statement = insert(WorkflowInstanceRow).values(instance)
                 await session.execute(statement.on_conflict_do_nothing(index_elements=[WorkflowInstanceRow.id]))
@@ -99,7 +101,7 @@ class ProjectionActivities:
                     }
                     for step in batch.steps
                 ]
-                await session.execute(_forward_only(StepInstanceRow, rows, STEP_FIELDS))
+                await session.execute(_forward_only(StepInstanceRow, STEP_FIELDS), rows)
             if batch.tasks:
                 rows = [
                     {
@@ -111,7 +113,7 @@ class ProjectionActivities:
                     }
                     for task in batch.tasks
                 ]
-                await session.execute(_forward_only(UserTaskRow, rows, TASK_FIELDS))
+                await session.execute(_forward_only(UserTaskRow, TASK_FIELDS), rows)
             if batch.rule_logs:
                 await self.write_rule_logs(session, batch)
             if batch.events:
@@ -129,9 +131,9 @@ class ProjectionActivities:
                     }
                     for event in batch.events
                 ]
-                statement = insert(WorkflowEventRow).values(rows)
                 await session.execute(
-                    statement.on_conflict_do_nothing(
+                    insert(WorkflowEventRow).on_conflict_do_nothing(
                         index_elements=[WorkflowEventRow.workflow_instance_id, WorkflowEventRow.seq]
-                    )
+                    ),
+                    rows,
                 )
