@@ -116,7 +116,7 @@ class Token:
     status: str = "ACTIVE"
 
 
-# Unsandboxed: this module imports only pure code (checked by import-linter-style review and the
+# Unsandboxed: this module imports only pure code (an import-linter contract in pyproject and the
 # replay tests), and the sandbox's per-run module re-imports cost ~25% of the worker's CPU and
 # ~40 ms of latency per instance (bench/bench_workflows.py). Determinism rules still apply.
 @workflow.defn(name="WorkflowInstance", sandboxed=False)
