@@ -27,12 +27,8 @@ import asyncio
 import math
 import os
 import platform
-import secrets
-import shutil
 import signal
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -42,108 +38,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
-
-from engine.devstack import EmbeddedPostgres, TemporalDevServer, free_port, wait_for_port
+from stack import ADMIN_EMAIL, Stack, say
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "rules.md"
-ADMIN_EMAIL = "bench@covo.local"
 ENTITY = "orders.order"
 EVENT = "beforeSave"
-
-
-def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-class Stack:
-    """Everything the bench starts; `stop` ends all of it (idempotent, safe after a partial start)."""
-
-    def __init__(self, keep: bool) -> None:
-        self.dir = Path(tempfile.mkdtemp(prefix="covo-bench-rules-"))
-        self.keep = keep
-        self.postgres: EmbeddedPostgres | None = None
-        self.temporal: TemporalDevServer | None = None
-        self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
-        self.api_url = ""
-        self.password = secrets.token_urlsafe(12)
-
-    def start(self) -> None:
-        say(f"stack in {self.dir}")
-        self.postgres = EmbeddedPostgres(self.dir / "postgres", delete_on_stop=True)
-        database_url = self.postgres.start()
-        self.temporal = TemporalDevServer(
-            port=free_port(), db_file=self.dir / "temporal.sqlite", log_file=self.dir / "temporal.log"
-        )
-        address = self.temporal.start()
-        from engine.db import migrate
-
-        migrate.upgrade(database_url)
-        asyncio.run(seed_admin(database_url, self.password))
-        api_port = free_port()
-        self.api_url = f"http://127.0.0.1:{api_port}"
-        env = dict(
-            os.environ,
-            COVO_ENV="development",
-            DATABASE_URL=database_url,
-            TEMPORAL_ADDRESS=address,
-            JWT_SECRET=secrets.token_urlsafe(48),
-            COVO_DATA_DIR=str(self.dir),
-            API_PORT=str(api_port),
-            AUTH_RATE_LIMIT="1000000",
-        )
-        self.spawn("worker", [sys.executable, "-m", "workers"], env)
-        api = self.spawn(
-            "api",
-            [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app", "--host", "127.0.0.1",
-             "--port", str(api_port), "--log-level", "warning"],
-            env,
-        )  # fmt: skip
-        wait_for_port(api_port, 60, api)
-
-    def spawn(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-        log = open(self.dir / f"{name}.log", "ab")  # noqa: SIM115 (owned by the child)
-        process = subprocess.Popen(args, env=env, cwd=ROOT, stdout=log, stderr=log, start_new_session=True)
-        log.close()
-        self.children.append((name, process))
-        return process
-
-    def stop(self) -> None:
-        for _, process in self.children:
-            if process.poll() is None:
-                process.terminate()
-        for _, process in self.children:
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        self.children = []
-        if self.temporal is not None:
-            self.temporal.stop()
-            self.temporal = None
-        if self.postgres is not None:
-            try:
-                self.postgres.stop()
-            except Exception as exc:
-                say(f"postgres cleanup: {exc}")
-            self.postgres = None
-        if self.keep:
-            say(f"kept {self.dir}")
-        else:
-            shutil.rmtree(self.dir, ignore_errors=True)
-
-
-async def seed_admin(database_url: str, password: str) -> None:
-    from engine.auth.seed import ensure_admin
-    from engine.db.session import create_engine, create_sessionmaker
-
-    engine = create_engine(database_url, pool_size=1)
-    try:
-        async with create_sessionmaker(engine)() as session, session.begin():
-            await ensure_admin(session, ADMIN_EMAIL, password)
-    finally:
-        await engine.dispose()
 
 
 # ---------------------------------------------------------------------------------------------
