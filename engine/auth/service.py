@@ -89,8 +89,23 @@ async def effective_acl(session: AsyncSession, user_id: uuid.UUID, role_ids: lis
 
 
 async def principal_for_user(session: AsyncSession, user: User, session_id: uuid.UUID | None) -> Principal:
-    roles = await user_roles(session, user.id)
-    acl = await effective_acl(session, user.id, [r.id for r in roles])
+    # Roles with their grants in one query; the user's own ACL (rare) replaces them when present.
+    pairs = (
+        await session.execute(
+            select(Role, RoleAcl)
+            .join(UserRole, UserRole.role_id == Role.id)
+            .outerjoin(RoleAcl, RoleAcl.role_id == Role.id)
+            .where(UserRole.user_id == user.id)
+            .order_by(Role.name)
+        )
+    ).all()
+    roles = [role for role, _ in pairs]
+    custom = await session.get(UserAcl, user.id)
+    if custom is not None:
+        organizations = None if custom.organizations is None else tuple(str(o) for o in custom.organizations)
+        acl = Acl(tuple(custom.features), custom.is_super_admin, organizations)
+    else:
+        acl = merge_role_acls([grants for _, grants in pairs if grants is not None]) if pairs else Acl((), False, ())
     return Principal(
         kind="user",
         id=user.id,
@@ -115,15 +130,24 @@ async def principal_from_access_token(session: AsyncSession, token: str, setting
     claims = decode_access_token(token, settings.jwt_secret)
     if claims is None:
         return None
-    auth_session = await session.get(AuthSession, uuid.UUID(claims["sid"]))
-    if auth_session is None or auth_session.revoked_at is not None:
+    # Session not revoked, user active, tenant active: one query on every authenticated request.
+    user = await session.scalar(
+        select(User)
+        .join(AuthSession, AuthSession.user_id == User.id)
+        .join(Tenant, Tenant.id == User.tenant_id)
+        .where(
+            AuthSession.id == uuid.UUID(claims["sid"]),
+            AuthSession.revoked_at.is_(None),
+            User.id == uuid.UUID(claims["sub"]),
+            User.is_active.is_(True),
+            User.deleted_at.is_(None),
+            Tenant.is_active.is_(True),
+            Tenant.deleted_at.is_(None),
+        )
+    )
+    if user is None:
         return None
-    user = await session.get(User, uuid.UUID(claims["sub"]))
-    if user is None or not user.is_active or user.deleted_at is not None:
-        return None
-    if not await _live_tenant(session, user.tenant_id):
-        return None
-    return await principal_for_user(session, user, auth_session.id)
+    return await principal_for_user(session, user, uuid.UUID(claims["sid"]))
 
 
 async def principal_from_api_key(session: AsyncSession, secret: str) -> Principal | None:

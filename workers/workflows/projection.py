@@ -5,6 +5,7 @@ flushes from update handlers all converge on the same rows."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from sqlalchemy.dialects.postgresql import insert
@@ -18,8 +19,8 @@ from engine.rules.schemas import RuleLogEntry
 from engine.workflows.activities import PROJECT
 from engine.workflows.schemas import ProjectionBatch
 
-STEP_FIELDS = ["status", "output_data", "error_data", "exited_at", "execution_time_ms", "projection_seq"]
-TASK_FIELDS = [
+STEP_FIELDS = ("status", "output_data", "error_data", "exited_at", "execution_time_ms", "projection_seq")
+TASK_FIELDS = (
     "status",
     "form_data",
     "claimed_by",
@@ -29,18 +30,27 @@ TASK_FIELDS = [
     "comments",
     "projection_seq",
     "updated_at",
-]
+)
 
 
-def _forward_only(table: Any, updatable: list[str]) -> Any:
-    """An upsert that only moves a row forward. Executed with the rows as parameters (not inlined
-    VALUES), so the compiled statement is cached and batched by SQLAlchemy's insertmanyvalues."""
+@functools.cache
+def _forward_only(model: Any, updatable: tuple[str, ...]) -> Any:
+    """An upsert that only moves a row forward. Built once per table and column set (building
+    `excluded` is costly) and executed with the rows as parameters, so SQLAlchemy caches the
+    compiled form and batches rows with insertmanyvalues. Core tables: no ORM bulk machinery."""
+    table = model.__table__
     statement = insert(table)
     return statement.on_conflict_do_update(
-        index_elements=[table.id],
+        index_elements=[table.c.id],
         set_={name: statement.excluded[name] for name in updatable},
-        where=table.projection_seq < statement.excluded.projection_seq,
+        where=table.c.projection_seq < statement.excluded.projection_seq,
     )
+
+
+@functools.cache
+def _insert_new(model: Any, *key: str) -> Any:
+    table = model.__table__
+    return insert(table).on_conflict_do_nothing(index_elements=[table.c[k] for k in key])
 
 
 class ProjectionActivities:
@@ -75,7 +85,7 @@ class ProjectionActivities:
                 "workflow_id": h.workflow_id,
                 "version": h.version,
                 "correlation_key": h.correlation_key,
-                "metadata_": h.metadata,
+                "metadata": h.metadata,
                 "parent_instance_id": h.parent_instance_id,
                 "status": "RUNNING",
                 "projection_seq": 0,
@@ -86,10 +96,9 @@ class ProjectionActivities:
                 instance.update(state, projection_seq=batch.state.seq)
                 state_fields = [*state, "projection_seq"]
             if state_fields:
-                await session.execute(_forward_only(WorkflowInstanceRow, state_fields), [instance])
+                await session.execute(_forward_only(WorkflowInstanceRow, tuple(state_fields)), [instance])
             else:
-                statement = insert(WorkflowInstanceRow).values(instance)
-                await session.execute(statement.on_conflict_do_nothing(index_elements=[WorkflowInstanceRow.id]))
+                await session.execute(_insert_new(WorkflowInstanceRow, "id"), [instance])
             # One multi-row statement per table: a flush is a handful of round trips at most.
             if batch.steps:
                 rows = [
@@ -131,9 +140,4 @@ class ProjectionActivities:
                     }
                     for event in batch.events
                 ]
-                await session.execute(
-                    insert(WorkflowEventRow).on_conflict_do_nothing(
-                        index_elements=[WorkflowEventRow.workflow_instance_id, WorkflowEventRow.seq]
-                    ),
-                    rows,
-                )
+                await session.execute(_insert_new(WorkflowEventRow, "workflow_instance_id", "seq"), rows)
