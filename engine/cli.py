@@ -223,6 +223,8 @@ def run() -> None:
         if postgres is not None:
             postgres.stop()
 
+    # Ctrl-C and SIGTERM both stop everything (SIGINT explicitly: a shell may start us with it ignored).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         database_url = settings.database_url
@@ -255,7 +257,9 @@ def run() -> None:
             COVO_DATA_DIR=str(data_dir),
             JWT_SECRET=settings.jwt_secret,
         )
-        children.append(subprocess.Popen([sys.executable, "-m", WORKER_MODULE], env=env))
+        # Own sessions: a Ctrl-C in the terminal reaches only this supervisor, which then stops the
+        # children in order (API first, then the worker drains) instead of each dying on its own.
+        children.append(subprocess.Popen([sys.executable, "-m", WORKER_MODULE], env=env, start_new_session=True))
         children.append(
             subprocess.Popen(
                 [
@@ -272,6 +276,7 @@ def run() -> None:
                     "warning",
                 ],
                 env=env,
+                start_new_session=True,
             )
         )
         wait_for_port(settings.api_port, 60, children[-1])
