@@ -3,8 +3,9 @@
 
 Exactly once per (event, trigger): the pair is recorded in `side_effects` in the transaction that
 inserts the started instance's row, so a retried dispatch activity (or a re-run of the dispatch
-workflow) finds the record and starts nothing. The one gap left is the instant between starting
-the instance's Temporal workflow and that commit (see `start_instance`)."""
+workflow) finds the record and starts nothing. The instant between starting the instance's
+Temporal workflow and that commit is covered by a deterministic instance id (the
+Temporal workflow id deduplicates the second start)."""
 
 from __future__ import annotations
 
@@ -191,6 +192,9 @@ class EventActivities:
                 context=triggers.initial_context(trigger, event.name, event.payload, utcnow()),
                 correlation_key=None, metadata=metadata, initiated_by=initiated_by,
                 task_queue=self.settings.temporal_task_queue, env=self._env(),
+                # Same event + trigger, same instance: a retry after a failed commit re-attaches to
+                # the workflow the first attempt started instead of starting a second one.
+                instance_id=uuid.uuid5(event.id, key),
             )  # fmt: skip
             await self._set_result(session, key, {"outcome": "started", "instanceId": str(row.id)})
         return "started"

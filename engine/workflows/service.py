@@ -9,10 +9,11 @@ from typing import Any, TypeVar
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import array as pg_array
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from engine.auth.schemas import Principal
@@ -414,10 +415,15 @@ async def start_instance(
     task_queue: str,
     env: dict[str, str],
     history_limit: int = 5000,
+    instance_id: uuid.UUID | None = None,
 ) -> WorkflowInstanceRow:
     """Pins the definition (and the rules it references) and starts the instance's workflow.
     The instance row is inserted here too, so it can be read at once; every later change comes
-    from the workflow (whose writes always win: they carry a higher projection_seq)."""
+    from the workflow (whose writes always win: they carry a higher projection_seq).
+
+    A caller that may retry (event dispatch) passes a deterministic `instance_id`: the Temporal
+    workflow id then deduplicates the start, and the row insert tolerates the row the first
+    attempt's workflow may already have written."""
     definition = await find_definition(session, tenant_id, workflow_id, version)
     try:
         WorkflowDefinition.model_validate(definition.definition)
@@ -430,7 +436,8 @@ async def start_instance(
             code="START_PRE_CONDITIONS_FAILED",
             extra={"code": "START_PRE_CONDITIONS_FAILED", "details": {"workflowId": workflow_id, "errors": errors}},
         )
-    instance_id = uuid.uuid4()
+    retryable = instance_id is not None
+    instance_id = instance_id or uuid.uuid4()
     header = InstanceHeader(
         instance_id=instance_id,
         tenant_id=tenant_id,
@@ -458,8 +465,20 @@ async def start_instance(
         started_at=now(),
         projection_seq=0,
     )
-    session.add(row)
-    await session.flush()
+    if retryable:
+        values = {
+            c.key: getattr(row, c.key)
+            for c in WorkflowInstanceRow.__mapper__.column_attrs
+            if getattr(row, c.key) is not None  # unset: the column defaults apply
+        }
+        await session.execute(
+            pg_insert(WorkflowInstanceRow)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=[WorkflowInstanceRow.id])
+        )
+    else:
+        session.add(row)
+        await session.flush()
     start = InstanceStart(
         header=header,
         definition=definition.definition,
@@ -472,9 +491,13 @@ async def start_instance(
     )
     # Started before commit: if this fails nothing is recorded; if the commit then fails, the
     # workflow writes the row itself on its first flush.
-    await client.start_workflow(
-        WorkflowInstanceWorkflow.run, start, id=workflow_run_id(instance_id), task_queue=task_queue
-    )
+    try:
+        await client.start_workflow(
+            WorkflowInstanceWorkflow.run, start, id=workflow_run_id(instance_id), task_queue=task_queue
+        )
+    except WorkflowAlreadyStartedError:
+        if not retryable:
+            raise
     return row
 
 
