@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 
-from api import api_keys, auth, business_rules, directory, errors, health, workflows
+from api import api_keys, auth, business_rules, directory, errors, health, openapi, workflows
 from api.deps import Resources
 from engine.db.session import create_engine, create_sessionmaker
 from engine.settings import Settings, get_settings
@@ -50,5 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return response
 
     for router in ROUTERS:
+        openapi.document_errors(router)
         app.include_router(router, prefix="/api")
+    openapi.without_validation_422(app)
     return app

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +42,19 @@ class OffsetParams:
             raise BadRequest(f"limit must be between 1 and {MAX_PAGE_SIZE}")
         if self.offset < 0:
             raise BadRequest("offset must be >= 0")
+
+
+def sort_order(
+    columns: Mapping[str, Any], field: str | None, direction: str | None, *, default: str, default_dir: str = "asc"
+) -> Any:
+    """The ORDER BY for a list's `sortField`/`sortDir` query parameters; unknown values are a 400."""
+    column = columns.get(field or default)
+    if column is None:
+        raise BadRequest(f"Invalid query parameters: sortField must be one of {', '.join(columns)}")
+    chosen = (direction or default_dir).lower()
+    if chosen not in ("asc", "desc"):
+        raise BadRequest("Invalid query parameters: sortDir must be asc or desc")
+    return column.asc() if chosen == "asc" else column.desc()
 
 
 async def count(session: AsyncSession, query: Select[*tuple[Any, ...]]) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import asc, desc, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engine import modules
@@ -14,7 +14,7 @@ from engine.auth.scope import tenant_for, visible_tenant
 from engine.auth.service import now
 from engine.db.models import Organization, Role, RoleAcl, Tenant, User
 from engine.errors import BadRequest, NotFound
-from engine.pagination import PageParams, count, page_body
+from engine.pagination import PageParams, count, page_body, sort_order
 
 TENANT_SORT_FIELDS = {"name": Tenant.name, "createdAt": Tenant.created_at, "updatedAt": Tenant.updated_at}
 
@@ -75,14 +75,9 @@ async def list_tenants(
         query = query.where(Tenant.name.ilike(f"%{search}%"))
     if is_active is not None:
         query = query.where(Tenant.is_active.is_(is_active))
-    column = TENANT_SORT_FIELDS.get(sort_field or "name")
-    if column is None:
-        raise BadRequest(f"sortField must be one of {', '.join(TENANT_SORT_FIELDS)}")
-    order = desc if (sort_dir or "asc").lower() == "desc" else asc
+    order = sort_order(TENANT_SORT_FIELDS, sort_field, sort_dir, default="name")
     total = await count(session, query)
-    rows = (
-        await session.scalars(query.order_by(order(column), Tenant.id).offset(params.offset).limit(params.page_size))
-    ).all()
+    rows = (await session.scalars(query.order_by(order, Tenant.id).offset(params.offset).limit(params.page_size))).all()
     return page_body([tenant_body(t) for t in rows], total, params)
 
 

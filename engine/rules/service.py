@@ -27,7 +27,7 @@ from engine.db.base import utcnow
 from engine.db.models import BusinessRuleRow, RuleExecutionLogRow, RuleSetMemberRow, RuleSetRow, SideEffectRow
 from engine.errors import BadRequest, Conflict, NotFound
 from engine.events import service as events
-from engine.pagination import PageParams, count
+from engine.pagination import PageParams, count, sort_order
 from engine.rules.actions import MAX_EVENT_CHAIN, Effects
 from engine.rules.execution import (
     CACHE,
@@ -92,13 +92,6 @@ def page_params(page: int, page_size: int) -> PageParams:
 
 def _page(items: list[Any], total: int, params: PageParams) -> dict[str, Any]:
     return {"items": items, "total": total, "totalPages": max(1, -(-total // params.page_size))}
-
-
-def _sort_dir(value: str | None, default: str) -> str:
-    direction = (value or default).lower()
-    if direction not in ("asc", "desc"):
-        raise BadRequest("Invalid query parameters: sortDir must be asc or desc")
-    return direction
 
 
 def _uuid(value: str | None, message: str) -> uuid.UUID:
@@ -256,10 +249,7 @@ async def list_rules(
         query = query.where(BusinessRuleRow.enabled.is_(enabled))
     if rule_category:
         query = query.where(BusinessRuleRow.rule_category == rule_category)
-    column = RULE_SORT.get(sort_field or "priority")
-    if column is None:
-        raise BadRequest(f"Invalid query parameters: sortField must be one of {', '.join(RULE_SORT)}")
-    order = column.asc() if _sort_dir(sort_dir, "desc") == "asc" else column.desc()
+    order = sort_order(RULE_SORT, sort_field, sort_dir, default="priority", default_dir="desc")
     total = await count(session, query)
     rows = (
         await session.scalars(
@@ -420,10 +410,7 @@ async def list_sets(
         query = query.where(RuleSetRow.set_id.ilike(f"%{set_id}%"))
     if enabled is not None:
         query = query.where(RuleSetRow.enabled.is_(enabled))
-    column = SET_SORT.get(sort_field or "setId")
-    if column is None:
-        raise BadRequest(f"Invalid query parameters: sortField must be one of {', '.join(SET_SORT)}")
-    order = column.asc() if _sort_dir(sort_dir, "asc") == "asc" else column.desc()
+    order = sort_order(SET_SORT, sort_field, sort_dir, default="setId")
     total = await count(session, query)
     rows = (
         await session.scalars(query.order_by(order, RuleSetRow.id).offset(params.offset).limit(params.page_size))
@@ -858,10 +845,7 @@ async def list_logs(
         query = query.where(RuleExecutionLogRow.executed_at >= _aware(executed_from))
     if executed_to:
         query = query.where(RuleExecutionLogRow.executed_at <= _aware(executed_to))
-    column = LOG_SORT.get(sort_field or "executedAt")
-    if column is None:
-        raise BadRequest(f"Invalid query parameters: sortField must be one of {', '.join(LOG_SORT)}")
-    order = column.asc() if _sort_dir(sort_dir, "desc") == "asc" else column.desc()
+    order = sort_order(LOG_SORT, sort_field, sort_dir, default="executedAt", default_dir="desc")
     total = await count(session, query)
     rows = (
         await session.execute(

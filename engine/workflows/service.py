@@ -24,7 +24,7 @@ from engine.db.models import (
     WorkflowInstanceRow,
 )
 from engine.errors import BadRequest, Conflict, DomainError, Forbidden, NotFound, Unprocessable
-from engine.pagination import OffsetParams, PageParams, count, offset_body, page_body
+from engine.pagination import OffsetParams, PageParams, count, offset_body, page_body, sort_order
 from engine.rules import service as rules
 from engine.workflows.definition import (
     WorkflowDefinition,
@@ -596,10 +596,7 @@ async def list_events(
         query = query.where(WorkflowEventRow.occurred_at >= occurred_from)
     if occurred_to:
         query = query.where(WorkflowEventRow.occurred_at <= occurred_to)
-    column = EVENT_SORT.get(sort_field or "occurredAt")
-    if column is None:
-        raise BadRequest("sortField must be occurredAt or eventType")
-    order = column.asc() if (sort_dir or "desc").lower() == "asc" else column.desc()
+    order = sort_order(EVENT_SORT, sort_field, sort_dir, default="occurredAt", default_dir="desc")
     total = await count(session, query)
     rows = (
         await session.execute(

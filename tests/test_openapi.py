@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+
+async def spec(client: httpx.AsyncClient) -> dict[str, Any]:
+    response = await client.get("/api/openapi.json")
+    assert response.status_code == 200
+    return dict(response.json())
+
+
+async def test_every_operation_documents_its_error_responses(client: httpx.AsyncClient) -> None:
+    document = await spec(client)
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            label = f"{method.upper()} {path}"
+            assert "422" not in responses, f"{label}: input errors are 400 here"
+            features = operation.get("x-required-features")
+            if features:
+                assert "401" in responses and "403" in responses, label
+                assert all(f in responses["403"]["description"] for f in features), label
+            if "{" in path:
+                assert "404" in responses, label
+
+
+async def test_the_contracts_response_examples_are_in_the_document(client: httpx.AsyncClient) -> None:
+    document = await spec(client)
+    roles = document["paths"]["/api/auth/roles"]["get"]["responses"]["200"]["content"]["application/json"]
+    assert set(roles["example"]) == {"items", "total", "totalPages"}
+    conflict = document["paths"]["/api/workflows/definitions"]["post"]["responses"]["409"]
+    assert "already exists" in conflict["content"]["application/json"]["example"]["error"]
