@@ -101,3 +101,19 @@ async def test_login_is_rate_limited(make_client, make_account: MakeAccount) -> 
         blocked = await limited.post("/api/auth/login", data={"email": account.email, "password": PASSWORD})
         assert blocked.status_code == 429
         assert "error" in blocked.json()
+
+
+async def test_reset_and_refresh_are_rate_limited(make_client) -> None:  # type: ignore[no-untyped-def]
+    async for limited in make_client(auth_rate_limit=2):
+        # Other tests' attempts from the same test client may share the window: only the end is fixed.
+        resets = [
+            (await limited.post("/api/auth/reset", data={"email": "nobody@covo.test"})).status_code for _ in range(4)
+        ]
+        assert resets[-1] == 429
+        assert set(resets) <= {200, 429}
+        refreshes = [
+            (await limited.post("/api/auth/session/refresh", json={"refreshToken": "rt_nope"})).status_code
+            for _ in range(4)
+        ]
+        assert refreshes[-1] == 429
+        assert set(refreshes) <= {401, 429}
