@@ -36,7 +36,10 @@ class Resources:
                 if not self.settings.temporal_address:
                     raise ServiceUnavailable("Temporal is not configured")
                 try:
-                    self.temporal = await connect(self.settings.temporal_address, self.settings.temporal_namespace)
+                    # A short patience: a request should fail fast with 503, not hang on a down server.
+                    self.temporal = await connect(
+                        self.settings.temporal_address, self.settings.temporal_namespace, patience=1.0
+                    )
                 except Exception as exc:
                     raise ServiceUnavailable(f"Temporal unavailable: {exc}")
         return self.temporal
