@@ -6,10 +6,11 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engine.auth.accounts import _guard_super_admin_roles, _organization_in, _resolve_roles
+from engine.auth.directory import org_allowed
 from engine.auth.schemas import Principal
 from engine.auth.scope import tenant_for
 from engine.auth.security import new_secret, sha256
@@ -41,6 +42,10 @@ async def list_keys(
     )
     if search:
         query = query.where(ApiKey.name.ilike(f"%{search}%"))
+    allowed = restricted_to(principal)
+    if allowed is not None:
+        # Only keys of organizations the caller may act in (one of them or a descendant).
+        query = query.where(or_(false(), *[Organization.tree_path.contains(org) for org in allowed]))
     total = await count(session, query)
     rows = (
         await session.execute(query.order_by(ApiKey.created_at.desc()).offset(params.offset).limit(params.page_size))
@@ -78,7 +83,11 @@ async def create_key(
         raise BadRequest("Name is required")
     tenant = tenant_for(principal, tenant_id)
     if organization_id is not None:
-        await _organization_in(session, tenant, organization_id)
+        if not org_allowed(principal, await _organization_in(session, tenant, organization_id)):
+            raise NotFound("Organization not found")
+    elif restricted_to(principal) is not None:
+        # A tenant-wide key would reach beyond the organizations the caller may act in.
+        raise BadRequest("organizationId is required: your access is limited to some organizations")
     if expires_at is not None and expires_at <= now():
         raise BadRequest("expiresAt must be in the future")
     role_rows = await _resolve_roles(session, tenant, roles)
@@ -105,8 +114,17 @@ async def delete_key(session: AsyncSession, principal: Principal, key_id: uuid.U
     key = await session.get(ApiKey, key_id)
     if key is None or key.deleted_at is not None or key.tenant_id != principal.tenant_id:
         raise NotFound("API key not found")
+    if restricted_to(principal) is not None:
+        org = await session.get(Organization, key.organization_id) if key.organization_id else None
+        if org is None or not org_allowed(principal, org):
+            raise NotFound("API key not found")
     key.deleted_at = now()
     await session.flush()
+
+
+def restricted_to(principal: Principal) -> tuple[str, ...] | None:
+    """The organizations an organization-restricted caller may act in; None when unrestricted."""
+    return None if principal.is_super_admin else principal.organizations
 
 
 role_refs = _role_refs

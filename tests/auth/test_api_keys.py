@@ -202,3 +202,43 @@ async def test_user_created_by_a_key_belongs_to_the_keys_tenant(client: httpx.As
     assert response.status_code == 201
     listed = await client.get("/api/auth/users", params={"id": response.json()["id"]}, headers=admin.headers)
     assert listed.json()["items"][0]["tenantId"] == str(admin.tenant_id)
+
+
+async def test_an_organization_restricted_user_sees_and_deletes_only_keys_of_its_organizations(
+    client: httpx.AsyncClient, admin: Account, make_account: MakeAccount
+) -> None:
+    branch = await create_organization(client, admin, "Branch")
+    shop = await create_organization(client, admin, "Shop", parent=branch)
+    tenant_wide = await _create(client, admin, roles=["employee"])
+    main_key = await _create(client, admin, organizationId=str(admin.organization_id))
+    shop_key = await _create(client, admin, organizationId=shop)
+
+    manager = await make_account("employee", tenant_id=admin.tenant_id)
+    acl = await client.put(
+        "/api/auth/users/acl",
+        json={"userId": str(manager.user_id), "features": ["api_keys.*"], "organizations": [branch]},
+        headers=admin.headers,
+    )
+    assert acl.status_code == 200, acl.text
+
+    listed = await client.get("/api/api_keys/keys", headers=manager.headers)
+    assert [item["id"] for item in listed.json()["items"]] == [shop_key["id"]]  # a descendant of Branch
+    for outside in (tenant_wide, main_key):
+        gone = await client.delete("/api/api_keys/keys", params={"id": outside["id"]}, headers=manager.headers)
+        assert gone.status_code == 404
+    assert (
+        await client.delete("/api/api_keys/keys", params={"id": shop_key["id"]}, headers=manager.headers)
+    ).json() == {"success": True}
+
+    no_org = await client.post("/api/api_keys/keys", json={"name": "wide"}, headers=manager.headers)
+    assert no_org.status_code == 400
+    assert "organizationId is required" in no_org.json()["error"]
+    elsewhere = await client.post(
+        "/api/api_keys/keys",
+        json={"name": "main", "organizationId": str(admin.organization_id)},
+        headers=manager.headers,
+    )
+    assert elsewhere.status_code == 404
+    # the unrestricted admin still sees every remaining key
+    remaining = await client.get("/api/api_keys/keys", headers=admin.headers)
+    assert {item["id"] for item in remaining.json()["items"]} == {tenant_wide["id"], main_key["id"]}
