@@ -1,10 +1,9 @@
-"""The CALL_WEBHOOK rule action's activity: the SSRF guard of workers/workflows/http.py, no
-redirects, and errors classified for Temporal's retries (network trouble, 5xx and 429 retry;
+"""The CALL_WEBHOOK rule action's activity: sent through workers/workflows/http.py (SSRF guard,
+no redirects), and errors classified for Temporal's retries (network trouble, 5xx and 429 retry;
 other 4xx, redirects and refused targets do not)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import httpx
@@ -15,7 +14,7 @@ from engine.rules.activities import CALL_WEBHOOK
 from engine.rules.schemas import WebhookRequest, WebhookResult
 from engine.settings import Settings
 from workers.workflows.errors import ActivityConfigError, NonRetryable
-from workers.workflows.http import check_url
+from workers.workflows.http import send
 
 
 class RuleActivities:
@@ -31,16 +30,9 @@ class RuleActivities:
         method = request.method.upper()
         if method not in ("GET", "POST", "PUT", "PATCH", "DELETE"):
             raise ActivityConfigError(f"CALL_WEBHOOK method {method} is not supported")
-        await check_url(request.url, allow_private=self.allow_private)
         headers = {"Content-Type": "application/json", **request.headers}
         headers.setdefault("Idempotency-Key", request.idempotency_key)
-        body = request.body
-        content = None if body is None else (body if isinstance(body, str) else json.dumps(body))
-        async with httpx.AsyncClient(follow_redirects=False, timeout=30) as http:
-            try:
-                response = await http.request(method, request.url, headers=headers, content=content)
-            except httpx.HTTPError as exc:
-                raise ApplicationError(f"Request to {request.url} failed: {exc}")  # retryable
+        response = await send(method, request.url, allow_private=self.allow_private, headers=headers, body=request.body)
         if 300 <= response.status_code < 400:
             raise NonRetryable(f"Webhook answered a redirect ({response.status_code}); redirects are not followed")
         if response.status_code >= 400:

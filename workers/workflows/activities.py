@@ -30,7 +30,7 @@ from engine.workflows.schemas import ActivityRequest, ActivityResult, Definition
 from workers.mail import Mailer
 from workers.workflows import commands, functions
 from workers.workflows.errors import ActivityConfigError, NonRetryable
-from workers.workflows.http import check_url
+from workers.workflows.http import send
 
 
 def _text(config: dict[str, Any], key: str, activity_type: str) -> str:
@@ -141,16 +141,19 @@ class WorkflowActivities:
         method = str(config.get("method") or "POST").upper()
         if method not in ("GET", "POST", "PUT", "PATCH", "DELETE"):
             raise ActivityConfigError(f"CALL_WEBHOOK method {method} is not supported")
-        await check_url(
-            url, allow_private=self.settings.workflows_allow_private_urls and self.settings.environment != "production"
-        )
         headers = {
             "Content-Type": "application/json",
             **{str(k): str(v) for k, v in (config.get("headers") or {}).items()},
         }
         # Receivers can de-duplicate retries with this header.
         headers.setdefault("Idempotency-Key", request.idempotency_key)
-        response = await self._http(method, url, headers, config.get("body"))
+        response = await send(
+            method,
+            url,
+            allow_private=self.settings.workflows_allow_private_urls and self.settings.environment != "production",
+            headers=headers,
+            body=config.get("body"),
+        )
         if 300 <= response.status_code < 400:
             raise NonRetryable(f"Webhook answered a redirect ({response.status_code}); redirects are not followed")
         if response.status_code >= 400:
