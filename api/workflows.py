@@ -12,6 +12,21 @@ from pydantic import Field
 from api.auth import Camel, _page
 from api.deps import Res, Session, features_doc, require
 from api.forms import json_object
+from api.schemas.common import Data, DataMessage, Message, OffsetPage, PositionedPage
+from api.schemas.workflows import (
+    InstanceAdvanced,
+    InstanceRetried,
+    InstanceStarted,
+    ListedWorkflowEvent,
+    SignalSent,
+    SignalsSent,
+    StartCheck,
+    UserTask,
+    WorkflowDefinition,
+    WorkflowEvent,
+    WorkflowEventDetail,
+    WorkflowInstance,
+)
 from engine.auth.schemas import Principal
 from engine.auth.scope import parse_uuid
 from engine.errors import Conflict
@@ -61,6 +76,7 @@ async def definition_schema(_: DefinitionsView) -> dict[str, Any]:
 @router.get(
     "/workflows/definitions",
     summary="List workflow definitions",
+    response_model=OffsetPage[WorkflowDefinition],
     openapi_extra=features_doc("workflows.definitions.view"),
 )
 async def list_definitions(
@@ -81,6 +97,7 @@ async def list_definitions(
     "/workflows/definitions",
     status_code=201,
     summary="Create a workflow definition (or a new version of one)",
+    response_model=DataMessage[WorkflowDefinition],
     openapi_extra=features_doc("workflows.definitions.create"),
     responses={
         400: {"description": "Validation failed, with every problem in `details`"},
@@ -99,6 +116,7 @@ async def create_definition(
 @router.get(
     "/workflows/definitions/{id}",
     summary="Get a workflow definition",
+    response_model=Data[WorkflowDefinition],
     openapi_extra=features_doc("workflows.definitions.view"),
 )
 async def get_definition(id: str, principal: DefinitionsView, session: Session) -> dict[str, Any]:
@@ -108,6 +126,7 @@ async def get_definition(id: str, principal: DefinitionsView, session: Session) 
 @router.put(
     "/workflows/definitions/{id}",
     summary="Update a workflow definition",
+    response_model=DataMessage[WorkflowDefinition],
     openapi_extra=features_doc("workflows.definitions.edit"),
 )
 async def update_definition(
@@ -121,6 +140,7 @@ async def update_definition(
 @router.delete(
     "/workflows/definitions/{id}",
     summary="Delete a workflow definition",
+    response_model=Message,
     openapi_extra=features_doc("workflows.definitions.delete"),
 )
 async def delete_definition(id: str, principal: DefinitionsDelete, session: Session) -> dict[str, Any]:
@@ -149,6 +169,7 @@ def _env(res: Res) -> dict[str, str]:
     "/workflows/instances",
     status_code=201,
     summary="Start a workflow instance",
+    response_model=DataMessage[InstanceStarted],
     openapi_extra=features_doc("workflows.instances.create"),
 )
 async def start_instance(principal: InstancesCreate, session: Session, res: Res, body: StartBody) -> dict[str, Any]:
@@ -185,6 +206,8 @@ class ValidateStartBody(Camel):
 @router.post(
     "/workflows/instances/validate-start",
     summary="Check whether an instance could start",
+    response_model=StartCheck,
+    response_model_exclude_unset=True,
     openapi_extra=features_doc("workflows.instances.view"),
 )
 async def validate_start(principal: InstancesView, session: Session, body: ValidateStartBody) -> dict[str, Any]:
@@ -207,7 +230,10 @@ async def validate_start(principal: InstancesView, session: Session, body: Valid
 
 
 @router.get(
-    "/workflows/instances", summary="List workflow instances", openapi_extra=features_doc("workflows.instances.view")
+    "/workflows/instances",
+    summary="List workflow instances",
+    response_model=OffsetPage[WorkflowInstance],
+    openapi_extra=features_doc("workflows.instances.view"),
 )
 async def list_instances(
     principal: InstancesView,
@@ -230,6 +256,7 @@ async def list_instances(
 @router.get(
     "/workflows/instances/{id}",
     summary="Get a workflow instance",
+    response_model=Data[WorkflowInstance],
     openapi_extra=features_doc("workflows.instances.view"),
 )
 async def get_instance(id: str, principal: InstancesView, session: Session) -> dict[str, Any]:
@@ -239,6 +266,7 @@ async def get_instance(id: str, principal: InstancesView, session: Session) -> d
 @router.get(
     "/workflows/instances/{id}/events",
     summary="Events of one instance",
+    response_model=OffsetPage[WorkflowEvent],
     openapi_extra=features_doc("workflows.instances.view"),
 )
 async def instance_events(
@@ -255,6 +283,7 @@ async def instance_events(
 @router.post(
     "/workflows/instances/{id}/cancel",
     summary="Cancel an instance",
+    response_model=DataMessage[WorkflowInstance],
     openapi_extra=features_doc("workflows.instances.cancel"),
 )
 async def cancel_instance(id: str, principal: InstancesCancel, session: Session, res: Res) -> dict[str, Any]:
@@ -270,6 +299,7 @@ async def cancel_instance(id: str, principal: InstancesCancel, session: Session,
 @router.post(
     "/workflows/instances/{id}/retry",
     summary="Retry a failed instance",
+    response_model=DataMessage[InstanceRetried],
     openapi_extra=features_doc("workflows.instances.retry"),
 )
 async def retry_instance(id: str, principal: InstancesRetry, session: Session, res: Res) -> dict[str, Any]:
@@ -292,6 +322,7 @@ class AdvanceBody(Camel):
 @router.post(
     "/workflows/instances/{id}/advance",
     summary="Fire a transition by hand",
+    response_model=DataMessage[InstanceAdvanced],
     openapi_extra=features_doc("workflows.instances.create"),
 )
 async def advance_instance(
@@ -320,6 +351,7 @@ class SignalBody(Camel):
 @router.post(
     "/workflows/instances/{id}/signal",
     summary="Send a signal to an instance",
+    response_model=SignalSent,
     openapi_extra=features_doc("workflows.instances.signal"),
 )
 async def signal_instance(
@@ -343,6 +375,7 @@ class CorrelationSignalBody(SignalBody):
 @router.post(
     "/workflows/signals",
     summary="Signal every waiting instance with a correlation key",
+    response_model=SignalsSent,
     openapi_extra=features_doc("workflows.signals.send"),
 )
 async def signal_by_correlation(
@@ -362,6 +395,7 @@ async def signal_by_correlation(
 @router.get(
     "/workflows/events",
     summary="Workflow events across instances",
+    response_model=PositionedPage[ListedWorkflowEvent],
     openapi_extra=features_doc("workflows.instances.view"),
 )
 async def list_events(
@@ -385,7 +419,10 @@ async def list_events(
 
 
 @router.get(
-    "/workflows/events/{id}", summary="One workflow event", openapi_extra=features_doc("workflows.instances.view")
+    "/workflows/events/{id}",
+    summary="One workflow event",
+    response_model=WorkflowEventDetail,
+    openapi_extra=features_doc("workflows.instances.view"),
 )
 async def get_event(id: str, principal: InstancesView, session: Session) -> dict[str, Any]:
     return await service.get_event(session, principal, id)
@@ -394,7 +431,12 @@ async def get_event(id: str, principal: InstancesView, session: Session) -> dict
 # ---------------------------------------------------------------- tasks
 
 
-@router.get("/workflows/tasks", summary="List user tasks", openapi_extra=features_doc("workflows.tasks.view"))
+@router.get(
+    "/workflows/tasks",
+    summary="List user tasks",
+    response_model=OffsetPage[UserTask],
+    openapi_extra=features_doc("workflows.tasks.view"),
+)
 async def list_tasks(
     principal: TasksView,
     session: Session,
@@ -413,7 +455,12 @@ async def list_tasks(
     )  # fmt: skip
 
 
-@router.get("/workflows/tasks/{id}", summary="Get a user task", openapi_extra=features_doc("workflows.tasks.view"))
+@router.get(
+    "/workflows/tasks/{id}",
+    summary="Get a user task",
+    response_model=Data[UserTask],
+    openapi_extra=features_doc("workflows.tasks.view"),
+)
 async def get_task(id: str, principal: TasksView, session: Session) -> dict[str, Any]:
     return {"data": service.task_body(await service.get_task(session, principal, id))}
 
@@ -421,6 +468,7 @@ async def get_task(id: str, principal: TasksView, session: Session) -> dict[str,
 @router.post(
     "/workflows/tasks/{id}/claim",
     summary="Claim a role-queue task",
+    response_model=DataMessage[UserTask],
     openapi_extra=features_doc("workflows.tasks.claim"),
 )
 async def claim_task(id: str, principal: TasksClaim, session: Session, res: Res) -> dict[str, Any]:
@@ -437,6 +485,7 @@ class CompleteBody(Camel):
 @router.post(
     "/workflows/tasks/{id}/complete",
     summary="Complete a user task",
+    response_model=DataMessage[UserTask],
     openapi_extra=features_doc("workflows.tasks.complete"),
 )
 async def complete_task(
