@@ -14,6 +14,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Res, Session, features_doc, require
 from api.forms import json_object
+from api.schemas.business_rules import (
+    Created,
+    ExecutionLog,
+    ExecutionLogDetail,
+    Ok,
+    Rule,
+    RuleExecution,
+    RuleSet,
+    RuleSetDetail,
+    RuleSetExecution,
+    RuleSummary,
+    SingleRuleExecution,
+)
+from api.schemas.common import Page
 from engine.auth.schemas import Principal
 from engine.rules import service
 from engine.rules.actions import Effects
@@ -94,7 +108,12 @@ async def _after_commit(session: AsyncSession, res: Res, effects: Effects) -> No
 # ---------------------------------------------------------------- rules
 
 
-@router.get("/business_rules/rules", summary="List business rules", openapi_extra=doc("business_rules.view"))
+@router.get(
+    "/business_rules/rules",
+    response_model=Page[RuleSummary],
+    summary="List business rules",
+    openapi_extra=doc("business_rules.view"),
+)
 async def list_rules(
     principal: View,
     session: Session,
@@ -124,6 +143,7 @@ async def list_rules(
 @router.post(
     "/business_rules/rules",
     status_code=201,
+    response_model=Created,
     summary="Create business rule",
     openapi_extra=doc("business_rules.manage", RuleCreate),
     responses={400: {"description": "Validation failed"}, 409: {"description": "ruleId already used in the tenant"}},
@@ -138,6 +158,7 @@ async def create_rule(principal: Manage, session: Session, body: Body) -> dict[s
 
 @router.put(
     "/business_rules/rules",
+    response_model=Ok,
     summary="Update business rule",
     openapi_extra=doc("business_rules.manage", RuleUpdate),
     responses=with_lock(
@@ -152,6 +173,7 @@ async def update_rule(principal: Manage, session: Session, body: Body, lock: Loc
 
 @router.delete(
     "/business_rules/rules",
+    response_model=Ok,
     summary="Delete business rule",
     openapi_extra=doc("business_rules.manage"),
     responses=with_lock({400: {"description": "Invalid identifier"}, 404: {"description": "Rule not found"}}),
@@ -166,6 +188,7 @@ async def delete_rule(
 
 @router.get(
     "/business_rules/rules/{id}",
+    response_model=Rule,
     summary="Fetch business rule by ID",
     openapi_extra=doc("business_rules.view"),
     responses={400: {"description": "Invalid rule id"}, 404: {"description": "Rule not found"}},
@@ -179,6 +202,8 @@ async def get_rule(id: str, principal: View, session: Session) -> dict[str, Any]
 
 @router.post(
     "/business_rules/execute",
+    response_model=RuleExecution,
+    response_model_exclude_unset=True,
     summary="Execute rules for given context",
     openapi_extra=doc("business_rules.execute", ExecuteRequest),
     responses={400: {"description": "Invalid request payload"}},
@@ -197,6 +222,8 @@ async def execute(principal: Execute, session: Session, res: Res, body: Body) ->
 
 @router.post(
     "/business_rules/execute/{ruleId}",
+    response_model=SingleRuleExecution,
+    response_model_exclude_unset=True,
     summary="Execute a specific rule by its database UUID",
     openapi_extra=doc("business_rules.execute", ExecuteByIdRequest),
     responses={400: {"description": "Invalid rule ID"}, 404: {"description": "Rule not found"}},
@@ -212,7 +239,12 @@ async def execute_by_id(ruleId: str, principal: Execute, session: Session, res: 
 # ---------------------------------------------------------------- rule sets
 
 
-@router.get("/business_rules/sets", summary="List rule sets", openapi_extra=doc("business_rules.view"))
+@router.get(
+    "/business_rules/sets",
+    response_model=Page[RuleSet],
+    summary="List rule sets",
+    openapi_extra=doc("business_rules.view"),
+)
 async def list_sets(
     principal: View,
     session: Session,
@@ -236,6 +268,7 @@ async def list_sets(
 @router.post(
     "/business_rules/sets",
     status_code=201,
+    response_model=Created,
     summary="Create rule set",
     openapi_extra=doc("business_rules.manage_sets", RuleSetCreate),
     responses={400: {"description": "Validation failed"}, 409: {"description": "setId already used in the tenant"}},
@@ -247,6 +280,7 @@ async def create_set(principal: ManageSets, session: Session, body: Body) -> dic
 
 @router.put(
     "/business_rules/sets",
+    response_model=Ok,
     summary="Update rule set",
     openapi_extra=doc("business_rules.manage_sets", RuleSetUpdate),
     responses=with_lock({400: {"description": "Rule set id is required"}, 404: {"description": "Rule set not found"}}),
@@ -258,6 +292,7 @@ async def update_set(principal: ManageSets, session: Session, body: Body, lock: 
 
 @router.delete(
     "/business_rules/sets",
+    response_model=Ok,
     summary="Delete rule set",
     openapi_extra=doc("business_rules.manage_sets"),
     responses=with_lock({400: {"description": "Invalid identifier"}, 404: {"description": "Rule set not found"}}),
@@ -272,6 +307,7 @@ async def delete_set(
 
 @router.get(
     "/business_rules/sets/{id}",
+    response_model=RuleSetDetail,
     summary="Get rule set detail",
     openapi_extra=doc("business_rules.view"),
     responses={400: {"description": "Invalid rule set id"}, 404: {"description": "Rule set not found"}},
@@ -284,6 +320,7 @@ async def get_set(id: str, principal: View, session: Session) -> dict[str, Any]:
 @router.post(
     "/business_rules/sets/{id}/members",
     status_code=201,
+    response_model=Created,
     summary="Add rule to set",
     openapi_extra=doc("business_rules.manage_sets", MemberAdd),
     responses={
@@ -299,6 +336,7 @@ async def add_member(id: str, principal: ManageSets, session: Session, body: Bod
 
 @router.put(
     "/business_rules/sets/{id}/members",
+    response_model=Ok,
     summary="Update set member",
     openapi_extra=doc("business_rules.manage_sets", MemberUpdate),
     responses={400: {"description": "Invalid payload"}, 404: {"description": "Member not found"}},
@@ -310,6 +348,7 @@ async def update_member(id: str, principal: ManageSets, session: Session, body: 
 
 @router.delete(
     "/business_rules/sets/{id}/members",
+    response_model=Ok,
     summary="Remove rule from set",
     openapi_extra=doc("business_rules.manage_sets"),
     responses={400: {"description": "Invalid identifier"}, 404: {"description": "Member not found"}},
@@ -324,6 +363,8 @@ async def remove_member(
 
 @router.post(
     "/business_rules/sets/{id}/execute",
+    response_model=RuleSetExecution,
+    response_model_exclude_unset=True,
     summary="Execute a rule set (beyond the reference contract)",
     openapi_extra=doc("business_rules.execute", ExecuteByIdRequest),
     responses={400: {"description": "Invalid payload"}, 404: {"description": "Rule set not found"}},
@@ -342,7 +383,12 @@ async def execute_set(id: str, principal: Execute, session: Session, res: Res, b
 # ---------------------------------------------------------------- logs
 
 
-@router.get("/business_rules/logs", summary="List rule execution logs", openapi_extra=doc("business_rules.view_logs"))
+@router.get(
+    "/business_rules/logs",
+    response_model=Page[ExecutionLog],
+    summary="List rule execution logs",
+    openapi_extra=doc("business_rules.view_logs"),
+)
 async def list_logs(
     principal: ViewLogs,
     session: Session,
@@ -371,6 +417,7 @@ async def list_logs(
 
 @router.get(
     "/business_rules/logs/{id}",
+    response_model=ExecutionLogDetail,
     summary="Get execution log detail",
     openapi_extra=doc("business_rules.view_logs"),
     responses={400: {"description": "Invalid log id"}, 404: {"description": "Log entry not found"}},
