@@ -13,11 +13,13 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from engine.events.workflows import DomainEventDispatchWorkflow
 from engine.mail.workflows import MailDeliveryWorkflow
+from engine.outbox.workflows import OutboxSweepWorkflow
 from engine.rules.workflows import RuleWebhookWorkflow
 from engine.settings import Settings
 from engine.workflows.workflows import WorkflowInstanceWorkflow
 from workers.events import EventActivities
 from workers.mail import MailActivities, Mailer
+from workers.outbox import OutboxActivities
 from workers.rules import RuleActivities
 from workers.workflows import functions
 from workers.workflows.activities import WorkflowActivities
@@ -28,6 +30,7 @@ WORKFLOWS: Sequence[type] = (
     WorkflowInstanceWorkflow,
     DomainEventDispatchWorkflow,
     RuleWebhookWorkflow,
+    OutboxSweepWorkflow,
 )
 
 
@@ -41,6 +44,7 @@ def build_activities(
     engine_activities = WorkflowActivities(sessionmaker, settings, client, mailer)
     events = EventActivities(sessionmaker, settings, client)
     rules = RuleActivities(settings)
+    outbox = OutboxActivities(sessionmaker, settings, client)
     return [
         mail.deliver,
         projection.project,
@@ -48,6 +52,7 @@ def build_activities(
         engine_activities.run_activity,
         events.dispatch,
         rules.call_webhook,
+        outbox.sweep,
     ]
 
 

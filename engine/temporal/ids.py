@@ -7,3 +7,9 @@ import uuid
 
 def mail_delivery_id(outbox_id: uuid.UUID) -> str:
     return f"mail-{outbox_id}"
+
+
+def outbox_sweep_id(task_queue: str) -> str:
+    """The sweep schedule's id (and its workflows' id prefix): per task queue, because several
+    deployments may share a namespace."""
+    return f"outbox-sweep-{task_queue}"

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String
+from sqlalchemy import Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.db.base import Base, Timestamps, UUIDPk
@@ -15,6 +15,10 @@ class DomainEventRow(UUIDPk, Timestamps, Base):
     dispatched (workflow triggers, rules) by a Temporal workflow keyed by the row id."""
 
     __tablename__ = "domain_events"
+    # The outbox sweeper's query: only undispatched rows, which are few, are indexed.
+    __table_args__ = (
+        Index("ix_domain_events_undispatched", "created_at", "id", postgresql_where=text("dispatched_at IS NULL")),
+    )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(index=True)
     organization_id: Mapped[uuid.UUID | None] = mapped_column(default=None)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import String, Text
+from sqlalchemy import Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.db.base import Base, Timestamps, UUIDPk
@@ -14,6 +14,8 @@ class MailOutbox(UUIDPk, Timestamps, Base):
     by a Temporal workflow keyed by the row id (so a retry never sends twice)."""
 
     __tablename__ = "mail_outbox"
+    # The outbox sweeper's query: only pending rows, which are few, are indexed.
+    __table_args__ = (Index("ix_mail_outbox_pending", "created_at", "id", postgresql_where=text("status = 'PENDING'")),)
 
     tenant_id: Mapped[uuid.UUID | None] = mapped_column(default=None, index=True)
     recipient: Mapped[str] = mapped_column(String(320))
