@@ -11,13 +11,20 @@ from pydantic import Field
 
 from api.auth import Camel, _page, _required_id
 from api.deps import Session, features_doc, require
+from api.schemas.api_keys import ApiKey, CreatedApiKey
+from api.schemas.common import PositionedPage, Success
 from engine.auth import api_keys
 from engine.auth.schemas import Principal
 
 router = APIRouter(tags=["API Keys"])
 
 
-@router.get("/api_keys/keys", summary="List API keys", openapi_extra=features_doc("api_keys.view"))
+@router.get(
+    "/api_keys/keys",
+    summary="List API keys",
+    response_model=PositionedPage[ApiKey],
+    openapi_extra=features_doc("api_keys.view"),
+)
 async def list_keys(
     principal: Annotated[Principal, Depends(require("api_keys.view"))],
     session: Session,
@@ -38,11 +45,15 @@ class KeyCreate(Camel):
 
 
 @router.post(
-    "/api_keys/keys", status_code=201, summary="Create an API key", openapi_extra=features_doc("api_keys.create")
+    "/api_keys/keys",
+    status_code=201,
+    summary="Create an API key",
+    response_model=CreatedApiKey,
+    openapi_extra=features_doc("api_keys.create"),
 )
 async def create_key(
     principal: Annotated[Principal, Depends(require("api_keys.create"))], session: Session, body: KeyCreate
-) -> dict[str, Any]:
+) -> CreatedApiKey:
     """The response carries `secret`, shown this one time only; only its hash is stored."""
     key, secret = await api_keys.create_key(
         session,
@@ -54,21 +65,26 @@ async def create_key(
         roles=body.roles,
         expires_at=body.expires_at,
     )
-    return {
-        "id": str(key.id),
-        "name": key.name,
-        "keyPrefix": key.key_prefix,
-        "tenantId": str(key.tenant_id),
-        "organizationId": str(key.organization_id) if key.organization_id else None,
-        "roles": await api_keys.role_refs(session, key.role_ids),
-        "expiresAt": key.expires_at.isoformat() if key.expires_at else None,
-        "secret": secret,
-    }
+    return CreatedApiKey(
+        id=str(key.id),
+        name=key.name,
+        keyPrefix=key.key_prefix,
+        tenantId=str(key.tenant_id),
+        organizationId=str(key.organization_id) if key.organization_id else None,
+        roles=await api_keys.role_refs(session, key.role_ids),
+        expiresAt=key.expires_at.isoformat() if key.expires_at else None,
+        secret=secret,
+    )
 
 
-@router.delete("/api_keys/keys", summary="Revoke an API key", openapi_extra=features_doc("api_keys.delete"))
+@router.delete(
+    "/api_keys/keys",
+    summary="Revoke an API key",
+    response_model=Success,
+    openapi_extra=features_doc("api_keys.delete"),
+)
 async def delete_key(
     principal: Annotated[Principal, Depends(require("api_keys.delete"))], session: Session, id: str | None = None
-) -> dict[str, Any]:
+) -> Success:
     await api_keys.delete_key(session, principal, _required_id(id))
-    return {"success": True}
+    return Success(success=True)

@@ -13,6 +13,29 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import CurrentPrincipal, Res, Session, features_doc, require
 from api.forms import read_fields
+from api.schemas.auth import (
+    AccessToken,
+    Acl,
+    AclSaved,
+    AdminNav,
+    Failure,
+    Feature,
+    FeatureCatalog,
+    FeatureCheck,
+    Locale,
+    LocaleSet,
+    LoginResult,
+    Module,
+    Profile,
+    ProfileUpdated,
+    ResetConfirmed,
+    Role,
+    SidebarPreferences,
+    SidebarPreferencesSaved,
+    User,
+    UserAcl,
+)
+from api.schemas.common import Created, Ok, Page
 from engine import modules
 from engine.auth import accounts, navigation
 from engine.auth import service as auth
@@ -90,14 +113,15 @@ def _ok_false(exc: DomainError) -> JSONResponse:
             }
         }
     },
+    response_model=LoginResult,
     responses={
-        400: {"description": "Missing fields"},
-        401: {"description": "Invalid credentials"},
-        403: {"description": "Account disabled"},
+        400: {"description": "Missing fields", "model": Failure},
+        401: {"description": "Invalid credentials", "model": Failure},
+        403: {"description": "Account disabled", "model": Failure},
         429: {"description": "Too many attempts"},
     },
 )
-async def login(request: Request, session: Session, res: Res) -> JSONResponse:
+async def login(request: Request, response: Response, session: Session, res: Res) -> LoginResult | JSONResponse:
     """Form-encoded `email` and `password`. Returns a short-lived access token (`token`, also set as
     the `auth_token` cookie) and a refresh token (`refreshToken`, also the `session_token` cookie)."""
     try:
@@ -108,38 +132,55 @@ async def login(request: Request, session: Session, res: Res) -> JSONResponse:
         tokens = await auth.login(session, email, str(fields.get("password") or ""), res.settings)
     except DomainError as exc:
         return _ok_false(exc)
-    response = JSONResponse(
-        {
-            "ok": True,
-            "token": tokens.access_token,
-            "refreshToken": tokens.refresh_token,
-            "expiresIn": tokens.expires_in,
-            "redirect": None,
-        }
-    )
     _set_auth_cookies(response, tokens.access_token, tokens.refresh_token, res)
-    return response
+    return LoginResult(
+        ok=True,
+        token=tokens.access_token,
+        refreshToken=tokens.refresh_token,
+        expiresIn=tokens.expires_in,
+        redirect=None,
+    )
 
 
 class RefreshBody(Camel):
     refresh_token: str | None = Field(default=None, alias="refreshToken")
 
 
-@router.post("/auth/session/refresh", summary="Exchange a refresh token for an access token")
-async def refresh_post(request: Request, session: Session, res: Res, body: RefreshBody | None = None) -> JSONResponse:
+REFRESH_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Missing refresh token", "model": Failure},
+    401: {"description": "Invalid or expired refresh token", "model": Failure},
+    429: {"description": "Too many attempts"},
+}
+
+
+@router.post(
+    "/auth/session/refresh",
+    summary="Exchange a refresh token for an access token",
+    response_model=AccessToken,
+    responses=REFRESH_ERRORS,
+)
+async def refresh_post(
+    request: Request, response: Response, session: Session, res: Res, body: RefreshBody | None = None
+) -> AccessToken | JSONResponse:
     try:
         await auth.check_rate_limit(session, f"refresh:{client_ip(request)}", res.settings)
         await session.commit()
         tokens = await auth.refresh(session, (body.refresh_token if body else None) or "", res.settings)
     except DomainError as exc:
         return _ok_false(exc)
-    response = JSONResponse({"ok": True, "accessToken": tokens.access_token, "expiresIn": tokens.expires_in})
     _set_auth_cookies(response, tokens.access_token, None, res)
-    return response
+    return AccessToken(ok=True, accessToken=tokens.access_token, expiresIn=tokens.expires_in)
 
 
-@router.get("/auth/session/refresh", summary="Refresh the access cookie from the session cookie")
-async def refresh_get(request: Request, session: Session, res: Res, redirect: str | None = None) -> Response:
+@router.get(
+    "/auth/session/refresh",
+    summary="Refresh the access cookie from the session cookie",
+    response_model=AccessToken,
+    responses={302: {"description": "Redirect to `redirect`, with the fresh cookie"}, **REFRESH_ERRORS},
+)
+async def refresh_get(
+    request: Request, response: Response, session: Session, res: Res, redirect: str | None = None
+) -> AccessToken | Response:
     """Browser variant: reads the `session_token` cookie, sets a fresh `auth_token` cookie, then
     redirects (302) to `redirect` when given, else answers 200."""
     try:
@@ -148,13 +189,13 @@ async def refresh_get(request: Request, session: Session, res: Res, redirect: st
         tokens = await auth.refresh(session, request.cookies.get(REFRESH_COOKIE) or "", res.settings)
     except DomainError as exc:
         return _ok_false(exc)
-    response: Response = (
-        RedirectResponse(_safe_redirect(redirect), status_code=302)
-        if redirect
-        else JSONResponse({"ok": True, "accessToken": tokens.access_token, "expiresIn": tokens.expires_in})
-    )
+    if redirect:
+        # A returned response is sent as is: the injected `response` cookies would be lost.
+        redirection = RedirectResponse(_safe_redirect(redirect), status_code=302)
+        _set_auth_cookies(redirection, tokens.access_token, None, res)
+        return redirection
     _set_auth_cookies(response, tokens.access_token, None, res)
-    return response
+    return AccessToken(ok=True, accessToken=tokens.access_token, expiresIn=tokens.expires_in)
 
 
 def _clear_cookies(response: Response) -> None:
@@ -162,16 +203,21 @@ def _clear_cookies(response: Response) -> None:
     response.delete_cookie(REFRESH_COOKIE)
 
 
-@router.post("/auth/logout", status_code=201, summary="Sign out")
-async def logout_post(principal: CurrentPrincipal, session: Session) -> JSONResponse:
+@router.post("/auth/logout", status_code=201, summary="Sign out", response_model=Ok)
+async def logout_post(principal: CurrentPrincipal, session: Session, response: Response) -> Ok:
     """Revokes the session: its refresh token and every access token issued for it stop working."""
     await auth.logout(session, principal)
-    response = JSONResponse({"ok": True}, status_code=201)
     _clear_cookies(response)
-    return response
+    return Ok(ok=True)
 
 
-@router.get("/auth/logout", summary="Sign out and redirect")
+@router.get(
+    "/auth/logout",
+    summary="Sign out and redirect",
+    status_code=302,
+    response_class=RedirectResponse,
+    responses={302: {"description": "Redirect to `redirect` (else `/`)"}},
+)
 async def logout_get(principal: CurrentPrincipal, session: Session, redirect: str | None = None) -> Response:
     await auth.logout(session, principal)
     response = RedirectResponse(_safe_redirect(redirect), status_code=302)
@@ -183,20 +229,23 @@ async def logout_get(principal: CurrentPrincipal, session: Session, redirect: st
 
 
 @router.get(
-    "/auth/profile", summary="The signed-in user's profile", responses={404: {"description": "Not a user (API key)"}}
+    "/auth/profile",
+    summary="The signed-in user's profile",
+    response_model=Profile,
+    responses={404: {"description": "Not a user (API key)"}},
 )
-async def get_profile(principal: CurrentPrincipal, session: Session) -> dict[str, Any]:
+async def get_profile(principal: CurrentPrincipal, session: Session) -> Profile:
     if principal.user_id is None:
         raise NotFound("User not found")
     user = await accounts.get_user(session, principal, principal.user_id)
-    return {
-        "id": str(user.id),
-        "email": user.email,
-        "name": user.name,
-        "roles": list(principal.role_names),
-        "tenantId": str(user.tenant_id),
-        "organizationId": str(user.organization_id) if user.organization_id else None,
-    }
+    return Profile(
+        id=str(user.id),
+        email=user.email,
+        name=user.name,
+        roles=list(principal.role_names),
+        tenantId=str(user.tenant_id),
+        organizationId=str(user.organization_id) if user.organization_id else None,
+    )
 
 
 class ProfileBody(Camel):
@@ -206,8 +255,8 @@ class ProfileBody(Camel):
     current_password: str | None = Field(default=None, alias="currentPassword")
 
 
-@router.put("/auth/profile", summary="Update the signed-in user's profile")
-async def put_profile(principal: CurrentPrincipal, session: Session, body: ProfileBody) -> dict[str, Any]:
+@router.put("/auth/profile", summary="Update the signed-in user's profile", response_model=ProfileUpdated)
+async def put_profile(principal: CurrentPrincipal, session: Session, body: ProfileBody) -> ProfileUpdated:
     """Changing the password or the e-mail requires `currentPassword`."""
     user = await auth.update_profile(
         session,
@@ -217,11 +266,16 @@ async def put_profile(principal: CurrentPrincipal, session: Session, body: Profi
         password=body.password,
         current_password=body.current_password,
     )
-    return {"ok": True, "email": user.email}
+    return ProfileUpdated(ok=True, email=user.email)
 
 
-@router.post("/auth/reset", summary="Request a password reset e-mail")
-async def reset(request: Request, session: Session, res: Res) -> JSONResponse:
+@router.post(
+    "/auth/reset",
+    summary="Request a password reset e-mail",
+    response_model=Ok,
+    responses={429: {"description": "Too many attempts"}},
+)
+async def reset(request: Request, session: Session, res: Res) -> Ok | JSONResponse:
     """Always answers `{"ok": true}`, whether or not the address has an account."""
     fields = await read_fields(request)
     email = str(fields.get("email") or "").strip()
@@ -240,11 +294,19 @@ async def reset(request: Request, session: Session, res: Res) -> JSONResponse:
         except Exception:
             # Answer exactly as for an unknown address (no account probing); the row stays PENDING.
             log.exception("could not dispatch password reset mail %s", outbox_id)
-    return JSONResponse({"ok": True})
+    return Ok(ok=True)
 
 
-@router.post("/auth/reset/confirm", summary="Set a new password with a reset token")
-async def reset_confirm(request: Request, session: Session, res: Res) -> JSONResponse:
+@router.post(
+    "/auth/reset/confirm",
+    summary="Set a new password with a reset token",
+    response_model=ResetConfirmed,
+    responses={
+        400: {"description": "Invalid or expired token, or a weak password", "model": Failure},
+        429: {"description": "Too many attempts"},
+    },
+)
+async def reset_confirm(request: Request, session: Session, res: Res) -> ResetConfirmed | JSONResponse:
     """Tokens are single-use and expire; using one signs the user out everywhere."""
     try:
         fields = await read_fields(request)
@@ -253,57 +315,61 @@ async def reset_confirm(request: Request, session: Session, res: Res) -> JSONRes
         await auth.confirm_password_reset(session, str(fields.get("token") or ""), str(fields.get("password") or ""))
     except DomainError as exc:
         return _ok_false(exc)
-    return JSONResponse({"ok": True, "redirect": "/login"})
+    return ResetConfirmed(ok=True, redirect="/login")
 
 
-@router.get("/auth/locale", summary="Current UI locale")
-async def get_locale(request: Request) -> dict[str, Any]:
-    return {"locale": request.cookies.get("locale", "en")}
+@router.get("/auth/locale", summary="Current UI locale", response_model=Locale)
+async def get_locale(request: Request) -> Locale:
+    return Locale(locale=request.cookies.get("locale", "en"))
 
 
 class LocaleBody(Camel):
     locale: str = Field(default="en", pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
 
 
-@router.post("/auth/locale", status_code=201, summary="Set the UI locale")
-async def set_locale(body: LocaleBody | None = None) -> JSONResponse:
+@router.post("/auth/locale", status_code=201, summary="Set the UI locale", response_model=LocaleSet)
+async def set_locale(response: Response, body: LocaleBody | None = None) -> LocaleSet:
     locale = body.locale if body else "en"
-    response = JSONResponse({"ok": True, "locale": locale}, status_code=201)
     response.set_cookie("locale", locale, max_age=365 * 24 * 3600, samesite="lax")
-    return response
+    return LocaleSet(ok=True, locale=locale)
 
 
 # ---------------------------------------------------------------- features
 
 
-@router.get("/auth/features", summary="List declared features", openapi_extra=features_doc("auth.acl.manage"))
-async def list_features(_: Annotated[Principal, Depends(require("auth.acl.manage"))]) -> dict[str, Any]:
+@router.get(
+    "/auth/features",
+    summary="List declared features",
+    response_model=FeatureCatalog,
+    openapi_extra=features_doc("auth.acl.manage"),
+)
+async def list_features(_: Annotated[Principal, Depends(require("auth.acl.manage"))]) -> FeatureCatalog:
     """Every feature the modules declare, with the module it comes from."""
-    return {
-        "items": [{"id": f.id, "title": f.title, "module": m.id} for m, f in modules.all_features()],
-        "modules": [{"id": m.id, "title": m.title} for m in modules.MODULES],
-    }
+    return FeatureCatalog(
+        items=[Feature(id=f.id, title=f.title, module=m.id) for m, f in modules.all_features()],
+        modules=[Module(id=m.id, title=m.title) for m in modules.MODULES],
+    )
 
 
 class FeatureCheckBody(Camel):
     features: list[str] = Field(default_factory=list)
 
 
-@router.post("/auth/feature-check", summary="Check feature grants for the caller")
-async def feature_check(principal: CurrentPrincipal, body: FeatureCheckBody) -> dict[str, Any]:
+@router.post("/auth/feature-check", summary="Check feature grants for the caller", response_model=FeatureCheck)
+async def feature_check(principal: CurrentPrincipal, body: FeatureCheckBody) -> FeatureCheck:
     granted = granted_features(principal.features, body.features, super_admin=principal.is_super_admin)
-    return {"ok": len(granted) == len(body.features), "granted": granted, "userId": str(principal.id)}
+    return FeatureCheck(ok=len(granted) == len(body.features), granted=granted, userId=str(principal.id))
 
 
 # ---------------------------------------------------------------- navigation
 
 
-@router.get("/auth/admin/nav", summary="Resolve sidebar entries")
+@router.get("/auth/admin/nav", summary="Resolve sidebar entries", response_model=AdminNav)
 async def admin_nav(principal: CurrentPrincipal, session: Session) -> dict[str, Any]:
     return await navigation.admin_nav(session, principal)
 
 
-@router.get("/auth/sidebar/preferences", summary="Sidebar preferences")
+@router.get("/auth/sidebar/preferences", summary="Sidebar preferences", response_model=SidebarPreferences)
 async def get_sidebar(principal: CurrentPrincipal, session: Session) -> dict[str, Any]:
     return await navigation.get_preferences(session, principal)
 
@@ -318,6 +384,7 @@ class SidebarBody(Camel):
 @router.put(
     "/auth/sidebar/preferences",
     summary="Save sidebar preferences",
+    response_model=SidebarPreferencesSaved,
     responses={403: {"description": "applyToRoles without auth.roles.manage"}},
 )
 async def put_sidebar(principal: CurrentPrincipal, session: Session, body: SidebarBody) -> dict[str, Any]:
@@ -347,7 +414,9 @@ def _required_id(value: str | None, field: str = "id") -> uuid.UUID:
     return parsed
 
 
-@router.get("/auth/roles", summary="List roles", openapi_extra=features_doc("auth.roles.list"))
+@router.get(
+    "/auth/roles", summary="List roles", response_model=Page[Role], openapi_extra=features_doc("auth.roles.list")
+)
 async def list_roles(
     principal: Annotated[Principal, Depends(require("auth.roles.list"))],
     session: Session,
@@ -378,31 +447,44 @@ class RoleUpdate(Camel):
     tenant_id: uuid.UUID | None = Field(default=None, alias="tenantId")
 
 
-@router.post("/auth/roles", status_code=201, summary="Create a role", openapi_extra=features_doc("auth.roles.manage"))
+@router.post(
+    "/auth/roles",
+    status_code=201,
+    summary="Create a role",
+    response_model=Created,
+    openapi_extra=features_doc("auth.roles.manage"),
+)
 async def create_role(
     principal: Annotated[Principal, Depends(require("auth.roles.manage"))], session: Session, body: RoleCreate
-) -> dict[str, Any]:
+) -> Created:
     role = await accounts.create_role(session, principal, body.name, body.tenant_id)
-    return {"id": str(role.id)}
+    return Created(id=str(role.id))
 
 
-@router.put("/auth/roles", summary="Update a role", openapi_extra=features_doc("auth.roles.manage"))
+@router.put("/auth/roles", summary="Update a role", response_model=Ok, openapi_extra=features_doc("auth.roles.manage"))
 async def update_role(
     principal: Annotated[Principal, Depends(require("auth.roles.manage"))], session: Session, body: RoleUpdate
-) -> dict[str, Any]:
+) -> Ok:
     await accounts.update_role(session, principal, body.id, body.name)
-    return {"ok": True}
+    return Ok(ok=True)
 
 
-@router.delete("/auth/roles", summary="Delete a role", openapi_extra=features_doc("auth.roles.manage"))
+@router.delete(
+    "/auth/roles", summary="Delete a role", response_model=Ok, openapi_extra=features_doc("auth.roles.manage")
+)
 async def delete_role(
     principal: Annotated[Principal, Depends(require("auth.roles.manage"))], session: Session, id: str | None = None
-) -> dict[str, Any]:
+) -> Ok:
     await accounts.delete_role(session, principal, _required_id(id))
-    return {"ok": True}
+    return Ok(ok=True)
 
 
-@router.get("/auth/roles/acl", summary="A role's access control list", openapi_extra=features_doc("auth.acl.manage"))
+@router.get(
+    "/auth/roles/acl",
+    summary="A role's access control list",
+    response_model=Acl,
+    openapi_extra=features_doc("auth.acl.manage"),
+)
 async def get_role_acl(
     principal: Annotated[Principal, Depends(require("auth.acl.manage"))],
     session: Session,
@@ -428,11 +510,14 @@ class UserAclBody(AclBody):
 
 
 @router.put(
-    "/auth/roles/acl", summary="Replace a role's access control list", openapi_extra=features_doc("auth.acl.manage")
+    "/auth/roles/acl",
+    summary="Replace a role's access control list",
+    response_model=AclSaved,
+    openapi_extra=features_doc("auth.acl.manage"),
 )
 async def put_role_acl(
     principal: Annotated[Principal, Depends(require("auth.acl.manage"))], session: Session, body: RoleAclBody
-) -> dict[str, Any]:
+) -> AclSaved:
     """Features the catalog doesn't declare, or that the caller doesn't hold, are dropped
     (`sanitized: true`)."""
     sanitized = await accounts.put_role_acl(
@@ -444,13 +529,15 @@ async def put_role_acl(
         organizations=body.organizations,
         organizations_given="organizations" in body.model_fields_set,
     )
-    return {"ok": True, "sanitized": sanitized}
+    return AclSaved(ok=True, sanitized=sanitized)
 
 
 # ---------------------------------------------------------------- users
 
 
-@router.get("/auth/users", summary="List users", openapi_extra=features_doc("auth.users.list"))
+@router.get(
+    "/auth/users", summary="List users", response_model=Page[User], openapi_extra=features_doc("auth.users.list")
+)
 async def list_users(
     principal: Annotated[Principal, Depends(require("auth.users.list"))],
     session: Session,
@@ -492,10 +579,16 @@ class UserUpdate(Camel):
     is_active: bool | None = Field(default=None, alias="isActive")
 
 
-@router.post("/auth/users", status_code=201, summary="Create a user", openapi_extra=features_doc("auth.users.create"))
+@router.post(
+    "/auth/users",
+    status_code=201,
+    summary="Create a user",
+    response_model=Created,
+    openapi_extra=features_doc("auth.users.create"),
+)
 async def create_user(
     principal: Annotated[Principal, Depends(require("auth.users.create"))], session: Session, body: UserCreate
-) -> dict[str, Any]:
+) -> Created:
     """`roles` are role names or ids of the user's tenant (the tenant of `organizationId`)."""
     user = await accounts.create_user(
         session,
@@ -506,13 +599,13 @@ async def create_user(
         roles=body.roles,
         name=body.name,
     )
-    return {"id": str(user.id)}
+    return Created(id=str(user.id))
 
 
-@router.put("/auth/users", summary="Update a user", openapi_extra=features_doc("auth.users.edit"))
+@router.put("/auth/users", summary="Update a user", response_model=Ok, openapi_extra=features_doc("auth.users.edit"))
 async def update_user(
     principal: Annotated[Principal, Depends(require("auth.users.edit"))], session: Session, body: UserUpdate
-) -> dict[str, Any]:
+) -> Ok:
     await accounts.update_user(
         session,
         principal,
@@ -525,18 +618,25 @@ async def update_user(
         name=body.name,
         is_active=body.is_active,
     )
-    return {"ok": True}
+    return Ok(ok=True)
 
 
-@router.delete("/auth/users", summary="Delete a user", openapi_extra=features_doc("auth.users.delete"))
+@router.delete(
+    "/auth/users", summary="Delete a user", response_model=Ok, openapi_extra=features_doc("auth.users.delete")
+)
 async def delete_user(
     principal: Annotated[Principal, Depends(require("auth.users.delete"))], session: Session, id: str | None = None
-) -> dict[str, Any]:
+) -> Ok:
     await accounts.delete_user(session, principal, _required_id(id))
-    return {"ok": True}
+    return Ok(ok=True)
 
 
-@router.get("/auth/users/acl", summary="A user's access control list", openapi_extra=features_doc("auth.acl.manage"))
+@router.get(
+    "/auth/users/acl",
+    summary="A user's access control list",
+    response_model=UserAcl,
+    openapi_extra=features_doc("auth.acl.manage"),
+)
 async def get_user_acl(
     principal: Annotated[Principal, Depends(require("auth.acl.manage"))],
     session: Session,
@@ -549,11 +649,12 @@ async def get_user_acl(
 @router.put(
     "/auth/users/acl",
     summary="Set or clear a user's own access control list",
+    response_model=AclSaved,
     openapi_extra=features_doc("auth.acl.manage"),
 )
 async def put_user_acl(
     principal: Annotated[Principal, Depends(require("auth.acl.manage"))], session: Session, body: UserAclBody = Body()
-) -> dict[str, Any]:
+) -> AclSaved:
     """A custom ACL replaces what the roles grant; send `hasCustomAcl: false` to remove it."""
     sanitized = await accounts.put_user_acl(
         session,
@@ -565,4 +666,4 @@ async def put_user_acl(
         organizations_given="organizations" in body.model_fields_set,
         clear=body.has_custom_acl is False,
     )
-    return {"ok": True, "sanitized": sanitized}
+    return AclSaved(ok=True, sanitized=sanitized)

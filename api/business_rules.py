@@ -15,10 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.deps import Res, Session, features_doc, require
 from api.forms import json_object
 from api.schemas.business_rules import (
-    Created,
     ExecutionLog,
     ExecutionLogDetail,
-    Ok,
     Rule,
     RuleExecution,
     RuleSet,
@@ -27,7 +25,7 @@ from api.schemas.business_rules import (
     RuleSummary,
     SingleRuleExecution,
 )
-from api.schemas.common import Page
+from api.schemas.common import Created, Ok, Page
 from engine.auth.schemas import Principal
 from engine.rules import service
 from engine.rules.actions import Effects

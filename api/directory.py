@@ -10,6 +10,8 @@ from pydantic import Field
 
 from api.auth import Camel, _page, _required_id
 from api.deps import CurrentPrincipal, Session, features_doc, require
+from api.schemas.common import Created, Ok, PositionedPage
+from api.schemas.directory import OrganizationList, OrganizationSwitcher, Tenant, TenantLookup, TenantRef
 from engine.auth import directory
 from engine.auth.schemas import Principal
 from engine.auth.scope import parse_uuid
@@ -24,7 +26,12 @@ def _super_admin_only(principal: Principal) -> None:
         raise Forbidden("Insufficient permissions")
 
 
-@router.get("/directory/tenants", summary="List tenants", openapi_extra=features_doc("directory.tenants.view"))
+@router.get(
+    "/directory/tenants",
+    summary="List tenants",
+    response_model=PositionedPage[Tenant],
+    openapi_extra=features_doc("directory.tenants.view"),
+)
 async def list_tenants(
     principal: Annotated[Principal, Depends(require("directory.tenants.view"))],
     session: Session,
@@ -68,54 +75,75 @@ class IdBody(Camel):
     "/directory/tenants",
     status_code=201,
     summary="Create a tenant",
+    response_model=Created,
     openapi_extra=features_doc("directory.tenants.manage"),
 )
 async def create_tenant(
     principal: Annotated[Principal, Depends(require("directory.tenants.manage"))], session: Session, body: TenantCreate
-) -> dict[str, Any]:
+) -> Created:
     """Seeds the tenant's standard roles (superadmin, admin, employee, consumer)."""
     _super_admin_only(principal)
     tenant = await directory.create_tenant(session, body.name, body.is_active)
-    return {"id": str(tenant.id)}
+    return Created(id=str(tenant.id))
 
 
-@router.put("/directory/tenants", summary="Update a tenant", openapi_extra=features_doc("directory.tenants.manage"))
+@router.put(
+    "/directory/tenants",
+    summary="Update a tenant",
+    response_model=Ok,
+    openapi_extra=features_doc("directory.tenants.manage"),
+)
 async def update_tenant(
     principal: Annotated[Principal, Depends(require("directory.tenants.manage"))], session: Session, body: TenantUpdate
-) -> dict[str, Any]:
+) -> Ok:
     await directory.update_tenant(session, principal, body.id, body.name, body.is_active)
-    return {"ok": True}
+    return Ok(ok=True)
 
 
-@router.delete("/directory/tenants", summary="Delete a tenant", openapi_extra=features_doc("directory.tenants.manage"))
+@router.delete(
+    "/directory/tenants",
+    summary="Delete a tenant",
+    response_model=Ok,
+    openapi_extra=features_doc("directory.tenants.manage"),
+)
 async def delete_tenant(
     principal: Annotated[Principal, Depends(require("directory.tenants.manage"))], session: Session, body: IdBody
-) -> dict[str, Any]:
+) -> Ok:
     _super_admin_only(principal)
     await directory.delete_tenant(session, principal, body.id)
-    return {"ok": True}
+    return Ok(ok=True)
 
 
 @router.get(
     "/directory/tenants/lookup",
     summary="Look up an active tenant by id",
+    response_model=TenantLookup,
     responses={404: {"description": "Unknown tenant"}},
 )
 async def lookup_tenant(
     session: Session, tenant_id: Annotated[str | None, Query(alias="tenantId")] = None
-) -> dict[str, Any]:
+) -> TenantLookup:
     """Public: lets a sign-in page show which tenant a link belongs to (id and name only)."""
     tenant = await directory.lookup_tenant(session, _required_id(tenant_id, "tenantId"))
-    return {"ok": True, "tenant": {"id": str(tenant.id), "name": tenant.name}}
+    return TenantLookup(ok=True, tenant=TenantRef(id=str(tenant.id), name=tenant.name))
 
 
-@router.get("/directory/organization-switcher", summary="Organizations the caller can switch between")
+@router.get(
+    "/directory/organization-switcher",
+    summary="Organizations the caller can switch between",
+    response_model=OrganizationSwitcher,
+)
 async def organization_switcher(principal: CurrentPrincipal, session: Session) -> dict[str, Any]:
     return await directory.organization_switcher(session, principal)
 
 
 @router.get(
-    "/directory/organizations", summary="List organizations", openapi_extra=features_doc("directory.organizations.view")
+    "/directory/organizations",
+    summary="List organizations",
+    response_model=OrganizationList,
+    # Keys a view doesn't have (paging fields, `children`) stay absent rather than null.
+    response_model_exclude_unset=True,
+    openapi_extra=features_doc("directory.organizations.view"),
 )
 async def list_organizations(
     principal: Annotated[Principal, Depends(require("directory.organizations.view"))],
@@ -163,29 +191,31 @@ class OrganizationUpdate(Camel):
     "/directory/organizations",
     status_code=201,
     summary="Create an organization",
+    response_model=Created,
     openapi_extra=features_doc("directory.organizations.manage"),
 )
 async def create_organization(
     principal: Annotated[Principal, Depends(require("directory.organizations.manage"))],
     session: Session,
     body: OrganizationCreate,
-) -> dict[str, Any]:
+) -> Created:
     org = await directory.create_organization(
         session, principal, name=body.name, parent_id=body.parent_id, tenant_id=body.tenant_id, is_active=body.is_active
     )
-    return {"id": str(org.id)}
+    return Created(id=str(org.id))
 
 
 @router.put(
     "/directory/organizations",
     summary="Update or move an organization",
+    response_model=Ok,
     openapi_extra=features_doc("directory.organizations.manage"),
 )
 async def update_organization(
     principal: Annotated[Principal, Depends(require("directory.organizations.manage"))],
     session: Session,
     body: OrganizationUpdate,
-) -> dict[str, Any]:
+) -> Ok:
     await directory.update_organization(
         session,
         principal,
@@ -195,17 +225,18 @@ async def update_organization(
         parent_given="parent_id" in body.model_fields_set,
         is_active=body.is_active,
     )
-    return {"ok": True}
+    return Ok(ok=True)
 
 
 @router.delete(
     "/directory/organizations",
     summary="Delete an organization",
+    response_model=Ok,
     openapi_extra=features_doc("directory.organizations.manage"),
 )
 async def delete_organization(
     principal: Annotated[Principal, Depends(require("directory.organizations.manage"))], session: Session, body: IdBody
-) -> dict[str, Any]:
+) -> Ok:
     """Refused (400) while the organization has children; its users are detached."""
     await directory.delete_organization(session, principal, body.id)
-    return {"ok": True}
+    return Ok(ok=True)

@@ -8,31 +8,38 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from api.deps import Res
+from api.schemas.health import Checks, Live, NotReady, Ready
 
 router = APIRouter(tags=["Health"])
 
 
-@router.get("/health/live", summary="Liveness")
-async def live() -> dict[str, Any]:
+@router.get("/health/live", summary="Liveness", response_model=Live)
+async def live() -> Live:
     """The process is up and serving requests."""
-    return {"status": "ok"}
+    return Live(status="ok")
 
 
 @router.get(
     "/health/ready",
     summary="Readiness",
+    response_model=Ready,
     responses={
         503: {
             "description": "A dependency is down",
+            "model": NotReady,
             "content": {
                 "application/json": {
-                    "example": {"error": "Not ready: temporal", "checks": {"postgres": "ok", "temporal": "down"}}
+                    "example": {
+                        "status": "unavailable",
+                        "error": "Not ready: temporal",
+                        "checks": {"postgres": "ok", "temporal": "down"},
+                    }
                 }
             },
         }
     },
 )
-async def ready(res: Res) -> JSONResponse:
+async def ready(res: Res) -> Ready | JSONResponse:
     """Postgres and Temporal are reachable. Answers 503 naming what is down."""
     checks: dict[str, str] = {}
     try:
@@ -49,10 +56,12 @@ async def ready(res: Res) -> JSONResponse:
         checks["temporal"] = "down"
     down = [name for name, state in checks.items() if state != "ok"]
     if down:
-        return JSONResponse(
-            {"status": "unavailable", "error": f"Not ready: {', '.join(down)}", "checks": checks}, status_code=503
+        # A returned response skips response_model validation: the model checks this body instead.
+        body = NotReady(
+            status="unavailable", error=f"Not ready: {', '.join(down)}", checks=Checks.model_validate(checks)
         )
-    return JSONResponse({"status": "ok", "checks": checks})
+        return JSONResponse(body.model_dump(), status_code=503)
+    return Ready(status="ok", checks=Checks.model_validate(checks))
 
 
 def _system_info_request() -> Any:

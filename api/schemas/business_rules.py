@@ -18,14 +18,6 @@ from api.schemas.common import Body
 Milliseconds = Annotated[int | float, WithJsonSchema({"type": "number"})]
 
 
-class Created(Body):
-    id: str
-
-
-class Ok(Body):
-    ok: bool
-
-
 # ---------------------------------------------------------------- rules
 
 

@@ -59,3 +59,11 @@ class DataMessage(Data[T], Generic[T]):
 
 class Success(Body):
     success: bool
+
+
+class Ok(Body):
+    ok: bool
+
+
+class Created(Body):
+    id: str
