@@ -3,9 +3,7 @@ chosen organization."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -95,53 +93,3 @@ async def account_in_org(
             session.add(UserRole(user_id=user.id, role_id=role.id))
     token = await login(client, user.email)
     return Account(user.email, user.id, tenant_id, organization_id, token)
-
-
-@dataclass
-class Hit:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-
-@dataclass
-class Receiver:
-    """A tiny HTTP/1.1 endpoint that records requests and answers `status`."""
-
-    hits: list[Hit] = field(default_factory=list)
-    status: int = 200
-    port: int = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            method, target, _ = (await reader.readline()).decode().split(" ", 2)
-            headers: dict[str, str] = {}
-            while (line := await reader.readline()) not in (b"\r\n", b"\n", b""):
-                name, value = line.decode().split(":", 1)
-                headers[name.strip().lower()] = value.strip()
-            body = await reader.readexactly(int(headers.get("content-length", "0")))
-            self.hits.append(Hit(method, target, headers, body))
-            payload = b'{"received": true}'
-            head = [
-                f"HTTP/1.1 {self.status} Status",
-                f"Content-Length: {len(payload)}",
-                "Content-Type: application/json",
-                "Connection: close",
-            ]
-            writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + payload)
-            await writer.drain()
-        finally:
-            writer.close()
-
-    async def wait_for_hits(self, count: int, within: float = 20) -> list[Hit]:
-        deadline = asyncio.get_running_loop().time() + within
-        while len(self.hits) < count:
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"expected {count} requests, got {len(self.hits)}")
-            await asyncio.sleep(0.05)
-        return self.hits

@@ -25,7 +25,8 @@ from engine.rules.jsonlogic import apply, truthy
 from engine.rules.schemas import RuleLogEntry, WebhookRequest, WebhookResult
 from engine.settings import Settings
 from tests.conftest import Account
-from tests.rules.api_helpers import Receiver, RulesApi, key
+from tests.http_receiver import Receiver, serving
+from tests.rules.api_helpers import RulesApi, key
 from workers.rules import RuleActivities
 from workers.workflows.errors import ActivityConfigError
 
@@ -37,10 +38,7 @@ def api(client: httpx.AsyncClient, admin: Account) -> RulesApi:
 
 @pytest.fixture
 async def receiver() -> Any:
-    tiny = Receiver()
-    listener = await asyncio.start_server(tiny.handle, "127.0.0.1", 0)
-    tiny.port = listener.sockets[0].getsockname()[1]
-    async with listener:
+    async with serving(Receiver()) as tiny:
         yield tiny
 
 

@@ -8,7 +8,6 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -23,6 +22,7 @@ from engine.db.models import ApiKey, DomainEventRow, Organization, SideEffectRow
 from engine.settings import Settings
 from engine.workflows.schemas import ActivityRequest
 from tests.conftest import Account, MakeAccount
+from tests.http_receiver import TinyServer, serving
 from tests.workflows.conftest import WorkflowApi
 from workers.workflows import commands
 from workers.workflows.activities import WorkflowActivities
@@ -72,63 +72,9 @@ def request(account: Account, activity_type: str, config: dict[str, Any], **over
     return ActivityRequest(**values)
 
 
-# ------------------------------------------------------------------ a tiny HTTP/1.1 server
-
-
-@dataclass
-class Hit:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-
-@dataclass
-class TinyServer:
-    """Answers every request from `routes` (path → (status, headers, body)) and records it."""
-
-    routes: dict[str, tuple[int, dict[str, str], bytes]] = field(default_factory=dict)
-    hits: list[Hit] = field(default_factory=list)
-    port: int = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def on(self, path: str, status: int, body: Any = b"", headers: dict[str, str] | None = None) -> None:
-        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-        extra = dict(headers or {})
-        if not isinstance(body, bytes):
-            extra.setdefault("Content-Type", "application/json")
-        self.routes[path] = (status, extra, raw)
-
-    def hits_on(self, path: str) -> list[Hit]:
-        return [h for h in self.hits if h.path == path]
-
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            method, target, _ = (await reader.readline()).decode().split(" ", 2)
-            headers: dict[str, str] = {}
-            while (line := await reader.readline()) not in (b"\r\n", b"\n", b""):
-                name, value = line.decode().split(":", 1)
-                headers[name.strip().lower()] = value.strip()
-            body = await reader.readexactly(int(headers.get("content-length", "0")))
-            self.hits.append(Hit(method, target, headers, body))
-            status, extra, payload = self.routes.get(target, (404, {}, b"no such route"))
-            head = [f"HTTP/1.1 {status} Status{status}", f"Content-Length: {len(payload)}", "Connection: close"]
-            head += [f"{k}: {v}" for k, v in extra.items()]
-            writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + payload)
-            await writer.drain()
-        finally:
-            writer.close()
-
-
 @pytest.fixture
 async def server() -> AsyncIterator[TinyServer]:
-    tiny = TinyServer()
-    listener = await asyncio.start_server(tiny.handle, "127.0.0.1", 0)
-    tiny.port = listener.sockets[0].getsockname()[1]
-    async with listener:
+    async with serving(TinyServer()) as tiny:
         yield tiny
 
 

@@ -4,7 +4,6 @@ while the receiver still sees its own name in Host and, over TLS, in SNI."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 
@@ -12,7 +11,7 @@ import httpx
 import pytest
 from temporalio.exceptions import ApplicationError
 
-from tests.rules.api_helpers import Receiver
+from tests.http_receiver import Receiver, serving
 from workers.workflows.errors import ActivityConfigError
 from workers.workflows.http import send
 
@@ -31,10 +30,7 @@ class FakeDns:
 
 @pytest.fixture
 async def receiver() -> AsyncIterator[Receiver]:
-    tiny = Receiver()
-    listener = await asyncio.start_server(tiny.handle, "127.0.0.1", 0)
-    tiny.port = listener.sockets[0].getsockname()[1]
-    async with listener:
+    async with serving(Receiver()) as tiny:
         yield tiny
 
 
