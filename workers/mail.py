@@ -39,6 +39,26 @@ class Mailer:
             smtp.send_message(message)
 
     async def deliver(self, outbox_id: uuid.UUID) -> str:
+        """Sends the row once. A failed attempt is recorded on the row (the sending transaction
+        rolls back with it); the last attempt Temporal will make marks it FAILED, so it does not
+        look pending for ever."""
+        try:
+            return await self._deliver(outbox_id)
+        except Exception as exc:
+            await self._record_failure(outbox_id, exc)
+            raise
+
+    async def _record_failure(self, outbox_id: uuid.UUID, error: Exception) -> None:
+        async with self.sessionmaker() as session, session.begin():
+            row = await session.get(MailOutbox, outbox_id, with_for_update=True)
+            if row is None or row.status == "SENT":
+                return
+            row.attempts += 1
+            row.last_error = f"{type(error).__name__}: {error}"[:2000]
+            if _last_attempt():
+                row.status = "FAILED"
+
+    async def _deliver(self, outbox_id: uuid.UUID) -> str:
         async with self.sessionmaker() as session, session.begin():
             # The row lock makes concurrent attempts wait; SENT rows are never sent again.
             row = await session.scalar(select(MailOutbox).where(MailOutbox.id == outbox_id).with_for_update())
@@ -58,6 +78,15 @@ class Mailer:
                 log.info("mail (not sent, SMTP_HOST unset) to=%s subject=%s\n%s", row.recipient, row.subject, row.body)
             row.status, row.sent_at = "SENT", utcnow()
         return "SENT"
+
+
+def _last_attempt() -> bool:
+    """Whether Temporal will not retry this activity attempt (its retry policy is used up)."""
+    if not activity.in_activity():
+        return False
+    info = activity.info()
+    maximum = info.retry_policy.maximum_attempts if info.retry_policy else 0
+    return maximum > 0 and info.attempt >= maximum
 
 
 class MailActivities:
