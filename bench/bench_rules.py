@@ -44,6 +44,16 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "rules.md"
 ENTITY = "orders.order"
 EVENT = "beforeSave"
+# The reference's own measurement (shared/reference/peer-measurements.md): 10 GUARD rules, 500 calls.
+REFERENCE_ENTITY = "orders.guarded"
+REFERENCE_RULES = 10
+REFERENCE_CALLS = 500
+REFERENCE = {  # label -> (p50 ms, p99 ms, requests/s) of Open Mercato on the same kind of machine
+    "live": (297.0, 517.0, 32.3),
+    "dry": (178.0, 308.0, 53.6),
+    "one": (35.0, 67.0, None),
+}
+GOAL_FACTOR = 10
 
 
 # ---------------------------------------------------------------------------------------------
@@ -95,6 +105,22 @@ def rule(i: int) -> dict[str, Any]:
         "conditionExpression": condition,
         "successActions": actions,
         "failureActions": [{"type": "SHOW_ERROR", "config": {"message": "Order {{data.order.id}} failed " + str(i)}}],
+    }
+
+
+def guard_rule(i: int) -> dict[str, Any]:
+    """The reference scenario's rules: GUARDs on the order that all pass."""
+    return {
+        "ruleId": f"guard-{i:03d}",
+        "ruleName": f"Guard {i}",
+        "ruleType": "GUARD",
+        "entityType": REFERENCE_ENTITY,
+        "eventType": EVENT,
+        "priority": 100 + i,
+        "conditionExpression": {
+            "and": [{">=": [{"var": "order.total"}, i]}, {"in": [{"var": "order.currency"}, ["EUR", "USD"]]}]
+        },
+        "failureActions": [{"type": "BLOCK_TRANSITION", "config": {"message": f"Guard {i} refused"}}],
     }
 
 
@@ -177,15 +203,15 @@ async def load(
     return Run(label, concurrency, latencies, time.perf_counter() - began)
 
 
-async def measure(stack: Stack, args: argparse.Namespace) -> list[Run]:
+async def measure(stack: Stack, args: argparse.Namespace) -> tuple[list[Run], dict[str, Run]]:
     limits = httpx.Limits(max_connections=args.concurrency + 2)
     async with httpx.AsyncClient(base_url=stack.api_url, timeout=60, limits=limits) as http:
         login = await http.post("/api/auth/login", data={"email": ADMIN_EMAIL, "password": stack.password})
         login.raise_for_status()
         headers = {"Authorization": f"Bearer {login.json()['token']}"}
         say(f"creating {args.rules} rules")
-        for i in range(args.rules):
-            response = await http.post("/api/business_rules/rules", json=rule(i), headers=headers)
+        for body in [rule(i) for i in range(args.rules)] + [guard_rule(i) for i in range(REFERENCE_RULES)]:
+            response = await http.post("/api/business_rules/rules", json=body, headers=headers)
             if response.status_code != 201:
                 raise RuntimeError(f"create rule answered {response.status_code}: {response.text}")
         say(f"warm-up: {args.warmup} requests")
@@ -200,17 +226,40 @@ async def measure(stack: Stack, args: argparse.Namespace) -> list[Run]:
         ):
             say(f"measuring: {label}")
             runs.append(await load(http, headers, args.requests, concurrency, dry, label, args.rules))
-        return runs
+        reference: dict[str, Run] = {}
+        for key, concurrency, dry in (("live", 10, False), ("dry", 10, True), ("one", 1, False)):
+            say(f"measuring: reference scenario, {key}")
+            reference[key] = await load(
+                http, headers, REFERENCE_CALLS, concurrency, dry, key, REFERENCE_RULES, REFERENCE_ENTITY
+            )
+        return runs, reference
 
 
-def report(runs: list[Run], args: argparse.Namespace, elapsed: float) -> str:
+def reference_rows(reference: dict[str, Run]) -> list[str]:
+    labels = {
+        "live": "10 GUARD rules, logs written, concurrency 10",
+        "dry": "10 GUARD rules, dry run, concurrency 10",
+        "one": "10 GUARD rules, logs written, one at a time",
+    }
+    rows = []
+    for key, run in reference.items():
+        p50, p99, rate = REFERENCE[key]
+        ours = f"{pct(run.latencies, 50) * 1000:.1f} / {pct(run.latencies, 99) * 1000:.1f} ms, {run.rate:.1f}/s"
+        theirs = f"{p50:.0f} / {p99:.0f} ms" + (f", {rate:.1f}/s" if rate else "")
+        ratio = f"**{run.rate / rate:.1f}x**" if rate else f"p50 {p50 / (pct(run.latencies, 50) * 1000):.1f}x lower"
+        rows.append(f"| {labels[key]} | {ours} | {theirs} | {ratio} |")
+    return rows
+
+
+def report(runs: list[Run], reference: dict[str, Run], args: argparse.Namespace, elapsed: float) -> str:
+    live_ratio = reference["live"].rate / (REFERENCE["live"][2] or 1)
     lines = [
         "# Business rules: `POST /api/business_rules/execute` benchmark",
         "",
         f"`.venv/bin/python bench/bench_rules.py`, {time.strftime('%Y-%m-%d %H:%M %Z')}, {os.cpu_count()} CPUs, "
         f"Python {platform.python_version()}. Embedded stack as `make run` starts it (embedded Postgres, Temporal "
-        "dev server, the production worker and the API under one uvicorn process); the client runs in the bench "
-        "process on the same machine.",
+        f"dev server, the production worker and the API under uvicorn with {args.api_workers} worker process(es), "
+        "`API_WORKERS`); the client runs in the bench process on the same machine.",
         f"Each request matches **{args.rules} rules** (half JsonLogic, half reference condition trees translated "
         "on save, a quarter of those with a MATCHES regex; GUARD / VALIDATION / CALCULATION / ASSIGNMENT with "
         "SET_FIELD and SHOW_* actions) and carries a "
@@ -222,6 +271,15 @@ def report(runs: list[Run], args: argparse.Namespace, elapsed: float) -> str:
         "| load | concurrency | requests | p50 ms | p99 ms | requests/s |",
         "|---|---|---|---|---|---|",
         *(run.row() for run in runs),
+        "",
+        f"## The reference's scenario ({REFERENCE_CALLS} calls, side by side with its published figures)",
+        "",
+        "| load | Covo p50 / p99, throughput | Open Mercato p50 / p99, throughput | Covo / Open Mercato |",
+        "|---|---|---|---|",
+        *reference_rows(reference),
+        "",
+        f"- [{'x' if live_ratio >= GOAL_FACTOR else ' '}] throughput >= {GOAL_FACTOR}x the reference's at the same "
+        f"concurrency (measured {live_ratio:.1f}x)",
         "",
     ]
     return "\n".join(lines)
@@ -235,17 +293,20 @@ def main() -> int:
     parser.add_argument("--rules", type=int, default=50, help="matching rules (default 50, at most 100)")
     parser.add_argument("--output", type=Path, default=RESULTS, help="where to write the table")
     parser.add_argument("--keep", action="store_true", help="keep the temporary stack directory (logs)")
+    parser.add_argument(
+        "--api-workers", type=int, default=2, help="API processes (API_WORKERS), one per core as in production"
+    )
     args = parser.parse_args()
 
     def interrupt(*_: object) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupt)
-    stack = Stack(keep=args.keep)
+    stack = Stack(keep=args.keep, api_workers=args.api_workers)
     began = time.monotonic()
     try:
         stack.start()
-        runs = asyncio.run(measure(stack, args))
+        runs, reference = asyncio.run(measure(stack, args))
     except KeyboardInterrupt:
         say("interrupted; stopping everything")
         return 130
@@ -253,7 +314,7 @@ def main() -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         stack.stop()
-    table = report(runs, args, time.monotonic() - began)
+    table = report(runs, reference, args, time.monotonic() - began)
     print(table)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(table)

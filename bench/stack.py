@@ -70,11 +70,13 @@ class Stack:
         keep: bool,
         extra_children: list[tuple[str, list[str]]] | None = None,
         setup_sql: list[str] | None = None,
+        api_workers: int = 1,
     ) -> None:
         self.setup_sql = setup_sql or []
         self.dir = Path(tempfile.mkdtemp(prefix="covo-bench-"))
         self.extra_children = extra_children or []
         self.keep = keep
+        self.api_workers = api_workers
         self.postgres: EmbeddedPostgres | None = None
         self.temporal: TemporalDevServer | None = None
         self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
@@ -112,7 +114,7 @@ class Stack:
         api = self.spawn(
             "api",
             [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app", "--host", "127.0.0.1",
-             "--port", str(api_port), "--log-level", "warning"],
+             "--port", str(api_port), "--workers", str(self.api_workers), "--log-level", "warning"],
         )  # fmt: skip
         wait_for_port(api_port, 60, api)
 

@@ -49,7 +49,14 @@ def api() -> None:
     import uvicorn
 
     settings = get_settings()
-    uvicorn.run(API_APP, factory=True, host=settings.api_host, port=settings.api_port, log_level="info")
+    uvicorn.run(
+        API_APP,
+        factory=True,
+        host=settings.api_host,
+        port=settings.api_port,
+        workers=settings.api_workers,
+        log_level="info",
+    )
 
 
 @app.command()
@@ -272,6 +279,8 @@ def run() -> None:
                     settings.api_host,
                     "--port",
                     str(settings.api_port),
+                    "--workers",
+                    str(settings.api_workers),
                     "--log-level",
                     "warning",
                 ],

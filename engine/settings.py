@@ -33,6 +33,8 @@ class Settings(BaseSettings):
 
     api_host: str = Field(default="127.0.0.1", alias="API_HOST")
     api_port: int = Field(default=8000, alias="API_PORT")
+    # API processes (uvicorn workers). One is plenty for development; give production one per core.
+    api_workers: int = Field(default=1, ge=1, alias="API_WORKERS")
 
     jwt_secret: str = Field(default=DEFAULT_SECRET, alias="JWT_SECRET")
     access_token_ttl_seconds: int = Field(default=900, alias="ACCESS_TOKEN_TTL_SECONDS")
