@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, Row, Select, select, update
+from sqlalchemy import ColumnElement, Row, Select, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -101,7 +101,7 @@ async def effective_acl(session: AsyncSession, user_id: uuid.UUID, role_ids: lis
     return await roles_acl(session, role_ids)
 
 
-def _principal_rows(*conditions: ColumnElement[bool]) -> Select[Any]:
+def _principal_rows(*conditions: ColumnElement[bool]) -> Select[*tuple[Any, ...]]:
     """The user with each role, that role's grants and the user's own ACL: one round trip of
     plain columns (this runs on every authenticated request; ORM entities cost several times more)."""
     return (
@@ -157,8 +157,25 @@ def _principal(rows: Sequence[Row[Any]], session_id: uuid.UUID | None) -> Princi
     )
 
 
+# Built once: constructing these statements costs more than running them. Values are bound per call.
+_PRINCIPAL_OF_USER = _principal_rows(User.id == bindparam("user"))
+_PRINCIPAL_OF_SESSION = (
+    _principal_rows(
+        AuthSession.id == bindparam("session"),
+        AuthSession.revoked_at.is_(None),
+        User.id == bindparam("user"),
+        User.is_active.is_(True),
+        User.deleted_at.is_(None),
+        Tenant.is_active.is_(True),
+        Tenant.deleted_at.is_(None),
+    )
+    .join(AuthSession, AuthSession.user_id == User.id)
+    .join(Tenant, Tenant.id == User.tenant_id)
+)
+
+
 async def principal_for_user(session: AsyncSession, user: User, session_id: uuid.UUID | None) -> Principal:
-    principal = _principal((await session.execute(_principal_rows(User.id == user.id))).all(), session_id)
+    principal = _principal((await session.execute(_PRINCIPAL_OF_USER, {"user": user.id})).all(), session_id)
     assert principal is not None  # the user row exists
     return principal
 
@@ -174,20 +191,8 @@ async def principal_from_access_token(session: AsyncSession, token: str, setting
         return None
     session_id = uuid.UUID(claims["sid"])
     # Session not revoked, user active, tenant active, and what the user may do: one query.
-    query = (
-        _principal_rows(
-            AuthSession.id == session_id,
-            AuthSession.revoked_at.is_(None),
-            User.id == uuid.UUID(claims["sub"]),
-            User.is_active.is_(True),
-            User.deleted_at.is_(None),
-            Tenant.is_active.is_(True),
-            Tenant.deleted_at.is_(None),
-        )
-        .join(AuthSession, AuthSession.user_id == User.id)
-        .join(Tenant, Tenant.id == User.tenant_id)
-    )
-    return _principal((await session.execute(query)).all(), session_id)
+    values = {"session": session_id, "user": uuid.UUID(claims["sub"])}
+    return _principal((await session.execute(_PRINCIPAL_OF_SESSION, values)).all(), session_id)
 
 
 async def principal_from_api_key(session: AsyncSession, secret: str) -> Principal | None:

@@ -9,12 +9,13 @@ Scope: every read and write is limited to the caller's tenant and *exactly* its 
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import BindParameter, ColumnElement, Select, and_, bindparam, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -583,6 +584,30 @@ async def _prepared(session: AsyncSession, versions: list[Any]) -> list[Prepared
     return [found[rule_uuid] for rule_uuid, _ in versions if rule_uuid in found]
 
 
+@functools.cache
+def _discovery(with_organization: bool, with_event: bool) -> Select[*tuple[Any, ...]]:
+    """The discovery statement, built once per shape (building it costs more than running it);
+    values come as bind parameters: tenant, organization, entity, event, at."""
+    at: BindParameter[datetime] = bindparam("at")
+    return (
+        select(*_VERSION_COLUMNS)
+        .where(
+            BusinessRuleRow.tenant_id == bindparam("tenant"),
+            BusinessRuleRow.organization_id == bindparam("organization")
+            if with_organization
+            else BusinessRuleRow.organization_id.is_(None),
+            BusinessRuleRow.entity_type == bindparam("entity"),
+            BusinessRuleRow.enabled.is_(True),
+            BusinessRuleRow.deleted_at.is_(None),
+            or_(BusinessRuleRow.effective_from.is_(None), BusinessRuleRow.effective_from <= at),
+            or_(BusinessRuleRow.effective_to.is_(None), BusinessRuleRow.effective_to >= at),
+            *([BusinessRuleRow.event_type == bindparam("event")] if with_event else []),
+        )
+        .order_by(BusinessRuleRow.priority.desc(), BusinessRuleRow.rule_id.asc())
+        .limit(MAX_RULES + 1)
+    )
+
+
 async def discover(
     session: AsyncSession,
     tenant_id: uuid.UUID,
@@ -594,18 +619,13 @@ async def discover(
     """Reference §3.5: enabled live rules of the tenant and organization for the entity type (and
     the event type, when given: rules without one are then excluded), inside their effective
     window; priority descending, then ruleId. At most MAX_RULES + 1 (so the cap is detectable)."""
-    query = select(*_VERSION_COLUMNS).where(
-        BusinessRuleRow.tenant_id == tenant_id,
-        _org_is(BusinessRuleRow.organization_id, organization_id),
-        BusinessRuleRow.entity_type == entity_type,
-        BusinessRuleRow.enabled.is_(True),
-        BusinessRuleRow.deleted_at.is_(None),
-        *_effective_now(at),
-    )
+    values: dict[str, Any] = {"tenant": tenant_id, "entity": entity_type, "at": at}
+    if organization_id is not None:
+        values["organization"] = organization_id
     if event_type:
-        query = query.where(BusinessRuleRow.event_type == event_type)
-    query = query.order_by(BusinessRuleRow.priority.desc(), BusinessRuleRow.rule_id.asc()).limit(MAX_RULES + 1)
-    return await _prepared(session, list((await session.execute(query)).all()))
+        values["event"] = event_type
+    rows = (await session.execute(_discovery(organization_id is not None, bool(event_type)), values)).all()
+    return await _prepared(session, list(rows))
 
 
 def _too_many(extra: dict[str, Any] | None = None) -> dict[str, Any]:
