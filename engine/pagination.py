@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Result, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engine.errors import BadRequest
@@ -30,6 +30,10 @@ class PageParams:
     @property
     def offset(self) -> int:
         return (self.page - 1) * self.page_size
+
+    @property
+    def limit(self) -> int:
+        return self.page_size
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,14 @@ def sort_order(
 async def count(session: AsyncSession, query: Select[*tuple[Any, ...]]) -> int:
     total = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     return int(total or 0)
+
+
+async def page_of(
+    session: AsyncSession, query: Select[*tuple[Any, ...]], params: PageParams | OffsetParams, *order: Any
+) -> tuple[int, Result[*tuple[Any, ...]]]:
+    """Every list's two queries: the total of `query`, and the page `params` asks for in `order`."""
+    total = await count(session, query)
+    return total, await session.execute(query.order_by(*order).offset(params.offset).limit(params.limit))
 
 
 def page_body(items: list[Any], total: int, params: PageParams, *, with_page: bool = True) -> dict[str, Any]:

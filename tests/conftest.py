@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -148,23 +149,29 @@ MakeAccount = Callable[..., Awaitable[Account]]
 def make_account(client: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]) -> MakeAccount:
     """Creates a user with the given seeded roles, in a fresh tenant unless one is given."""
 
-    async def factory(*roles: str, tenant_id: uuid.UUID | None = None, email: str | None = None) -> Account:
+    async def factory(
+        *roles: str,
+        tenant_id: uuid.UUID | None = None,
+        organization_id: uuid.UUID | None = None,
+        email: str | None = None,
+    ) -> Account:
+        """`organization_id` defaults to the tenant's first organization (created if there is none)."""
         async with sessionmaker() as session, session.begin():
             if tenant_id is None:
                 tenant = await create_tenant(session, f"Tenant {uuid.uuid4().hex[:6]}")
                 tenant_id = tenant.id
-            from sqlalchemy import select
-
-            org = await session.scalar(select(Organization).where(Organization.tenant_id == tenant_id).limit(1))
-            if org is None:
-                org = Organization(id=uuid.uuid4(), tenant_id=tenant_id, name="Main")
-                org.root_id, org.tree_path = org.id, str(org.id)
-                session.add(org)
-                await session.flush()
+            if organization_id is None:
+                org = await session.scalar(select(Organization).where(Organization.tenant_id == tenant_id).limit(1))
+                if org is None:
+                    org = Organization(id=uuid.uuid4(), tenant_id=tenant_id, name="Main")
+                    org.root_id, org.tree_path = org.id, str(org.id)
+                    session.add(org)
+                    await session.flush()
+                organization_id = org.id
             user = User(
                 id=uuid.uuid4(),
                 tenant_id=tenant_id,
-                organization_id=org.id,
+                organization_id=organization_id,
                 email=email or f"user-{uuid.uuid4().hex[:10]}@covo.test",
                 password_hash=hash_password(PASSWORD),
             )
@@ -175,7 +182,7 @@ def make_account(client: httpx.AsyncClient, sessionmaker: async_sessionmaker[Asy
                 assert role is not None, name
                 session.add(UserRole(user_id=user.id, role_id=role.id))
         token = await login(client, user.email)
-        return Account(user.email, user.id, tenant_id, org.id, token)
+        return Account(user.email, user.id, tenant_id, organization_id, token)
 
     return factory
 

@@ -6,7 +6,6 @@ import uuid
 from typing import Any
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engine import modules
@@ -23,8 +22,9 @@ from engine.auth.service import (
     user_roles,
 )
 from engine.db.models import Organization, Role, RoleAcl, Tenant, User, UserAcl, UserRole
+from engine.db.session import flush_unique
 from engine.errors import BadRequest, Conflict, Forbidden, NotFound
-from engine.pagination import PageParams, count, page_body
+from engine.pagination import PageParams, page_body, page_of
 
 # ---------------------------------------------------------------- roles
 
@@ -62,8 +62,8 @@ async def list_roles(
         query = query.where(Role.id == role_id)
     if search:
         query = query.where(Role.name.ilike(f"%{search}%"))
-    total = await count(session, query)
-    rows = (await session.execute(query.order_by(Role.name).offset(params.offset).limit(params.page_size))).all()
+    total, page = await page_of(session, query, params, Role.name)
+    rows = page.all()
     items = [
         {
             "id": str(role.id),
@@ -85,16 +85,8 @@ async def create_role(session: AsyncSession, principal: Principal, name: str, te
     role = Role(id=uuid.uuid4(), tenant_id=tenant, name=name)
     session.add(role)
     session.add(RoleAcl(role_id=role.id, features=[], is_super_admin=False, organizations=None))
-    await _flush_unique(session, "A role with this name already exists")
+    await flush_unique(session, "A role with this name already exists")
     return role
-
-
-async def _flush_unique(session: AsyncSession, message: str) -> None:
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError:
-        raise Conflict(message)
 
 
 async def update_role(session: AsyncSession, principal: Principal, role_id: uuid.UUID, name: str | None) -> None:
@@ -103,7 +95,7 @@ async def update_role(session: AsyncSession, principal: Principal, role_id: uuid
         if not name.strip():
             raise BadRequest("Role name is required")
         role.name = name.strip()
-    await _flush_unique(session, "A role with this name already exists")
+    await flush_unique(session, "A role with this name already exists")
 
 
 async def delete_role(session: AsyncSession, principal: Principal, role_id: uuid.UUID) -> None:
@@ -290,8 +282,8 @@ async def list_users(
         query = query.where(User.organization_id == organization_id)
     if role_ids:
         query = query.where(User.id.in_(select(UserRole.user_id).where(UserRole.role_id.in_(role_ids))))
-    total = await count(session, query)
-    rows = (await session.execute(query.order_by(User.email).offset(params.offset).limit(params.page_size))).all()
+    total, page = await page_of(session, query, params, User.email)
+    rows = page.all()
     role_names: dict[uuid.UUID, list[str]] = {}
     if rows:
         pairs = await session.execute(

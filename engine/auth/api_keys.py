@@ -17,7 +17,7 @@ from engine.auth.security import new_secret, sha256
 from engine.auth.service import API_KEY_PREFIX, now
 from engine.db.models import ApiKey, Organization, Role
 from engine.errors import BadRequest, NotFound
-from engine.pagination import PageParams, count, page_body
+from engine.pagination import PageParams, page_body, page_of
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -46,10 +46,8 @@ async def list_keys(
     if allowed is not None:
         # Only keys of organizations the caller may act in (one of them or a descendant).
         query = query.where(or_(false(), *[Organization.tree_path.contains(org) for org in allowed]))
-    total = await count(session, query)
-    rows = (
-        await session.execute(query.order_by(ApiKey.created_at.desc()).offset(params.offset).limit(params.page_size))
-    ).all()
+    total, page = await page_of(session, query, params, ApiKey.created_at.desc())
+    rows = page.all()
     items = [
         {
             "id": str(key.id),

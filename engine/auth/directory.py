@@ -14,7 +14,7 @@ from engine.auth.scope import tenant_for, visible_tenant
 from engine.auth.service import now
 from engine.db.models import Organization, Role, RoleAcl, Tenant, User
 from engine.errors import BadRequest, NotFound
-from engine.pagination import PageParams, count, page_body, sort_order
+from engine.pagination import PageParams, page_body, page_of, sort_order
 
 TENANT_SORT_FIELDS = {"name": Tenant.name, "createdAt": Tenant.created_at, "updatedAt": Tenant.updated_at}
 
@@ -76,9 +76,8 @@ async def list_tenants(
     if is_active is not None:
         query = query.where(Tenant.is_active.is_(is_active))
     order = sort_order(TENANT_SORT_FIELDS, sort_field, sort_dir, default="name")
-    total = await count(session, query)
-    rows = (await session.scalars(query.order_by(order, Tenant.id).offset(params.offset).limit(params.page_size))).all()
-    return page_body([tenant_body(t) for t in rows], total, params)
+    total, page = await page_of(session, query, params, order, Tenant.id)
+    return page_body([tenant_body(t) for t in page.scalars()], total, params)
 
 
 async def create_tenant(session: AsyncSession, name: str, is_active: bool = True) -> Tenant:

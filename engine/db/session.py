@@ -3,7 +3,10 @@ never at import time."""
 
 from __future__ import annotations
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from engine.errors import Conflict
 
 
 def to_async_url(url: str) -> str:
@@ -24,3 +27,13 @@ def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def flush_unique(session: AsyncSession, message: str) -> None:
+    """Flushes pending changes; a unique-constraint violation becomes a 409 `message` and rolls
+    back only this flush (a savepoint), so the caller's transaction stays usable."""
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:
+        raise Conflict(message)

@@ -17,7 +17,6 @@ from typing import Any, Final
 
 from sqlalchemy import BindParameter, ColumnElement, Select, and_, bindparam, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
@@ -26,9 +25,10 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from engine.auth.schemas import Principal
 from engine.db.base import utcnow
 from engine.db.models import BusinessRuleRow, RuleExecutionLogRow, RuleSetMemberRow, RuleSetRow, SideEffectRow
+from engine.db.session import flush_unique
 from engine.errors import BadRequest, Conflict, NotFound
 from engine.events import service as events
-from engine.pagination import PageParams, count, sort_order
+from engine.pagination import PageParams, page_of, sort_order
 from engine.rules.actions import MAX_EVENT_CHAIN, Effects
 from engine.rules.execution import (
     CACHE,
@@ -104,14 +104,6 @@ def _uuid(value: str | None, message: str) -> uuid.UUID:
 
 def _actor(principal: Principal) -> Actor:
     return Actor(id=str(principal.id), role=",".join(principal.role_names) or None, email=principal.email)
-
-
-async def _flush_unique(session: AsyncSession, message: str) -> None:
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError:
-        raise Conflict(message)
 
 
 # ---------------------------------------------------------------- optimistic locking
@@ -251,13 +243,8 @@ async def list_rules(
     if rule_category:
         query = query.where(BusinessRuleRow.rule_category == rule_category)
     order = sort_order(RULE_SORT, sort_field, sort_dir, default="priority", default_dir="desc")
-    total = await count(session, query)
-    rows = (
-        await session.scalars(
-            query.order_by(order, BusinessRuleRow.rule_id.asc()).offset(params.offset).limit(params.page_size)
-        )
-    ).all()
-    return _page([rule_item(r) for r in rows], total, params)
+    total, page = await page_of(session, query, params, order, BusinessRuleRow.rule_id.asc())
+    return _page([rule_item(r) for r in page.scalars()], total, params)
 
 
 def _duplicate_rule(rule_id: str) -> str:
@@ -293,7 +280,7 @@ async def create_rule(session: AsyncSession, principal: Principal, body: Any) ->
         updated_by=str(principal.id),
     )
     session.add(row)
-    await _flush_unique(session, _duplicate_rule(fields.rule_id))
+    await flush_unique(session, _duplicate_rule(fields.rule_id))
     return row
 
 
@@ -328,7 +315,7 @@ async def update_rule(
     check_window(row.effective_from, row.effective_to)
     row.updated_by = str(principal.id)
     row.updated_at = utcnow()
-    await _flush_unique(session, _duplicate_rule(row.rule_id))
+    await flush_unique(session, _duplicate_rule(row.rule_id))
     return row
 
 
@@ -412,11 +399,8 @@ async def list_sets(
     if enabled is not None:
         query = query.where(RuleSetRow.enabled.is_(enabled))
     order = sort_order(SET_SORT, sort_field, sort_dir, default="setId")
-    total = await count(session, query)
-    rows = (
-        await session.scalars(query.order_by(order, RuleSetRow.id).offset(params.offset).limit(params.page_size))
-    ).all()
-    return _page([set_body(r) for r in rows], total, params)
+    total, page = await page_of(session, query, params, order, RuleSetRow.id)
+    return _page([set_body(r) for r in page.scalars()], total, params)
 
 
 def _duplicate_set(set_id: str) -> str:
@@ -437,7 +421,7 @@ async def create_set(session: AsyncSession, principal: Principal, body: Any) -> 
         updated_by=str(principal.id),
     )
     session.add(row)
-    await _flush_unique(session, _duplicate_set(fields.set_id))
+    await flush_unique(session, _duplicate_set(fields.set_id))
     return row
 
 
@@ -458,7 +442,7 @@ async def update_set(
             setattr(row, name, getattr(fields, name))
     row.updated_by = str(principal.id)
     row.updated_at = utcnow()
-    await _flush_unique(session, _duplicate_set(row.set_id))
+    await flush_unique(session, _duplicate_set(row.set_id))
     return row
 
 
@@ -515,7 +499,7 @@ async def add_member(session: AsyncSession, principal: Principal, set_id: str, b
         organization_id=principal.organization_id,
     )
     session.add(member)
-    await _flush_unique(session, "Rule is already a member of this set")
+    await flush_unique(session, "Rule is already a member of this set")
     return member
 
 
@@ -866,12 +850,8 @@ async def list_logs(
     if executed_to:
         query = query.where(RuleExecutionLogRow.executed_at <= _aware(executed_to))
     order = sort_order(LOG_SORT, sort_field, sort_dir, default="executedAt", default_dir="desc")
-    total = await count(session, query)
-    rows = (
-        await session.execute(
-            query.order_by(order, RuleExecutionLogRow.id.desc()).offset(params.offset).limit(params.page_size)
-        )
-    ).all()
+    total, page = await page_of(session, query, params, order, RuleExecutionLogRow.id.desc())
+    rows = page.all()
     items = [
         {
             "id": str(entry.id),

@@ -10,7 +10,6 @@ from typing import Any, TypeVar
 from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import array as pg_array
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
@@ -23,8 +22,9 @@ from engine.db.models import (
     WorkflowEventRow,
     WorkflowInstanceRow,
 )
+from engine.db.session import flush_unique
 from engine.errors import BadRequest, Conflict, DomainError, Forbidden, NotFound, Unprocessable
-from engine.pagination import OffsetParams, PageParams, count, offset_body, page_body, sort_order
+from engine.pagination import OffsetParams, PageParams, offset_body, page_body, page_of, sort_order
 from engine.rules import service as rules
 from engine.workflows.definition import (
     WorkflowDefinition,
@@ -125,15 +125,9 @@ async def list_definitions(
         query = query.where(
             or_(WorkflowDefinitionRow.workflow_id.ilike(pattern), WorkflowDefinitionRow.workflow_name.ilike(pattern))
         )
-    total = await count(session, query)
-    rows = (
-        await session.scalars(
-            query.order_by(WorkflowDefinitionRow.workflow_name, WorkflowDefinitionRow.version.desc())
-            .offset(params.offset)
-            .limit(params.limit)
-        )
-    ).all()
-    return offset_body([definition_body(r) for r in rows], total, params)
+    order = (WorkflowDefinitionRow.workflow_name, WorkflowDefinitionRow.version.desc())
+    total, page = await page_of(session, query, params, *order)
+    return offset_body([definition_body(r) for r in page.scalars()], total, params)
 
 
 TenantRow = TypeVar("TenantRow", WorkflowDefinitionRow, WorkflowInstanceRow, UserTaskRow)
@@ -179,11 +173,9 @@ async def create_definition(
         updated_by=str(principal.id),
     )
     session.add(row)
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError:
-        raise Conflict(f'Workflow definition with ID "{row.workflow_id}" and version {row.version} already exists')
+    await flush_unique(
+        session, f'Workflow definition with ID "{row.workflow_id}" and version {row.version} already exists'
+    )
     return row
 
 
@@ -234,11 +226,9 @@ async def update_definition(
     row.effective_from = _parse_dt(document.get("effectiveFrom"))
     row.effective_to = _parse_dt(document.get("effectiveTo"))
     row.updated_by = str(principal.id)
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError:
-        raise Conflict(f'Workflow definition with ID "{row.workflow_id}" and version {row.version} already exists')
+    await flush_unique(
+        session, f'Workflow definition with ID "{row.workflow_id}" and version {row.version} already exists'
+    )
     return row
 
 
@@ -527,13 +517,8 @@ async def list_instances(
         query = query.where(WorkflowInstanceRow.metadata_["entityType"].astext == entity_type)
     if entity_id:
         query = query.where(WorkflowInstanceRow.metadata_["entityId"].astext == entity_id)
-    total = await count(session, query)
-    rows = (
-        await session.scalars(
-            query.order_by(WorkflowInstanceRow.created_at.desc()).offset(params.offset).limit(params.limit)
-        )
-    ).all()
-    return offset_body([instance_body(r) for r in rows], total, params)
+    total, page = await page_of(session, query, params, WorkflowInstanceRow.created_at.desc())
+    return offset_body([instance_body(r) for r in page.scalars()], total, params)
 
 
 def event_body(row: WorkflowEventRow) -> dict[str, Any]:
@@ -558,11 +543,8 @@ async def instance_events(
     query = select(WorkflowEventRow).where(WorkflowEventRow.workflow_instance_id == instance.id)
     if event_type:
         query = query.where(WorkflowEventRow.event_type == event_type)
-    total = await count(session, query)
-    rows = (
-        await session.scalars(query.order_by(WorkflowEventRow.seq.desc()).offset(params.offset).limit(params.limit))
-    ).all()
-    return offset_body([event_body(r) for r in rows], total, params)
+    total, page = await page_of(session, query, params, WorkflowEventRow.seq.desc())
+    return offset_body([event_body(r) for r in page.scalars()], total, params)
 
 
 EVENT_SORT = {"occurredAt": WorkflowEventRow.occurred_at, "eventType": WorkflowEventRow.event_type}
@@ -597,12 +579,8 @@ async def list_events(
     if occurred_to:
         query = query.where(WorkflowEventRow.occurred_at <= occurred_to)
     order = sort_order(EVENT_SORT, sort_field, sort_dir, default="occurredAt", default_dir="desc")
-    total = await count(session, query)
-    rows = (
-        await session.execute(
-            query.order_by(order, WorkflowEventRow.id.desc()).offset(params.offset).limit(params.page_size)
-        )
-    ).all()
+    total, page = await page_of(session, query, params, order, WorkflowEventRow.id.desc())
+    rows = page.all()
     items = [
         {
             **event_body(event),
@@ -783,13 +761,8 @@ async def list_tasks(
             # jsonb ?| text[]: the task's role queue shares a role with the caller.
             conditions.append(UserTaskRow.assigned_to_roles.op("?|")(pg_array(list(principal.role_names))))
         query = query.where(or_(*conditions))
-    total = await count(session, query)
-    rows = (
-        await session.scalars(
-            query.order_by(UserTaskRow.created_at.desc(), UserTaskRow.id).offset(params.offset).limit(params.limit)
-        )
-    ).all()
-    return offset_body([task_body(r) for r in rows], total, params)
+    total, page = await page_of(session, query, params, UserTaskRow.created_at.desc(), UserTaskRow.id)
+    return offset_body([task_body(r) for r in page.scalars()], total, params)
 
 
 async def task_command(

@@ -7,12 +7,8 @@ import uuid
 from typing import Any
 
 import httpx
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from engine.auth.security import hash_password
-from engine.db.models import Organization, Role, User, UserRole
-from tests.conftest import PASSWORD, Account, login
+from tests.conftest import Account
 
 BASE = "/api/business_rules"
 
@@ -61,35 +57,3 @@ class RulesApi:
         response = await self.request("GET", "/logs", params=params)
         assert response.status_code == 200, response.text
         return dict(response.json())
-
-
-async def account_in_org(
-    client: httpx.AsyncClient,
-    sessionmaker: async_sessionmaker[AsyncSession],
-    tenant_id: uuid.UUID,
-    *roles: str,
-    organization_id: uuid.UUID | None = None,
-) -> Account:
-    """A user of `tenant_id` in `organization_id` (a new organization when None)."""
-    async with sessionmaker() as session, session.begin():
-        if organization_id is None:
-            org = Organization(id=uuid.uuid4(), tenant_id=tenant_id, name=f"Org {uuid.uuid4().hex[:6]}")
-            org.root_id, org.tree_path = org.id, str(org.id)
-            session.add(org)
-            await session.flush()
-            organization_id = org.id
-        user = User(
-            id=uuid.uuid4(),
-            tenant_id=tenant_id,
-            organization_id=organization_id,
-            email=f"user-{uuid.uuid4().hex[:10]}@covo.test",
-            password_hash=hash_password(PASSWORD),
-        )
-        session.add(user)
-        await session.flush()
-        for name in roles:
-            role = await session.scalar(select(Role).where(Role.tenant_id == tenant_id, Role.name == name))
-            assert role is not None, name
-            session.add(UserRole(user_id=user.id, role_id=role.id))
-    token = await login(client, user.email)
-    return Account(user.email, user.id, tenant_id, organization_id, token)

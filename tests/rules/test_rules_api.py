@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from engine.db.models import RuleExecutionLogRow
 from tests.conftest import Account, MakeAccount
-from tests.rules.api_helpers import RulesApi, account_in_org, key
+from tests.helpers import create_organization
+from tests.rules.api_helpers import RulesApi, key
 
 TREE = {
     "operator": "AND",
@@ -475,7 +476,6 @@ async def test_tc_br_010_other_tenant_and_organization_cannot_see_or_run(
     client: httpx.AsyncClient,
     api: RulesApi,
     make_account: MakeAccount,
-    sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     entity = key("entity")
     rule = await api.create_rule(entityType=entity)
@@ -484,7 +484,8 @@ async def test_tc_br_010_other_tenant_and_organization_cannot_see_or_run(
     log_id = (await api.logs(ruleId=rule["id"]))["items"][0]["id"]
 
     other_tenant = RulesApi(client, await make_account("admin"))
-    other_org = RulesApi(client, await account_in_org(client, sessionmaker, api.account.tenant_id, "admin"))
+    branch = uuid.UUID(await create_organization(client, api.account, "Branch"))
+    other_org = RulesApi(client, await make_account("admin", tenant_id=api.account.tenant_id, organization_id=branch))
     for outsider in (other_tenant, other_org):
         assert (await outsider.request("GET", "/rules", params={"ruleId": rule["ruleId"]})).json()["total"] == 0
         assert (await outsider.request("GET", f"/rules/{rule['id']}")).status_code == 404
