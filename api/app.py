@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import api_keys, auth, business_rules, directory, errors, health, openapi, workflows
 from api.deps import Resources
+from api.guard import InputGuard
 from engine.db.session import create_engine, create_sessionmaker
 from engine.settings import Settings, get_settings
 
@@ -67,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     errors.install(app)
 
+    app.add_middleware(InputGuard)
     app.add_middleware(RequestId)
 
     for router in ROUTERS:

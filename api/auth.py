@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from api.deps import CurrentPrincipal, Res, Session, features_doc, require
 from api.forms import read_fields
@@ -35,7 +35,7 @@ from api.schemas.auth import (
     User,
     UserAcl,
 )
-from api.schemas.common import Created, Ok, Page
+from api.schemas.common import Created, Input, Ok, Page
 from engine import modules
 from engine.auth import accounts, navigation
 from engine.auth import service as auth
@@ -53,8 +53,7 @@ ACCESS_COOKIE = "auth_token"
 REFRESH_COOKIE = "session_token"
 
 
-class Camel(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+Camel = Input  # request bodies: the shared base (strict booleans and integers)
 
 
 def client_ip(request: Request) -> str:

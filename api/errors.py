@@ -32,7 +32,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"error": "Invalid request", "details": _validation_details(exc)}, status_code=400)
+        details = _validation_details(exc)
+        first = details[0] if details else {"path": "", "message": "invalid"}
+        message = f"Invalid request: {first['path'] or 'body'}: {first['message']}"
+        return JSONResponse({"error": message, "details": details}, status_code=400)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:

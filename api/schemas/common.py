@@ -7,6 +7,8 @@ from typing import Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
+from engine.inputs import StrictScalars
+
 T = TypeVar("T")
 
 
@@ -67,3 +69,10 @@ class Ok(Body):
 
 class Created(Body):
     id: str
+
+
+class Input(StrictScalars):
+    """Base of every request body (strict booleans and integers, see engine.inputs); camel-case
+    aliases or field names."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from engine.db import guards  # noqa: F401  (column limits checked before every flush)
 from engine.errors import Conflict
 
 
