@@ -180,6 +180,17 @@ async def principal_for_user(session: AsyncSession, user: User, session_id: uuid
     return principal
 
 
+async def principals_of_users(session: AsyncSession, user_ids: set[uuid.UUID]) -> dict[uuid.UUID, Principal]:
+    """What each of these users may do (as on their next request), in one query."""
+    if not user_ids:
+        return {}
+    rows: dict[uuid.UUID, list[Row[Any]]] = {}
+    for row in (await session.execute(_principal_rows(User.id.in_(user_ids)))).all():
+        rows.setdefault(row.id, []).append(row)
+    found = {user_id: _principal(user_rows, None) for user_id, user_rows in rows.items()}
+    return {user_id: p for user_id, p in found.items() if p is not None}
+
+
 async def _live_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> bool:
     tenant = await session.get(Tenant, tenant_id)
     return tenant is not None and tenant.is_active and tenant.deleted_at is None

@@ -220,7 +220,7 @@ async def test_deleted_users_email_can_be_used_again(
 
 async def test_you_cannot_delete_yourself(client: httpx.AsyncClient, admin: Account) -> None:
     response = await client.delete("/api/auth/users", params={"id": str(admin.user_id)}, headers=admin.headers)
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert "error" in response.json()
     assert (await client.get("/api/auth/profile", headers=admin.headers)).status_code == 200
 
@@ -229,7 +229,7 @@ async def test_you_cannot_deactivate_yourself(client: httpx.AsyncClient, admin: 
     response = await client.put(
         "/api/auth/users", json={"id": str(admin.user_id), "isActive": False}, headers=admin.headers
     )
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert (await client.get("/api/auth/profile", headers=admin.headers)).status_code == 200
 
 
