@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from api.deps import CurrentPrincipal, Res, Session, features_doc, require
 from api.forms import read_fields
@@ -157,14 +157,20 @@ REFRESH_ERRORS: dict[int | str, dict[str, Any]] = {
     summary="Exchange a refresh token for an access token",
     response_model=AccessToken,
     responses=REFRESH_ERRORS,
+    openapi_extra={
+        "requestBody": {"content": {"application/json": {"schema": RefreshBody.model_json_schema(by_alias=True)}}}
+    },
 )
-async def refresh_post(
-    request: Request, response: Response, session: Session, res: Res, body: RefreshBody | None = None
-) -> AccessToken | JSONResponse:
+async def refresh_post(request: Request, response: Response, session: Session, res: Res) -> AccessToken | JSONResponse:
+    """Every refusal, a malformed body included, answers `{"ok": false, "error"}`."""
     try:
+        try:
+            body = RefreshBody.model_validate(await read_fields(request))
+        except ValidationError as exc:
+            raise BadRequest(f"Invalid request: {exc.errors()[0]['msg']}")
         await auth.check_rate_limit(session, f"refresh:{client_ip(request)}", res.settings)
         await session.commit()
-        tokens = await auth.refresh(session, (body.refresh_token if body else None) or "", res.settings)
+        tokens = await auth.refresh(session, body.refresh_token or "", res.settings)
     except DomainError as exc:
         return _ok_false(exc)
     _set_auth_cookies(response, tokens.access_token, None, res)

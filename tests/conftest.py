@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
@@ -119,6 +120,27 @@ def make_client(settings: Settings) -> Callable[..., AsyncIterator[httpx.AsyncCl
         return _lifespan_client(settings.model_copy(update=changes))
 
     return factory
+
+
+@pytest.fixture
+async def api_server(settings: Settings) -> AsyncIterator[str]:
+    """The real API, served by uvicorn in this event loop where the worker's CALL_API activities
+    look for it (settings.internal_api_url)."""
+    assert settings.internal_api_url
+    port = int(settings.internal_api_url.rsplit(":", 1)[1])
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    served = uvicorn.Server(config)
+    task = asyncio.create_task(served.serve())
+    for _ in range(200):
+        if served.started:
+            break
+        await asyncio.sleep(0.05)
+    assert served.started
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        served.should_exit = True
+        await task
 
 
 @dataclass

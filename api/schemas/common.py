@@ -76,3 +76,21 @@ class Input(StrictScalars):
     aliases or field names."""
 
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+
+class ErrorDetail(Body):
+    code: str | None = None
+    message: str
+    path: str
+
+
+class Error(BaseModel):
+    """Every error body: `error` always, plus what the case adds (`details` for invalid input,
+    `requiredFeatures` for 403, `requestId` for 500, a route's own keys such as `ok: false`)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    error: str
+    details: list[ErrorDetail] | None = None
+    requiredFeatures: list[str] | None = None
+    requestId: str | None = None

@@ -89,9 +89,7 @@ async def test_the_last_super_admin_cannot_be_demoted_deactivated_or_deleted(
     other = await make_account("superadmin", "admin")  # the only super admin of its tenant
     await make_account("admin", tenant_id=other.tenant_id)  # so only the super admin rule applies
     target = {"id": str(other.user_id)}
-    await _refused(
-        await client.put("/api/auth/users", json={**target, "roles": ["admin"]}, headers=superadmin.headers)
-    )
+    await _refused(await client.put("/api/auth/users", json={**target, "roles": ["admin"]}, headers=superadmin.headers))
     await _refused(await client.put("/api/auth/users", json={**target, "isActive": False}, headers=superadmin.headers))
     await _refused(await client.delete("/api/auth/users", params=target, headers=superadmin.headers))
     super_role = await role_id(client, other, "superadmin")
