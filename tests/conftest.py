@@ -170,6 +170,11 @@ MakeAccount = Callable[..., Awaitable[Account]]
 @pytest.fixture
 def make_account(client: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]) -> MakeAccount:
     """Creates a user with the given seeded roles, in a fresh tenant unless one is given."""
+    return account_factory(client, sessionmaker)
+
+
+def account_factory(client: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]) -> MakeAccount:
+    """`make_account` for fixtures of a wider scope."""
 
     async def factory(
         *roles: str,
