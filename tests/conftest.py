@@ -28,7 +28,10 @@ from engine.db.session import create_engine, create_sessionmaker
 from engine.devstack import EmbeddedPostgres, TemporalDevServer, free_port
 from engine.settings import Settings
 from engine.temporal.client import connect
+from tests import secrets_scan
 from workers.registry import build_worker
+
+pytest_plugins = ["tests.secrets_scan"]
 
 PASSWORD = "correct-horse-battery"
 SUPERADMIN_EMAIL = "root@covo.test"
@@ -102,7 +105,9 @@ async def _lifespan_client(settings: Settings) -> AsyncIterator[httpx.AsyncClien
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://test", event_hooks=secrets_scan.HOOKS
+        ) as client:
             yield client
 
 

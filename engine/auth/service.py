@@ -270,10 +270,11 @@ async def login(session: AsyncSession, email: str, password: str, settings: Sett
     if not email or not password:
         raise BadRequest("Email and password are required")
     user = await find_user_by_email(session, email)
-    if user is None:
-        verify_password(DUMMY_PASSWORD_HASH, password)
-        raise Unauthorized("Invalid email or password")
-    if not verify_password(user.password_hash, password):
+    # One Argon2 verification whatever the case (unknown e-mail, no password set, wrong password),
+    # and the same answer: neither the body nor the time tells which addresses have accounts.
+    hashed = user.password_hash if user is not None and user.password_hash else None
+    matches = verify_password(hashed or DUMMY_PASSWORD_HASH, password) and hashed is not None
+    if user is None or not matches:
         raise Unauthorized("Invalid email or password")
     if not user.is_active or not await _live_tenant(session, user.tenant_id):
         raise Forbidden("Account is disabled")
