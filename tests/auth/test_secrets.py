@@ -28,7 +28,9 @@ async def test_only_the_pinned_jwt_algorithm_is_accepted(
     client: httpx.AsyncClient, admin: Account, settings: Settings, algorithm: str
 ) -> None:
     same_claims = _forged(admin.token, settings.jwt_secret or "", "HS256")
-    assert (await client.get("/api/auth/profile", headers={"Authorization": f"Bearer {same_claims}"})).status_code == 200
+    assert (
+        await client.get("/api/auth/profile", headers={"Authorization": f"Bearer {same_claims}"})
+    ).status_code == 200
     other = _forged(admin.token, settings.jwt_secret or "", algorithm)
     response = await anonymous(client).get("/api/auth/profile", headers={"Authorization": f"Bearer {other}"})
     assert response.status_code == 401
