@@ -6,7 +6,7 @@ import os
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Header, Query
 from pydantic import Field
 
 from api.auth import Camel, _page
@@ -31,6 +31,7 @@ from engine.auth.schemas import Principal
 from engine.auth.scope import parse_uuid
 from engine.errors import Conflict
 from engine.pagination import OffsetParams
+from engine.temporal import ids
 from engine.workflows import service
 from engine.workflows.interpreter_logic import allowed_env
 from engine.workflows.schemas import AdvanceRequest, SignalRequest
@@ -172,7 +173,20 @@ def _env(res: Res) -> dict[str, str]:
     response_model=DataMessage[InstanceStarted],
     openapi_extra=features_doc("workflows.instances.create"),
 )
-async def start_instance(principal: InstancesCreate, session: Session, res: Res, body: StartBody) -> dict[str, Any]:
+async def start_instance(
+    principal: InstancesCreate,
+    session: Session,
+    res: Res,
+    body: StartBody,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            max_length=200,
+            description="Makes the start safe to retry (e.g. after a lost answer): the same key starts one instance.",
+        ),
+    ] = None,
+) -> dict[str, Any]:
     """Answers at once with status RUNNING; the instance runs on Temporal, pinned to the
     definition version it started with."""
     metadata = {k: v for k, v in body.metadata.items() if k != "initiatedBy"}  # callers can't claim another initiator
@@ -182,6 +196,7 @@ async def start_instance(principal: InstancesCreate, session: Session, res: Res,
         correlation_key=body.correlation_key, metadata=metadata, initiated_by=str(principal.id),
         task_queue=res.settings.temporal_task_queue, env=_env(res),
         history_limit=res.settings.workflows_history_limit,
+        instance_id=ids.instance_id_for_key(principal.tenant_id, idempotency_key) if idempotency_key else None,
     )  # fmt: skip
     return {
         "data": {

@@ -13,3 +13,12 @@ def outbox_sweep_id(task_queue: str) -> str:
     """The sweep schedule's id (and its workflows' id prefix): per task queue, because several
     deployments may share a namespace."""
     return f"outbox-sweep-{task_queue}"
+
+
+_INSTANCE_KEYS = uuid.UUID("6f0b8a52-6c1e-4c55-9a8e-3d1f2b7c9e01")
+
+
+def instance_id_for_key(tenant_id: uuid.UUID, idempotency_key: str) -> uuid.UUID:
+    """The instance id a start with an `Idempotency-Key` gets: the same key of the same tenant always
+    names the same instance (and so the same workflow id), so a retried start re-attaches."""
+    return uuid.uuid5(_INSTANCE_KEYS, f"{tenant_id}:{idempotency_key}")

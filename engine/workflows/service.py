@@ -466,6 +466,8 @@ async def start_instance(
             .values(values)
             .on_conflict_do_nothing(index_elements=[WorkflowInstanceRow.id])
         )
+        # The stored row, with its defaults (or the first attempt's row, as it stands now).
+        row = await session.get(WorkflowInstanceRow, instance_id) or row
     else:
         session.add(row)
         await session.flush()
