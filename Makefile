@@ -44,7 +44,7 @@ lock: install
 	$(BIN)/uv pip compile pyproject.toml --group dev --generate-hashes --python-version 3.11 --quiet \
 		--custom-compile-command "make lock" -o requirements.lock
 
-.PHONY: bench drill
+.PHONY: bench drill fuzz
 
 ## Benchmarks: workflow engine vs a plain Temporal workflow (own embedded stack), then JsonLogic.
 bench: install
@@ -52,9 +52,15 @@ bench: install
 	$(BIN)/python bench/bench_rules.py
 	$(BIN)/python bench/bench_jsonlogic.py
 
-## Operational drills (kill the worker mid-flight, ...); not part of `make test`.
+## Operational drills (worker SIGKILL, Temporal and Postgres outages, API killed mid-request) with
+## 200 instances in flight; prints the fault table. Not part of `make test`.
 drill: install
-	COVO_DRILL=1 $(BIN)/pytest tests/drills
+	COVO_DRILL=1 $(BIN)/pytest tests/drills -s -p no:randomly
+
+## Longer schemathesis run (50 examples per operation), as a super admin and as a plain employee of
+## another tenant. `make test` runs a bounded pass (3 examples, super admin).
+fuzz: install
+	COVO_FUZZ_EXAMPLES=50 COVO_FUZZ_AS=superadmin,employee $(BIN)/pytest tests/fuzz -s -p no:randomly
 
 worker: install
 	$(BIN)/covo worker
