@@ -322,8 +322,13 @@ async def _measure(
     counted = per_instance(
         await rows(sessionmaker, "SELECT instance_id FROM test_side_effects WHERE instance_id = ANY(:ids)", **params)
     )
+    wanted = set(ids)
     hooks_by_key: collections.Counter[str] = collections.Counter(
-        h.headers.get("idempotency-key", "") for h in receiver.hits if h.path == "/hook"
+        key
+        for h in receiver.hits
+        if h.path == "/hook"
+        and (key := h.headers.get("idempotency-key", "")).count(":") >= 2
+        and key.split(":")[1] in wanted
     )
     applied_hooks = collections.Counter(key.split(":")[1] for key in hooks_by_key if key.count(":") >= 2)
     seqs = await rows(
@@ -354,7 +359,8 @@ async def _measure(
                 duplicates["step row"] += n - 1
             elif n == 0:
                 lost.add(instance_id)
-    duplicates["event seq"] += sum(n - 1 for _, _, n in seqs if n > 1)
+    if repeated := sum(n - 1 for _, _, n in seqs if n > 1):
+        duplicates["event seq"] += repeated
     redelivered = sum(n - 1 for n in hooks_by_key.values() if n > 1)
     result.duplicates = sum(duplicates.values())
     result.lost = len(lost) + stranded_mail + stranded_events
