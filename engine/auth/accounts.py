@@ -193,15 +193,31 @@ async def put_role_acl(
         if acl is None:
             acl = RoleAcl(role_id=role.id, features=[], is_super_admin=False, organizations=None)
             session.add(acl)
-        sanitized = False
-        if features is not None:
-            acl.features, sanitized = sanitize_features(principal, features)
-        if is_super_admin is not None:
-            acl.is_super_admin = is_super_admin
-        if organizations_given:
-            acl.organizations = await _organizations_in_tenant(session, role.tenant_id, organizations)
-        await session.flush()
-        return sanitized
+        return await _apply_acl(
+            session, principal, acl, role.tenant_id, features, is_super_admin, organizations, organizations_given
+        )
+
+
+async def _apply_acl(
+    session: AsyncSession,
+    principal: Principal,
+    acl: RoleAcl | UserAcl,
+    tenant_id: uuid.UUID,
+    features: list[str] | None,
+    is_super_admin: bool | None,
+    organizations: list[Any] | None,
+    organizations_given: bool,
+) -> bool:
+    """Writes the given parts of a role's or user's ACL; returns whether features were dropped."""
+    sanitized = False
+    if features is not None:
+        acl.features, sanitized = sanitize_features(principal, features)
+    if is_super_admin is not None:
+        acl.is_super_admin = is_super_admin
+    if organizations_given:
+        acl.organizations = await _organizations_in_tenant(session, tenant_id, organizations)
+    await session.flush()
+    return sanitized
 
 
 # ---------------------------------------------------------------- users
@@ -441,46 +457,17 @@ async def put_user_acl(
     user = await get_user(session, principal, user_id)
     await _guard_super_admin_target(session, principal, user)
     async with lockout.guarded(session, principal, user.tenant_id):
-        return await _put_user_acl(
-            session,
-            principal,
-            user,
-            features=features,
-            is_super_admin=is_super_admin,
-            organizations=organizations,
-            organizations_given=organizations_given,
-            clear=clear,
+        custom = await session.get(UserAcl, user.id)
+        if clear:
+            if custom is not None:
+                await session.delete(custom)
+                await session.flush()
+            return False
+        if is_super_admin and not principal.is_super_admin:
+            raise Forbidden("Only a super admin can grant super admin")
+        if custom is None:
+            custom = UserAcl(user_id=user.id, features=[], is_super_admin=False, organizations=None)
+            session.add(custom)
+        return await _apply_acl(
+            session, principal, custom, user.tenant_id, features, is_super_admin, organizations, organizations_given
         )
-
-
-async def _put_user_acl(
-    session: AsyncSession,
-    principal: Principal,
-    user: User,
-    *,
-    features: list[str] | None,
-    is_super_admin: bool | None,
-    organizations: list[Any] | None,
-    organizations_given: bool,
-    clear: bool,
-) -> bool:
-    custom = await session.get(UserAcl, user.id)
-    if clear:
-        if custom is not None:
-            await session.delete(custom)
-            await session.flush()
-        return False
-    if is_super_admin and not principal.is_super_admin:
-        raise Forbidden("Only a super admin can grant super admin")
-    if custom is None:
-        custom = UserAcl(user_id=user.id, features=[], is_super_admin=False, organizations=None)
-        session.add(custom)
-    sanitized = False
-    if features is not None:
-        custom.features, sanitized = sanitize_features(principal, features)
-    if is_super_admin is not None:
-        custom.is_super_admin = is_super_admin
-    if organizations_given:
-        custom.organizations = await _organizations_in_tenant(session, user.tenant_id, organizations)
-    await session.flush()
-    return sanitized
