@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 from typing import Any
 
 import httpx
@@ -44,9 +45,21 @@ def _credentials(value: Any) -> set[str]:
     return found
 
 
+# Credentials are JWTs and URL-safe random strings: any of them in a text is one of these words.
+_WORDS = re.compile(r"[A-Za-z0-9_\-.]{16,}")
+
+
 def _hits(text: str) -> list[str]:
     hits = [marker for marker in PASSWORD_MARKERS if marker in text]
-    return hits + [secret[:8] + "…" for secret in issued if secret in text]
+    candidates = set(_WORDS.findall(text))
+    found = {secret for secret in candidates if secret in issued}
+    # a credential glued to neighbouring characters (`token=...`) is found by its own length
+    found |= {secret for word in candidates - found for secret in _secrets_in(word)}
+    return hits + [secret[:8] + "…" for secret in found]
+
+
+def _secrets_in(word: str) -> set[str]:
+    return {secret for secret in issued if len(secret) < len(word) and secret in word} if len(word) > 40 else set()
 
 
 async def _on_response(response: httpx.Response) -> None:
