@@ -31,8 +31,6 @@ from engine.temporal.client import connect
 from tests import secrets_scan
 from workers.registry import build_worker
 
-pytest_plugins = ["tests.secrets_scan"]
-
 PASSWORD = "correct-horse-battery"
 SUPERADMIN_EMAIL = "root@covo.test"
 
@@ -232,6 +230,11 @@ async def superadmin(make_account: MakeAccount) -> Account:
 
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("COVO_ENV", "test")
+    secrets_scan.install()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    secrets_scan.report(session)
 
 
 @pytest.fixture(scope="session")

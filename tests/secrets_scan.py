@@ -4,7 +4,8 @@ the API hands out is remembered (from the answers of the test client), and at th
 each record and answer is searched for the test password, an Argon2 hash, or a credential. A hit
 fails the run (exit status 1) and names where it was.
 
-Wired in by tests/conftest.py (`pytest_plugins`, and `HOOKS` on the test client)."""
+Wired in by tests/conftest.py (`install` at configure, `report` at session finish, and `HOOKS` on
+the test client)."""
 
 from __future__ import annotations
 
@@ -76,7 +77,7 @@ async def _on_response(response: httpx.Response) -> None:
 HOOKS: dict[str, list[Any]] = {"response": [_on_response]}
 
 
-def pytest_configure(config: pytest.Config) -> None:
+def install() -> None:
     handler = _Keep(level=logging.INFO)
     handler.setFormatter(logging.Formatter("%(message)s"))
     root = logging.getLogger()
@@ -85,7 +86,7 @@ def pytest_configure(config: pytest.Config) -> None:
         root.setLevel(logging.INFO)
 
 
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+def report(session: pytest.Session) -> None:
     for line in records:
         hits = _hits(line)
         if hits:
