@@ -39,10 +39,14 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-## Re-pin every dependency after editing pyproject.toml.
+## Re-pin every dependency after editing pyproject.toml: requirements.lock (everything, for make
+## install), requirements-prod.lock (runtime only, for the image, same versions) and
+## requirements-build.lock (uv and the build backend, for the image build).
+LOCK := $(BIN)/uv pip compile --generate-hashes --python-version 3.11 --quiet --custom-compile-command "make lock"
 lock: install
-	$(BIN)/uv pip compile pyproject.toml --group dev --generate-hashes --python-version 3.11 --quiet \
-		--custom-compile-command "make lock" -o requirements.lock
+	$(LOCK) pyproject.toml --extra devstack --group dev -o requirements.lock
+	$(LOCK) pyproject.toml -c requirements.lock -o requirements-prod.lock
+	$(LOCK) --group pyproject.toml:build -o requirements-build.lock
 
 .PHONY: bench drill
 
