@@ -40,6 +40,16 @@ def _exposition() -> bytes:
     return prometheus_client.generate_latest(REGISTRY)
 
 
+def route_template(scope: Scope) -> str:
+    """The matched route's template (`/api/workflows/instances/{id}`), rebuilt from the path and
+    the path parameters the router extracted, never the raw path: ids would make one series per
+    object. Requests no route matched share one label."""
+    if scope.get("route") is None:
+        return UNMATCHED
+    params = {str(value): name for name, value in (scope.get("path_params") or {}).items()}
+    return "/".join(f"{{{params[part]}}}" if part in params else part for part in scope["path"].split("/"))
+
+
 class Metrics:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -63,9 +73,7 @@ class Metrics:
         try:
             await self.app(scope, receive, record_status)
         finally:
-            # The router put the matched route into the scope: label by its template, never by
-            # the raw path (ids would make one series per object).
-            route = getattr(scope.get("route"), "path", None) or UNMATCHED
+            route = route_template(scope)
             method = scope["method"]
             REQUEST_SECONDS.labels(method, route).observe(time.perf_counter() - started)
             RESPONSES.labels(method, route, str(status)).inc()
