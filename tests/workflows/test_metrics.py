@@ -93,8 +93,8 @@ async def test_the_worker_process_serves_sdk_and_business_metrics(
         "WORKER_METRICS_ADDRESS": f"127.0.0.1:{port}",
         "LOG_FORMAT": "json",
     }
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "workers"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "workers", env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     try:
         async for client in make_client(temporal_task_queue=queue):  # type: ignore[operator]
@@ -118,5 +118,5 @@ async def test_the_worker_process_serves_sdk_and_business_metrics(
         ), [line for line in text.splitlines() if "activity" in line][:20]
     finally:
         worker.terminate()
-        _, stderr = worker.communicate(timeout=60)
+        _, stderr = await asyncio.wait_for(worker.communicate(), 60)
     assert worker.returncode == 0, stderr.decode()[-2000:]
