@@ -48,13 +48,18 @@ lock: install
 	$(LOCK) pyproject.toml -c requirements.lock -o requirements-prod.lock
 	$(LOCK) --group pyproject.toml:build -o requirements-build.lock
 
-.PHONY: bench drill
+.PHONY: bench drill scale
 
 ## Benchmarks: workflow engine vs a plain Temporal workflow (own embedded stack), then JsonLogic.
 bench: install
 	$(BIN)/python bench/bench_workflows.py
 	$(BIN)/python bench/bench_rules.py
 	$(BIN)/python bench/bench_jsonlogic.py
+
+## Scale-out on this machine: the checkout benchmark with 1/2 workers x 1/2 API processes on one
+## dev server, then two workers with one SIGKILLed mid-run (bench/results/scale.md).
+scale: install
+	$(BIN)/python bench/bench_scale.py
 
 ## Operational drills (kill the worker mid-flight, ...); not part of `make test`.
 drill: install
