@@ -19,7 +19,6 @@ import asyncio
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench_workflows import CHECKOUT, Bench, Load, p50_p99
 from sqlalchemy import text
-from stack import Stack, _children, _proc_times, say
+from stack import Stack, _children, _proc_times, run, say
 
 from engine.devstack import wait_for_port
 
@@ -69,15 +68,7 @@ def cpu_by_kind(stack: Stack) -> dict[str, float]:
 def reshape(stack: Stack, workers: int, apis: int) -> None:
     """Stop the workers and the API, start `workers` worker processes and an API of `apis`
     processes (uvicorn workers) on the same port, against the same dev server and Postgres."""
-    for _, process in stack.children:
-        process.terminate()
-    for _, process in stack.children:
-        try:
-            process.wait(40)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    stack.children = []
+    stack.stop_children(patience=40)
     for i in range(workers):
         stack.spawn(f"worker-{i + 1}", [sys.executable, "-m", "workers"])
     port = stack.api_url.rsplit(":", 1)[1]
@@ -221,30 +212,14 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temporary stack directory (logs)")
     args = parser.parse_args()
 
-    def interrupt(*_: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, interrupt)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    stack = Stack(keep=args.keep)
-    began = time.monotonic()
     load_before = os.getloadavg()[0]
-    try:
-        stack.start()
-        rows = asyncio.run(measure(stack, args))
-    except KeyboardInterrupt:
-        say("interrupted; stopping everything")
-        return 130
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        stack.stop()
-    table = report(rows, args, (load_before, os.getloadavg()[0]), time.monotonic() - began)
-    print(table)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(table)
-    say(f"written to {args.output}")
-    return 0
+    stack = Stack(keep=args.keep)
+    return run(
+        stack,
+        lambda: asyncio.run(measure(stack, args)),
+        lambda rows, elapsed: report(rows, args, (load_before, os.getloadavg()[0]), elapsed),
+        args.output,
+    )
 
 
 if __name__ == "__main__":
