@@ -42,32 +42,38 @@ def services(compose: dict[str, Any]) -> dict[str, Any]:
     return found
 
 
-def _config(cli: list[str], path: Path) -> subprocess.CompletedProcess[str]:
+def _config(cli: list[str], document: str, where: Path) -> subprocess.CompletedProcess[str]:
+    """`config` on a copy of the project's deployment files with placeholder secret files, as an
+    operator's checkout would have them (no .env, no variables from this machine)."""
+    shutil.copytree(ROOT / "deploy", where / "deploy")
+    (where / "secrets").mkdir()
+    for name in yaml.safe_load(document)["secrets"]:
+        (where / "secrets" / name).write_text("placeholder")
+    (where / "docker-compose.yml").write_text(document)
     return subprocess.run(
-        [*cli, "-f", str(path), "--project-directory", str(ROOT), "config", "-q"],
+        [*cli, "-f", "docker-compose.yml", "config", "-q"],
         capture_output=True,
         text=True,
-        cwd=ROOT,
-        env={"PATH": "/usr/bin:/bin:/usr/local/bin"},
+        cwd=where,
+        env={"PATH": "/usr/bin:/bin:/usr/local/bin", "HOME": str(where)},
     )
 
 
-def test_the_compose_cli_accepts_the_file() -> None:
+def test_the_compose_cli_accepts_the_file(tmp_path: Path) -> None:
     cli = compose_cli()
     if cli is None:
         pytest.skip("no compose CLI here (install Debian's `docker-compose` or Docker's compose plugin)")
-    result = _config(cli, COMPOSE)
+    result = _config(cli, COMPOSE.read_text(), tmp_path)
     assert result.returncode == 0, result.stderr
 
 
 def test_the_compose_cli_rejects_a_broken_file(tmp_path: Path) -> None:
-    """The check above can fail: a misspelt dependency is refused."""
+    """The check above can fail: a restart policy that is not one is refused."""
     cli = compose_cli()
     if cli is None:
         pytest.skip("no compose CLI here (install Debian's `docker-compose` or Docker's compose plugin)")
-    broken = tmp_path / "docker-compose.yml"
-    broken.write_text(COMPOSE.read_text().replace("    restart: unless-stopped\n", "    restart: 7\n", 1))
-    assert _config(cli, broken).returncode != 0
+    broken = COMPOSE.read_text().replace("    restart: unless-stopped\n", "    restart: 7\n", 1)
+    assert _config(cli, broken, tmp_path).returncode != 0
 
 
 def test_every_image_is_pinned(services: dict[str, Any]) -> None:
