@@ -5,10 +5,11 @@
 #   covo_app      what the API and the workers use: read and write rows, no DDL
 #   temporal      owns Temporal's two databases; cannot reach covo's
 set -eu
+SECRETS="${SECRETS_DIR:-/run/secrets}"
 psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres \
-    -v migrate_pw="$(cat /run/secrets/db_migrate_password)" \
-    -v app_pw="$(cat /run/secrets/db_app_password)" \
-    -v temporal_pw="$(cat /run/secrets/db_temporal_password)" <<'SQL'
+    -v migrate_pw="$(cat "$SECRETS"/db_migrate_password)" \
+    -v app_pw="$(cat "$SECRETS"/db_app_password)" \
+    -v temporal_pw="$(cat "$SECRETS"/db_temporal_password)" <<'SQL'
 CREATE ROLE covo_migrate LOGIN PASSWORD :'migrate_pw';
 CREATE ROLE covo_app LOGIN PASSWORD :'app_pw';
 CREATE ROLE temporal LOGIN PASSWORD :'temporal_pw';
