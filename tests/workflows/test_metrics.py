@@ -120,3 +120,17 @@ async def test_the_worker_process_serves_sdk_and_business_metrics(
         worker.terminate()
         _, stderr = await asyncio.wait_for(worker.communicate(), 60)
     assert worker.returncode == 0, stderr.decode()[-2000:]
+
+
+def test_several_api_processes_answer_for_all_of_them(tmp_path: Path) -> None:
+    """With PROMETHEUS_MULTIPROC_DIR (uvicorn --workers N in one container), /metrics sums every
+    process's counters, not just the one that happens to answer the scrape."""
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    bump = "from engine import metrics; metrics.TASK_COMMANDS.inc(command='claim_task')"
+    for _ in range(2):
+        subprocess.run([sys.executable, "-c", bump], env=env, cwd=ROOT, check=True)
+    scrape = "from api.metrics import _exposition; print(_exposition().decode())"
+    text = subprocess.run(
+        [sys.executable, "-c", scrape], env=env, cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout
+    assert sample(text, "covo_task_commands_total", command="claim_task") == 2
