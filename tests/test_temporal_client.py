@@ -74,6 +74,16 @@ def test_the_api_key_can_come_from_a_secret_file(tmp_path: Path) -> None:
     assert kept.database_url == "postgresql://u:own@db/covo"
 
 
+def test_every_caller_picks_the_api_key_from_the_secret_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "temporal_api_key").write_text("cloud-key-from-file\n")
+    monkeypatch.setenv("COVO_SECRETS_DIR", str(tmp_path))
+    monkeypatch.delenv("TEMPORAL_API_KEY", raising=False)
+    config = connect_config("covo.a1b2c.tmprl.cloud:7233", "covo.a1b2c")
+    assert config["api_key"] == "cloud-key-from-file" and config["tls"] is True
+    monkeypatch.setenv("COVO_SECRETS_DIR", str(tmp_path / "absent"))
+    assert "api_key" not in connect_config("127.0.0.1:7233")
+
+
 def test_client_certificates_and_ca_are_read_from_their_paths(tmp_path: Path) -> None:
     ca = trustme.CA()
     cert = ca.issue_cert("covo-worker")

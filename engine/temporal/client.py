@@ -46,7 +46,11 @@ def connect_config(
     env: Mapping[str, str] | None = None,
 ) -> ClientConnectConfig:
     """The keyword arguments for `Client.connect`: the envconfig profile (file + environment, or
-    `env` instead of the process environment), with explicit values on top."""
+    `env` instead of the process environment), with explicit values on top. Without an explicit
+    key, a `temporal_api_key` secret file (COVO_SECRETS_DIR, /run/secrets) is used, so every caller
+    reaches Temporal Cloud the same way."""
+    if api_key is None and env is None:
+        api_key = _secret_file("temporal_api_key")
     profile = ClientConfigProfile.load(override_env_vars=env)
     config = profile.to_client_connect_config()
     if address:
@@ -61,6 +65,14 @@ def connect_config(
         raise ValueError("No Temporal address: set TEMPORAL_ADDRESS (or a TEMPORAL_PROFILE with an address)")
     config.setdefault("namespace", "default")
     return config
+
+
+def _secret_file(name: str) -> str | None:
+    from engine.settings import secrets_dir
+
+    directory = secrets_dir()
+    path = directory / name if directory else None
+    return path.read_text().strip() or None if path is not None and path.is_file() else None
 
 
 async def connect(

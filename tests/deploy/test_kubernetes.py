@@ -75,6 +75,8 @@ def test_secrets_are_mounted_files_and_the_url_has_no_password() -> None:
         pod = by_kind(kind, name)["spec"]["template"]["spec"]
         mounts = pod["containers"][0]["volumeMounts"]
         assert {"name": "secrets", "mountPath": "/run/secrets", "readOnly": True} in mounts, name
+        # /var/run is /run: the service-account token would be mounted inside the secrets.
+        assert pod["automountServiceAccountToken"] is False, name
     images = {
         by_kind(kind, name)["spec"]["template"]["spec"]["containers"][0]["image"]
         for kind, name in (("Deployment", "covo-api"), ("Deployment", "covo-worker"), ("Job", "covo-migrate"))
