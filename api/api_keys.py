@@ -15,6 +15,7 @@ from api.schemas.api_keys import ApiKey, CreatedApiKey
 from api.schemas.common import PositionedPage, Success
 from engine.auth import api_keys
 from engine.auth.schemas import Principal
+from engine.clock import iso_or_none
 
 router = APIRouter(tags=["API Keys"])
 
@@ -72,7 +73,7 @@ async def create_key(
         tenantId=str(key.tenant_id),
         organizationId=str(key.organization_id) if key.organization_id else None,
         roles=await api_keys.role_refs(session, key.role_ids),
-        expiresAt=key.expires_at.isoformat() if key.expires_at else None,
+        expiresAt=iso_or_none(key.expires_at),
         secret=secret,
     )
 

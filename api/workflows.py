@@ -222,7 +222,9 @@ async def validate_start(principal: InstancesView, session: Session, body: Valid
             "workflowId": body.workflow_id,
             "errors": [{"ruleId": f"_{exc.code}", "message": exc.message, "code": exc.code}],
         }
-    errors = await service.start_pre_condition_errors(session, principal.tenant_id, row, body.context, body.locale)
+    errors = await service.start_pre_condition_errors(
+        session, principal.tenant_id, row, body.context, body.locale, str(principal.id)
+    )
     result: dict[str, Any] = {"canStart": not errors, "workflowId": body.workflow_id}
     if errors:
         result["errors"] = errors

@@ -14,14 +14,11 @@ from engine.auth.directory import org_allowed
 from engine.auth.schemas import Principal
 from engine.auth.scope import tenant_for
 from engine.auth.security import new_secret, sha256
-from engine.auth.service import API_KEY_PREFIX, now
+from engine.auth.service import API_KEY_PREFIX
+from engine.clock import iso_or_none, now
 from engine.db.models import ApiKey, Organization, Role
 from engine.errors import BadRequest, NotFound
 from engine.pagination import PageParams, page_body, page_of
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 async def _role_refs(session: AsyncSession, role_ids: list[Any]) -> list[dict[str, Any]]:
@@ -56,9 +53,9 @@ async def list_keys(
             "keyPrefix": key.key_prefix,
             "organizationId": str(key.organization_id) if key.organization_id else None,
             "organizationName": org_name,
-            "createdAt": _iso(key.created_at),
-            "lastUsedAt": _iso(key.last_used_at),
-            "expiresAt": _iso(key.expires_at),
+            "createdAt": iso_or_none(key.created_at),
+            "lastUsedAt": iso_or_none(key.last_used_at),
+            "expiresAt": iso_or_none(key.expires_at),
             "roles": await _role_refs(session, key.role_ids),
         }
         for key, org_name in rows

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from engine import modules
 from engine.auth.schemas import Principal
 from engine.auth.scope import tenant_for, visible_tenant
-from engine.auth.service import now
+from engine.clock import iso_or_none, now
 from engine.db.models import Organization, Role, RoleAcl, Tenant, User
 from engine.errors import BadRequest, NotFound
 from engine.pagination import PageParams, page_body, page_of, sort_order
@@ -19,17 +19,13 @@ from engine.pagination import PageParams, page_body, page_of, sort_order
 TENANT_SORT_FIELDS = {"name": Tenant.name, "createdAt": Tenant.created_at, "updatedAt": Tenant.updated_at}
 
 
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
 def tenant_body(tenant: Tenant) -> dict[str, Any]:
     return {
         "id": str(tenant.id),
         "name": tenant.name,
         "isActive": tenant.is_active,
-        "createdAt": _iso(tenant.created_at),
-        "updatedAt": _iso(tenant.updated_at),
+        "createdAt": iso_or_none(tenant.created_at),
+        "updatedAt": iso_or_none(tenant.updated_at),
     }
 
 

@@ -23,6 +23,7 @@ from engine.auth.security import (
     sha256,
     verify_password,
 )
+from engine.clock import now
 from engine.db.models import (
     ApiKey,
     AuthSession,
@@ -40,10 +41,6 @@ from engine.mail import service as mail
 from engine.settings import Settings
 
 API_KEY_PREFIX = "covo_"
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

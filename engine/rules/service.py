@@ -23,6 +23,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from engine.auth.schemas import Principal
+from engine.clock import iso_or_none, now
 from engine.db.base import utcnow
 from engine.db.models import BusinessRuleRow, RuleExecutionLogRow, RuleSetMemberRow, RuleSetRow, SideEffectRow
 from engine.db.session import flush_unique
@@ -41,6 +42,7 @@ from engine.rules.execution import (
     run_rules,
     sanitize,
 )
+from engine.rules.pinned import RuleSnapshot
 from engine.rules.schemas import (
     ERROR,
     EXECUTION_RESULTS,
@@ -63,7 +65,6 @@ from engine.rules.schemas import (
     parse_body,
 )
 from engine.rules.workflows import RuleWebhookWorkflow
-from engine.workflows.schemas import RuleSnapshot
 
 log = logging.getLogger("covo.rules")
 
@@ -71,14 +72,6 @@ MAX_PAGE_SIZE: Final = 100
 LOCK_HEADER: Final = "x-om-ext-optimistic-lock-expected-updated-at"
 # Domain events that never trigger rules (reference §3.5).
 EVENT_PREFIXES_SKIPPED: Final = ("query_index.", "search.", "business_rules.", "cache.", "queue.", "workflows.")
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 def _org_is(column: Any, organization_id: uuid.UUID | None) -> ColumnElement[bool]:
@@ -130,7 +123,7 @@ def check_lock(current: datetime, expected: str | None) -> None:
             code="optimistic_lock_conflict",
             extra={
                 "code": "optimistic_lock_conflict",
-                "currentUpdatedAt": _iso(current),
+                "currentUpdatedAt": iso_or_none(current),
                 "expectedUpdatedAt": expected,
             },
         )
@@ -152,12 +145,12 @@ def rule_item(row: BusinessRuleRow) -> dict[str, Any]:
         "enabled": row.enabled,
         "priority": row.priority,
         "version": row.version,
-        "effectiveFrom": _iso(row.effective_from),
-        "effectiveTo": _iso(row.effective_to),
+        "effectiveFrom": iso_or_none(row.effective_from),
+        "effectiveTo": iso_or_none(row.effective_to),
         "tenantId": str(row.tenant_id),
         "organizationId": str(row.organization_id) if row.organization_id else None,
-        "createdAt": _iso(row.created_at),
-        "updatedAt": _iso(row.updated_at),
+        "createdAt": iso_or_none(row.created_at),
+        "updatedAt": iso_or_none(row.updated_at),
     }
 
 
@@ -345,8 +338,8 @@ def set_body(row: RuleSetRow) -> dict[str, Any]:
         "organizationId": str(row.organization_id) if row.organization_id else None,
         "createdBy": row.created_by,
         "updatedBy": row.updated_by,
-        "createdAt": _iso(row.created_at),
-        "updatedAt": _iso(row.updated_at),
+        "createdAt": iso_or_none(row.created_at),
+        "updatedAt": iso_or_none(row.updated_at),
     }
 
 
@@ -770,7 +763,7 @@ def _log_item(row: RuleExecutionLogRow) -> dict[str, Any]:
         "outputContext": row.output_context,
         "errorMessage": row.error_message,
         "executionTimeMs": row.execution_time_ms,
-        "executedAt": _iso(row.executed_at),
+        "executedAt": iso_or_none(row.executed_at),
         "tenantId": str(row.tenant_id),
         "organizationId": str(row.organization_id) if row.organization_id else None,
         "executedBy": row.executed_by,
@@ -911,7 +904,7 @@ async def snapshots_for(session: AsyncSession, tenant_id: uuid.UUID, rule_ids: s
     """The live rules of the tenant with these string `ruleId`s, as snapshots a workflow pins at
     start. `condition` is JsonLogic (`true` when the rule has none); a condition given as a
     reference condition tree reads its `{{today}}`/`{{user.id}}`-style values from
-    `data["$context"]` (`engine.rules.execution.CONTEXT_KEY`). `fail_message` is the rule's first
+    `data["$context"]` (`engine.rules.pinned.CONTEXT_KEY`). `fail_message` is the rule's first
     SHOW_ERROR / BLOCK_TRANSITION / SHOW_WARNING failure message (unrendered), if any."""
     if not rule_ids:
         return {}
@@ -933,6 +926,7 @@ async def snapshots_for(session: AsyncSession, tenant_id: uuid.UUID, rule_ids: s
             effective_from=row.effective_from,
             effective_to=row.effective_to,
             fail_message=_fail_message(row.failure_actions),
+            version=f"{row.id}@{row.updated_at.isoformat()}",
         )
         for row in rows
     }

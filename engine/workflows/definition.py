@@ -240,6 +240,13 @@ class WorkflowDefinition(_Model):
     signals: list[Any] | None = None
     timers: list[Any] | None = None
 
+    def start_step(self) -> Step:
+        """The START step (the checker guarantees exactly one in a saved definition)."""
+        for step in self.steps:
+            if step.step_type == StepType.START:
+                return step
+        raise KeyError("The definition has no START step")
+
 
 class DefinitionMetadata(_Model):
     tags: list[Annotated[str, Field(max_length=50)]] | None = None

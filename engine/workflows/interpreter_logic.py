@@ -6,14 +6,14 @@ no I/O, no clock (the caller passes ``now``), no environment reads (the caller p
 variables), and business-rule evaluation is injected instead of imported.
 """
 
-import json
-import math
-import re
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from engine.clock import iso
+from engine.rules import templating
+from engine.rules.jsonlogic import truthy as jsonlogic_truthy  # the one JavaScript truthiness
 from engine.workflows.definition import (
     Activity,
     Step,
@@ -33,17 +33,6 @@ SIGNAL_TIMEOUT = "SIGNAL_TIMEOUT"
 """Error code for a WAIT_FOR_SIGNAL timeout with no ``timer`` transition to take."""
 
 
-def jsonlogic_truthy(value: Any) -> bool:
-    """JsonLogic (json-logic-js) truthiness: like JavaScript, except an empty array is falsy."""
-    if isinstance(value, (list, tuple)):
-        return len(value) > 0
-    if isinstance(value, Mapping):
-        return True
-    if isinstance(value, float) and math.isnan(value):
-        return False
-    return bool(value)
-
-
 # --------------------------------------------------------------------------------------------
 # Steps and transitions
 # --------------------------------------------------------------------------------------------
@@ -57,10 +46,7 @@ def get_step(defn: WorkflowDefinition, step_id: str) -> Step:
 
 
 def start_step(defn: WorkflowDefinition) -> Step:
-    for step in defn.steps:
-        if step.step_type == StepType.START:
-            return step
-    raise KeyError("The definition has no START step")
+    return defn.start_step()
 
 
 def outgoing_transitions(defn: WorkflowDefinition, step_id: str) -> list[Transition]:
@@ -173,49 +159,26 @@ def allowed_env(environ: Mapping[str, str], allowlist: Iterable[str]) -> dict[st
     return {key: environ[key] for key in keys if key in environ}
 
 
-class _Missing:
-    """Marks an unresolved placeholder (JSON ``null`` is a real value)."""
-
-
-MISSING = _Missing()
+MISSING = templating.MISSING
 """What `lookup` returns for a path that does not resolve (JSON null is a real value)."""
-_PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
+lookup = templating.lookup
 
 
 def render_template(value: Any, scope: TemplateScope) -> Any:
-    """Resolve placeholders in every string of ``value`` (dict keys are left alone).
-
-    A string that is exactly one placeholder keeps the value's type; placeholders inside text are
-    stringified. Unresolved context/workflow placeholders stay verbatim; ``{{env.X}}`` outside
-    the allow-list becomes an empty string so secrets never leak into config.
+    """Resolve placeholders in every string of ``value`` with the one templating engine
+    (`engine.rules.templating`: typed whole-string placeholders, missing ones verbatim, `null`
+    empty inside text). The namespaces are the workflow's: ``{{context.x}}``/``{{x}}``,
+    ``{{workflow.<key>}}``, ``{{now}}``, and ``{{env.X}}``, where a variable outside the
+    allow-list becomes an empty string so secrets never leak into config.
     """
-    if isinstance(value, str):
-        return _render_string(value, scope)
-    if isinstance(value, Mapping):
-        return {key: render_template(item, scope) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [render_template(item, scope) for item in value]
-    return value
-
-
-def _render_string(text: str, scope: TemplateScope) -> Any:
-    whole = _PLACEHOLDER.fullmatch(text)
-    if whole:
-        resolved = _resolve(whole.group(1), scope)
-        return text if isinstance(resolved, _Missing) else resolved
-
-    def substitute(match: re.Match[str]) -> str:
-        resolved = _resolve(match.group(1), scope)
-        return match.group(0) if isinstance(resolved, _Missing) else _stringify(resolved)
-
-    return _PLACEHOLDER.sub(substitute, text)
+    return templating.render(value, lambda expression: _resolve(expression, scope))
 
 
 def _resolve(expression: str, scope: TemplateScope) -> Any:
     if not expression:
         return MISSING
     if expression == "now":
-        return iso_timestamp(scope.now)
+        return iso(scope.now)
     namespace, _, rest = expression.partition(".")
     if namespace == "env":
         return scope.env.get(rest, "")
@@ -231,43 +194,7 @@ def _resolve(expression: str, scope: TemplateScope) -> Any:
 def lookup_path(data: Any, path: str, default: Any = None) -> Any:
     """Value at a dot path (``a.b.0.c``; numeric segments index lists), or ``default``."""
     value = lookup(data, path)
-    return default if isinstance(value, _Missing) else value
-
-
-def lookup(data: Any, path: str) -> Any:
-    """The value at a dot path (`a.b.0.c`; numeric segments index lists), or `MISSING`."""
-    current = data
-    for segment in path.split("."):
-        if isinstance(current, Mapping) and segment in current:
-            current = current[segment]
-        elif isinstance(current, Sequence) and not isinstance(current, str) and segment.isdigit():
-            index = int(segment)
-            if index >= len(current):
-                return MISSING
-            current = current[index]
-        else:
-            return MISSING
-    return current
-
-
-def _stringify(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))  # 3.0 renders as "3", as in JavaScript
-    if isinstance(value, (int, float)):
-        return str(value)
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
-
-
-def iso_timestamp(moment: datetime) -> str:
-    """``2025-12-08T10:00:00.000Z``: the API's timestamp format (UTC, milliseconds)."""
-    utc = moment.astimezone(UTC) if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    return default if value is MISSING else value
 
 
 # --------------------------------------------------------------------------------------------
@@ -384,7 +311,7 @@ def merge_join(
         if target == "branches":  # would overwrite every branch's results
             continue
         value = lookup(merged, source)
-        if not isinstance(value, _Missing):
+        if value is not MISSING:
             merged[target] = value
     return merged
 
@@ -409,7 +336,7 @@ def merge_signal(
         **context,
         **payload,
         f"signal_{signal_name}_payload": dict(payload),
-        f"signal_{signal_name}_receivedAt": iso_timestamp(received_at),
+        f"signal_{signal_name}_receivedAt": iso(received_at),
     }
 
 
@@ -452,6 +379,6 @@ def apply_mapping(source: Mapping[str, Any], mapping: Mapping[str, str]) -> dict
     picked = {}
     for key, path in mapping.items():
         value = lookup(source, path)
-        if not isinstance(value, _Missing):
+        if value is not MISSING:
             picked[key] = value
     return picked if picked else dict(source)

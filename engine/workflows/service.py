@@ -4,7 +4,7 @@ cancel, retry, task claim/complete) sent to each instance's Temporal workflow.""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import func, or_, select
@@ -16,6 +16,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from engine.auth.schemas import Principal
+from engine.clock import iso_or_none, now
 from engine.db.models import (
     UserTaskRow,
     WorkflowDefinitionRow,
@@ -25,13 +26,14 @@ from engine.db.models import (
 from engine.db.session import flush_unique
 from engine.errors import BadRequest, Conflict, DomainError, Forbidden, NotFound, Unprocessable
 from engine.pagination import OffsetParams, PageParams, offset_body, page_body, page_of, sort_order
+from engine.rules import pinned
 from engine.rules import service as rules
+from engine.rules.pinned import CONTEXT_KEY, rule_context
 from engine.workflows.definition import (
     WorkflowDefinition,
     definition_json_schema,
     validate_definition_document,
 )
-from engine.workflows.interpreter_logic import iso_timestamp
 from engine.workflows.schemas import (
     RUNNING,
     TERMINAL_STATUSES,
@@ -56,14 +58,6 @@ def workflow_run_id(instance_id: uuid.UUID) -> str:
     return f"wf-{instance_id}"
 
 
-def _iso(value: datetime | None) -> str | None:
-    return iso_timestamp(value) if value is not None else None
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
 class ValidationFailed(DomainError):
     status_code = 400
     code = "validation_failed"
@@ -85,14 +79,14 @@ def definition_body(row: WorkflowDefinitionRow) -> dict[str, Any]:
         "definition": row.definition,
         "metadata": row.metadata_,
         "enabled": row.enabled,
-        "effectiveFrom": _iso(row.effective_from),
-        "effectiveTo": _iso(row.effective_to),
+        "effectiveFrom": iso_or_none(row.effective_from),
+        "effectiveTo": iso_or_none(row.effective_to),
         "tenantId": str(row.tenant_id),
         "organizationId": str(row.organization_id) if row.organization_id else None,
         "createdBy": row.created_by,
         "updatedBy": row.updated_by,
-        "createdAt": _iso(row.created_at),
-        "updatedAt": _iso(row.updated_at),
+        "createdAt": iso_or_none(row.created_at),
+        "updatedAt": iso_or_none(row.updated_at),
     }
 
 
@@ -305,14 +299,19 @@ async def snapshot(
 
 
 async def start_pre_condition_errors(
-    session: AsyncSession, tenant_id: uuid.UUID, row: WorkflowDefinitionRow, context: dict[str, Any], locale: str
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    row: WorkflowDefinitionRow,
+    context: dict[str, Any],
+    locale: str,
+    initiated_by: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Errors of the START step's required pre-conditions for this context (reference §2.12.4)."""
-    from engine.rules.jsonlogic import apply as jsonlogic_apply
-    from engine.workflows.interpreter_logic import jsonlogic_truthy
-
-    start = next((s for s in row.definition.get("steps", []) if s.get("stepType") == "START"), None)
-    if start is None:
+    """Errors of the START step's required pre-conditions for this context (reference §2.12.4),
+    evaluated by the one pinned-rule evaluator (`engine.rules.pinned`): the same checks, effective
+    window and `$context` as the pre-conditions inside the workflow."""
+    try:
+        start = WorkflowDefinition.model_validate(row.definition).start_step()
+    except (ValueError, KeyError):
         return [
             {
                 "ruleId": "_NO_START_STEP",
@@ -320,41 +319,24 @@ async def start_pre_condition_errors(
                 "code": "INVALID_DEFINITION",
             }
         ]
-    refs = [r for r in start.get("preConditions") or [] if isinstance(r, dict) and r.get("required", True)]
-    rules = await rule_snapshots(session, tenant_id, {str(r["ruleId"]) for r in refs})
-    data = {"workflowId": row.workflow_id, "workflowContext": context}
+    refs = [ref for ref in start.pre_conditions if ref.required]
+    rules = await rule_snapshots(session, tenant_id, {ref.rule_id for ref in refs})
+    moment = now()
+    data = {
+        "workflowId": row.workflow_id,
+        "workflowContext": context,
+        CONTEXT_KEY: rule_context(initiated_by, tenant_id, moment),
+    }
     errors = []
     for ref in refs:
-        rule_id = str(ref["ruleId"])
-        messages = ref.get("validationMessage") or {}
-        rule = rules.get(rule_id)
-        if rule is None:
-            errors.append(
-                {
-                    "ruleId": rule_id,
-                    "message": messages.get(locale) or messages.get("en") or f"Business rule not found: {rule_id}",
-                    "code": "RULE_NOT_FOUND",
-                }
-            )
+        messages = ref.validation_message or {}
+        verdict = pinned.evaluate(ref.rule_id, rules.get(ref.rule_id), data, moment)
+        if verdict.passed:
             continue
-        if not rule.enabled:
-            errors.append(
-                {"ruleId": rule_id, "message": f"Business rule is disabled: {rule_id}", "code": "RULE_DISABLED"}
-            )
-            continue
-        try:
-            passed = jsonlogic_truthy(jsonlogic_apply(rule.condition, data))
-        except Exception as exc:
-            errors.append({"ruleId": rule_id, "message": f"Business rule error: {exc}", "code": "RULE_ERROR"})
-            continue
-        if not passed:
-            message = (
-                messages.get(locale)
-                or messages.get("en")
-                or rule.fail_message
-                or f"Pre-condition '{rule.rule_name}' failed"
-            )
-            errors.append({"ruleId": rule_id, "message": message, "code": "PRE_CONDITION_FAILED"})
+        message = verdict.error
+        if verdict.code in (pinned.RULE_NOT_FOUND, pinned.PRE_CONDITION_FAILED):
+            message = messages.get(locale) or messages.get("en") or verdict.error
+        errors.append({"ruleId": ref.rule_id, "message": message, "code": verdict.code})
     return errors
 
 
@@ -373,10 +355,10 @@ def instance_body(row: WorkflowInstanceRow) -> dict[str, Any]:
         "context": row.context,
         "correlationKey": row.correlation_key,
         "metadata": row.metadata_,
-        "startedAt": _iso(row.started_at),
-        "completedAt": _iso(row.completed_at),
-        "pausedAt": _iso(row.paused_at),
-        "cancelledAt": _iso(row.cancelled_at),
+        "startedAt": iso_or_none(row.started_at),
+        "completedAt": iso_or_none(row.completed_at),
+        "pausedAt": iso_or_none(row.paused_at),
+        "cancelledAt": iso_or_none(row.cancelled_at),
         "errorMessage": row.error_message,
         "errorDetails": row.error_details,
         "pendingTransition": row.pending_transition,
@@ -385,8 +367,8 @@ def instance_body(row: WorkflowInstanceRow) -> dict[str, Any]:
         "parentInstanceId": str(row.parent_instance_id) if row.parent_instance_id else None,
         "tenantId": str(row.tenant_id),
         "organizationId": str(row.organization_id) if row.organization_id else None,
-        "createdAt": _iso(row.created_at),
-        "updatedAt": _iso(row.updated_at),
+        "createdAt": iso_or_none(row.created_at),
+        "updatedAt": iso_or_none(row.updated_at),
     }
 
 
@@ -416,10 +398,10 @@ async def start_instance(
     attempt's workflow may already have written."""
     definition = await find_definition(session, tenant_id, workflow_id, version)
     try:
-        WorkflowDefinition.model_validate(definition.definition)
+        parsed = WorkflowDefinition.model_validate(definition.definition)
     except ValueError as exc:
         raise BadRequest(f"Workflow definition is invalid: {exc}", code="INVALID_DEFINITION")
-    errors = await start_pre_condition_errors(session, tenant_id, definition, context, "en")
+    errors = await start_pre_condition_errors(session, tenant_id, definition, context, "en", initiated_by)
     if errors:
         raise Unprocessable(
             "Start pre-conditions failed",
@@ -446,9 +428,7 @@ async def start_instance(
         workflow_id=definition.workflow_id,
         version=definition.version,
         status=RUNNING,
-        current_step_id=next(
-            (s["stepId"] for s in definition.definition["steps"] if s.get("stepType") == "START"), None
-        ),
+        current_step_id=parsed.start_step().step_id,
         context=context,
         correlation_key=correlation_key,
         metadata_=header.metadata,
@@ -529,7 +509,7 @@ def event_body(row: WorkflowEventRow) -> dict[str, Any]:
         "branchKey": row.branch_key,
         "eventType": row.event_type,
         "eventData": row.event_data,
-        "occurredAt": _iso(row.occurred_at),
+        "occurredAt": iso_or_none(row.occurred_at),
         "userId": row.user_id,
         "tenantId": str(row.tenant_id),
         "organizationId": str(row.organization_id) if row.organization_id else None,
@@ -611,7 +591,7 @@ async def get_event(session: AsyncSession, principal: Principal, event_id: str) 
         "workflowInstance": {
             "id": str(inst.id), "workflowId": inst.workflow_id, "version": inst.version, "status": inst.status,
             "currentStepId": inst.current_step_id, "correlationKey": inst.correlation_key,
-            "startedAt": _iso(inst.started_at), "completedAt": _iso(inst.completed_at), "context": inst.context,
+            "startedAt": iso_or_none(inst.started_at), "completedAt": iso_or_none(inst.completed_at), "context": inst.context,
         },
     }  # fmt: skip
 
@@ -717,17 +697,17 @@ def task_body(row: UserTaskRow) -> dict[str, Any]:
         "assignedTo": row.assigned_to,
         "assignedToRoles": row.assigned_to_roles,
         "claimedBy": row.claimed_by,
-        "claimedAt": _iso(row.claimed_at),
-        "dueDate": _iso(row.due_date),
-        "escalatedAt": _iso(row.escalated_at),
+        "claimedAt": iso_or_none(row.claimed_at),
+        "dueDate": iso_or_none(row.due_date),
+        "escalatedAt": iso_or_none(row.escalated_at),
         "escalatedTo": row.escalated_to,
         "completedBy": row.completed_by,
-        "completedAt": _iso(row.completed_at),
+        "completedAt": iso_or_none(row.completed_at),
         "comments": row.comments,
         "tenantId": str(row.tenant_id),
         "organizationId": str(row.organization_id) if row.organization_id else None,
-        "createdAt": _iso(row.created_at),
-        "updatedAt": _iso(row.updated_at),
+        "createdAt": iso_or_none(row.created_at),
+        "updatedAt": iso_or_none(row.updated_at),
     }
 
 

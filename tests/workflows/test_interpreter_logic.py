@@ -5,6 +5,8 @@ from typing import Any
 
 import pytest
 
+from engine.clock import iso as iso_timestamp
+from engine.rules.jsonlogic import truthy as jsonlogic_truthy
 from engine.workflows.definition import TransitionTrigger, WorkflowDefinition, load_definition
 from engine.workflows.interpreter_logic import (
     SIGNAL_TIMEOUT,
@@ -17,8 +19,6 @@ from engine.workflows.interpreter_logic import (
     condition_data,
     fork_branches,
     get_step,
-    iso_timestamp,
-    jsonlogic_truthy,
     lookup_path,
     merge_context,
     merge_join,

@@ -18,7 +18,7 @@ from temporalio.exceptions import ApplicationError
 
 from engine.auth.security import new_secret, sha256
 from engine.auth.service import API_KEY_PREFIX, principal_for_user
-from engine.auth.service import now as utcnow
+from engine.clock import now as utcnow
 from engine.db.models import ApiKey, Role, SideEffectRow, User, UserRole
 from engine.errors import DomainError
 from engine.events import service as events

@@ -15,6 +15,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
+    from engine.clock import iso
     from engine.workflows import interpreter_logic as logic
     from engine.workflows.activities import LOAD_DEFINITION
     from engine.workflows.definition import Step, StepType
@@ -268,17 +269,15 @@ class StepsMixin(ActivitiesMixin):
         self.projection.emit(
             "TIMER_AWAITING",
             {
-                "fireAt": logic.iso_timestamp(fire_at),
+                "fireAt": iso(fire_at),
                 "duration": step.config.get("duration"),
                 "until": step.config.get("until"),
             },
             token=token,
         )
         await self.wait_on(token, "timer", lambda: False, fire_at - now)
-        self.projection.emit(
-            "TIMER_FIRED", {"stepId": step.step_id, "firedAt": logic.iso_timestamp(workflow.now())}, token=token
-        )
-        return {"firedAt": logic.iso_timestamp(workflow.now())}
+        self.projection.emit("TIMER_FIRED", {"stepId": step.step_id, "firedAt": iso(workflow.now())}, token=token)
+        return {"firedAt": iso(workflow.now())}
 
     # ------------------------------------------------------------------ sub-workflows
 
