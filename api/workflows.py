@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -32,7 +31,6 @@ from engine.auth.scope import parse_uuid
 from engine.errors import Conflict
 from engine.pagination import OffsetParams
 from engine.workflows import service
-from engine.workflows.interpreter_logic import allowed_env
 from engine.workflows.schemas import AdvanceRequest, SignalRequest
 
 router = APIRouter(tags=["Workflows"])
@@ -160,11 +158,6 @@ class StartBody(Camel):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
-def _env(res: Res) -> dict[str, str]:
-    allowlist = [k.strip() for k in res.settings.workflows_env_allowlist.split(",") if k.strip()]
-    return allowed_env(os.environ, allowlist)
-
-
 @router.post(
     "/workflows/instances",
     status_code=201,
@@ -180,7 +173,7 @@ async def start_instance(principal: InstancesCreate, session: Session, res: Res,
         session, await res.temporal_client(), tenant_id=principal.tenant_id, organization_id=principal.organization_id,
         workflow_id=body.workflow_id, version=body.version, context=body.initial_context,
         correlation_key=body.correlation_key, metadata=metadata, initiated_by=str(principal.id),
-        task_queue=res.settings.temporal_task_queue, env=_env(res),
+        task_queue=res.settings.temporal_task_queue, env=service.template_env(res.settings),
         history_limit=res.settings.workflows_history_limit,
     )  # fmt: skip
     return {

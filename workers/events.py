@@ -10,7 +10,6 @@ Temporal workflow id deduplicates the second start)."""
 from __future__ import annotations
 
 import logging
-import os
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -32,7 +31,6 @@ from engine.settings import Settings
 from engine.workflows import service as workflow_service
 from engine.workflows import triggers
 from engine.workflows.definition import WorkflowTrigger
-from engine.workflows.interpreter_logic import allowed_env
 from engine.workflows.schemas import COMPENSATING, FORKED, PAUSED, RUNNING, WAITING_FOR_ACTIVITIES
 
 log = logging.getLogger(__name__)
@@ -74,10 +72,6 @@ class EventActivities:
         self.sessionmaker = sessionmaker
         self.settings = settings
         self.client = client
-
-    def _env(self) -> dict[str, str]:
-        allowlist = [k.strip() for k in self.settings.workflows_env_allowlist.split(",") if k.strip()]
-        return allowed_env(os.environ, allowlist)
 
     @activity.defn(name=DISPATCH_EVENT)
     async def dispatch(self, request: DispatchEvent) -> DispatchResult:
@@ -191,7 +185,7 @@ class EventActivities:
                 workflow_id=match.workflow_id, version=match.version,
                 context=triggers.initial_context(trigger, event.name, event.payload, utcnow()),
                 correlation_key=None, metadata=metadata, initiated_by=initiated_by,
-                task_queue=self.settings.temporal_task_queue, env=self._env(),
+                task_queue=self.settings.temporal_task_queue, env=workflow_service.template_env(self.settings),
                 # Same event + trigger, same instance: a retry after a failed commit re-attaches to
                 # the workflow the first attempt started instead of starting a second one.
                 instance_id=uuid.uuid5(event.id, key),

@@ -35,6 +35,7 @@ from engine.events import service as events
 from engine.rules import templating
 from engine.rules.jsonlogic import CompiledLogic, compile_logic
 from engine.rules.schemas import WEBHOOK_METHODS, WebhookRequest
+from engine.temporal import ids
 
 log = logging.getLogger("covo.rules")
 
@@ -272,7 +273,7 @@ def _webhook(config: dict[str, Any], run: ActionRun) -> dict[str, Any]:
     if run.dry_run:
         result["status"] = "skipped"
         return result
-    workflow_id = f"rule-webhook-{uuid.uuid4()}"
+    workflow_id = ids.rule_webhook_id(uuid.uuid4())
     request = WebhookRequest(
         url=url, method=method, headers=headers, body=body, idempotency_key=workflow_id,
         tenant_id=run.tenant_id, rule_id=run.rule_id,

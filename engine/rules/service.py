@@ -29,7 +29,7 @@ from engine.db.models import BusinessRuleRow, RuleExecutionLogRow, RuleSetMember
 from engine.db.session import flush_unique
 from engine.errors import BadRequest, Conflict, NotFound
 from engine.events import service as events
-from engine.pagination import PageParams, page_of, sort_order
+from engine.pagination import PageParams, page_body, page_of, sort_order
 from engine.rules.actions import MAX_EVENT_CHAIN, Effects
 from engine.rules.execution import (
     CACHE,
@@ -79,13 +79,11 @@ def _org_is(column: Any, organization_id: uuid.UUID | None) -> ColumnElement[boo
 
 
 def page_params(page: int, page_size: int) -> PageParams:
-    if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
-        raise BadRequest(f"Invalid query parameters: page must be >= 1 and pageSize between 1 and {MAX_PAGE_SIZE}")
-    return PageParams(page=page, page_size=page_size)
+    return PageParams(page=page, page_size=page_size, max_page_size=MAX_PAGE_SIZE)
 
 
 def _page(items: list[Any], total: int, params: PageParams) -> dict[str, Any]:
-    return {"items": items, "total": total, "totalPages": max(1, -(-total // params.page_size))}
+    return page_body(items, total, params, with_page=False, min_pages=1)
 
 
 def _uuid(value: str | None, message: str) -> uuid.UUID:

@@ -3,6 +3,7 @@ cancel, retry, task claim/complete) sent to each instance's Temporal workflow.""
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import datetime
 from typing import Any, TypeVar
@@ -29,11 +30,14 @@ from engine.pagination import OffsetParams, PageParams, offset_body, page_body, 
 from engine.rules import pinned
 from engine.rules import service as rules
 from engine.rules.pinned import CONTEXT_KEY, rule_context
+from engine.settings import Settings
+from engine.temporal import ids
 from engine.workflows.definition import (
     WorkflowDefinition,
     definition_json_schema,
     validate_definition_document,
 )
+from engine.workflows.interpreter_logic import allowed_env
 from engine.workflows.schemas import (
     RUNNING,
     TERMINAL_STATUSES,
@@ -52,10 +56,6 @@ from engine.workflows.schemas import (
 from engine.workflows.workflows import WorkflowInstanceWorkflow
 
 NON_TERMINAL_FILTER = ~WorkflowInstanceRow.status.in_(TERMINAL_STATUSES)
-
-
-def workflow_run_id(instance_id: uuid.UUID) -> str:
-    return f"wf-{instance_id}"
 
 
 class ValidationFailed(DomainError):
@@ -372,6 +372,13 @@ def instance_body(row: WorkflowInstanceRow) -> dict[str, Any]:
     }
 
 
+def template_env(settings: Settings) -> dict[str, str]:
+    """The environment `{{env.X}}` placeholders of a new instance may read, pinned at start:
+    `APP_URL` plus `WORKFLOWS_ENV_ALLOWLIST` (comma-separated), read from the process environment."""
+    allowlist = [k.strip() for k in settings.workflows_env_allowlist.split(",") if k.strip()]
+    return allowed_env(os.environ, allowlist)
+
+
 async def start_instance(
     session: AsyncSession,
     client: Client,
@@ -463,7 +470,7 @@ async def start_instance(
     # workflow writes the row itself on its first flush.
     try:
         await client.start_workflow(
-            WorkflowInstanceWorkflow.run, start, id=workflow_run_id(instance_id), task_queue=task_queue
+            WorkflowInstanceWorkflow.run, start, id=ids.workflow_instance_id(instance_id), task_queue=task_queue
         )
     except WorkflowAlreadyStartedError:
         if not retryable:
@@ -602,12 +609,14 @@ async def get_event(session: AsyncSession, principal: Principal, event_id: str) 
 UPDATE_STATUS = {"BAD_REQUEST": BadRequest, "CONFLICT": Conflict, "NOT_FOUND": NotFound, "FORBIDDEN": Forbidden}
 
 
-async def _update(client: Client, instance_id: uuid.UUID, name: str, arg: Any, result_type: type[Any]) -> Any:
-    """Sends a Workflow Update. A validator's refusal comes back as a 4xx before anything is
-    recorded; an instance whose workflow has ended cannot take commands (409)."""
-    handle = client.get_workflow_handle(workflow_run_id(instance_id))
+async def _update(client: Client, instance_id: uuid.UUID, update: Any, arg: Any) -> Any:
+    """Sends a Workflow Update, named by its typed method reference
+    (`WorkflowInstanceWorkflow.signal`, ...), so the name and the result type come from the
+    workflow class. A validator's refusal comes back as a 4xx before anything is recorded; an
+    instance whose workflow has ended cannot take commands (409)."""
+    handle = client.get_workflow_handle(ids.workflow_instance_id(instance_id))
     try:
-        return await handle.execute_update(name, arg, result_type=result_type)
+        return await handle.execute_update(update, arg)
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
         if isinstance(cause, ApplicationError):
@@ -622,7 +631,7 @@ async def _update(client: Client, instance_id: uuid.UUID, name: str, arg: Any, r
 
 
 async def signal(client: Client, instance: WorkflowInstanceRow, request: SignalRequest) -> SignalResult:
-    result: SignalResult = await _update(client, instance.id, "signal", request, SignalResult)
+    result: SignalResult = await _update(client, instance.id, WorkflowInstanceWorkflow.signal, request)
     return result
 
 
@@ -642,7 +651,7 @@ async def signal_by_correlation(
     resumed = 0
     for instance_id in ids:
         try:
-            await _update(client, instance_id, "signal", request, SignalResult)
+            await _update(client, instance_id, WorkflowInstanceWorkflow.signal, request)
         except DomainError:
             continue  # not waiting for this signal
         resumed += 1
@@ -660,7 +669,7 @@ async def advance(client: Client, instance: WorkflowInstanceRow, request: Advanc
     # A finished instance's workflow is closed and can take no Update: answer as the reference does.
     if instance.status in ADVANCE_REFUSED:
         raise BadRequest(ADVANCE_REFUSED[instance.status])
-    result: InstanceView = await _update(client, instance.id, "advance", request, InstanceView)
+    result: InstanceView = await _update(client, instance.id, WorkflowInstanceWorkflow.advance_update, request)
     return result
 
 
@@ -669,14 +678,18 @@ async def cancel(client: Client, instance: WorkflowInstanceRow, user_id: str | N
         raise BadRequest(
             f"Cannot cancel workflow in {instance.status} status. Only running, paused or waiting workflows can be cancelled."
         )
-    result: InstanceView = await _update(client, instance.id, "cancel", CommandRequest(user_id=user_id), InstanceView)
+    result: InstanceView = await _update(
+        client, instance.id, WorkflowInstanceWorkflow.cancel_update, CommandRequest(user_id=user_id)
+    )
     return result
 
 
 async def retry(client: Client, instance: WorkflowInstanceRow, user_id: str | None) -> InstanceView:
     if instance.status != "FAILED":
         raise BadRequest(f"Cannot retry workflow in {instance.status} status. Only FAILED workflows can be retried.")
-    result: InstanceView = await _update(client, instance.id, "retry", CommandRequest(user_id=user_id), InstanceView)
+    result: InstanceView = await _update(
+        client, instance.id, WorkflowInstanceWorkflow.retry_update, CommandRequest(user_id=user_id)
+    )
     return result
 
 
@@ -757,7 +770,11 @@ async def task_command(
         task_id=task.id, user_id=str(principal.id), user_roles=list(principal.role_names),
         form_data=form_data or {}, comments=comments,
     )  # fmt: skip
-    view: TaskView = await _update(client, task.workflow_instance_id, name, command, TaskView)
+    update = {
+        "complete_task": WorkflowInstanceWorkflow.complete_task,
+        "claim_task": WorkflowInstanceWorkflow.claim_task,
+    }
+    view: TaskView = await _update(client, task.workflow_instance_id, update[name], command)
     return {**task_body(task), **_camel_task(view.task)}
 
 

@@ -16,6 +16,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflow
 
 with workflow.unsafe.imports_passed_through():
     from engine.clock import iso
+    from engine.temporal import ids
     from engine.workflows import interpreter_logic as logic
     from engine.workflows.activities import LOAD_DEFINITION
     from engine.workflows.definition import Step, StepType
@@ -344,7 +345,7 @@ class StepsMixin(ActivitiesMixin):
                     task_queue=self.task_queue,
                 ),
                 result_type=InstanceResult,
-                id=f"wf-{child_id}",
+                id=ids.workflow_instance_id(child_id),
                 task_queue=self.task_queue,
                 parent_close_policy=workflow.ParentClosePolicy.REQUEST_CANCEL,
             )
