@@ -42,6 +42,7 @@ from engine.auth import service as auth
 from engine.auth.features import granted_features
 from engine.auth.schemas import Principal
 from engine.auth.scope import parse_uuid
+from engine.db.session import after_commit
 from engine.errors import BadRequest, DomainError, NotFound, TooManyRequests
 from engine.mail import service as mail
 from engine.pagination import PageParams
@@ -127,8 +128,7 @@ async def login(request: Request, response: Response, session: Session, res: Res
     try:
         fields = await read_fields(request)
         email = str(fields.get("email") or "")
-        await auth.check_rate_limit(session, f"login:{client_ip(request)}:{email.lower()}", res.settings)
-        await session.commit()  # the attempt counts even when the login fails
+        await auth.check_rate_limit(res.sessionmaker, f"login:{client_ip(request)}:{email.lower()}", res.settings)
         tokens = await auth.login(session, email, str(fields.get("password") or ""), res.settings)
     except DomainError as exc:
         return _ok_false(exc)
@@ -163,8 +163,7 @@ async def refresh_post(
     request: Request, response: Response, session: Session, res: Res, body: RefreshBody | None = None
 ) -> AccessToken | JSONResponse:
     try:
-        await auth.check_rate_limit(session, f"refresh:{client_ip(request)}", res.settings)
-        await session.commit()
+        await auth.check_rate_limit(res.sessionmaker, f"refresh:{client_ip(request)}", res.settings)
         tokens = await auth.refresh(session, (body.refresh_token if body else None) or "", res.settings)
     except DomainError as exc:
         return _ok_false(exc)
@@ -184,8 +183,7 @@ async def refresh_get(
     """Browser variant: reads the `session_token` cookie, sets a fresh `auth_token` cookie, then
     redirects (302) to `redirect` when given, else answers 200."""
     try:
-        await auth.check_rate_limit(session, f"refresh:{client_ip(request)}", res.settings)
-        await session.commit()
+        await auth.check_rate_limit(res.sessionmaker, f"refresh:{client_ip(request)}", res.settings)
         tokens = await auth.refresh(session, request.cookies.get(REFRESH_COOKIE) or "", res.settings)
     except DomainError as exc:
         return _ok_false(exc)
@@ -280,21 +278,22 @@ async def reset(request: Request, session: Session, res: Res) -> Ok | JSONRespon
     fields = await read_fields(request)
     email = str(fields.get("email") or "").strip()
     try:
-        await auth.check_rate_limit(session, f"reset:{client_ip(request)}", res.settings)
-        await session.commit()
+        await auth.check_rate_limit(res.sessionmaker, f"reset:{client_ip(request)}", res.settings)
     except TooManyRequests as exc:
         return JSONResponse(exc.body(), status_code=429)
     if not email:
         raise BadRequest("Email is required")
     outbox_id = await auth.request_password_reset(session, email, res.settings)
-    await session.commit()
     if outbox_id is not None:
-        try:
-            await mail.dispatch(await res.temporal_client(), outbox_id, res.settings.temporal_task_queue)
-        except Exception:
-            # Answer exactly as for an unknown address (no account probing); the row stays PENDING.
-            log.exception("could not dispatch password reset mail %s", outbox_id)
+        # Handed to Temporal after the commit; a failure is logged and the row stays PENDING for
+        # the sweeper. The answer is the same as for an unknown address (no account probing).
+        queue = res.settings.temporal_task_queue
+        after_commit(session, lambda: _dispatch_mail(res, outbox_id, queue))
     return Ok(ok=True)
+
+
+async def _dispatch_mail(res: Res, outbox_id: uuid.UUID, task_queue: str) -> None:
+    await mail.dispatch(await res.temporal_client(), outbox_id, task_queue)
 
 
 @router.post(
@@ -310,8 +309,7 @@ async def reset_confirm(request: Request, session: Session, res: Res) -> ResetCo
     """Tokens are single-use and expire; using one signs the user out everywhere."""
     try:
         fields = await read_fields(request)
-        await auth.check_rate_limit(session, f"reset:{client_ip(request)}", res.settings)
-        await session.commit()
+        await auth.check_rate_limit(res.sessionmaker, f"reset:{client_ip(request)}", res.settings)
         await auth.confirm_password_reset(session, str(fields.get("token") or ""), str(fields.get("password") or ""))
     except DomainError as exc:
         return _ok_false(exc)

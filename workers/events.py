@@ -23,6 +23,7 @@ from temporalio.exceptions import ApplicationError
 
 from engine.db.base import utcnow
 from engine.db.models import DomainEventRow, SideEffectRow, WorkflowDefinitionRow, WorkflowInstanceRow
+from engine.db.session import unit_of_work
 from engine.errors import DomainError
 from engine.events.activities import DISPATCH_EVENT
 from engine.events.schemas import DispatchEvent, DispatchResult
@@ -105,7 +106,7 @@ class EventActivities:
             raise ApplicationError("Dispatch incomplete: " + "; ".join(retry_later))
         # Business rules subscribed to this event (entityType/eventType from its name); the key
         # makes a retried dispatch run them once.
-        async with self.sessionmaker() as session:
+        async with unit_of_work(self.sessionmaker) as session:
             counts["rules"] = await rules.run_for_event(
                 session, self.client, self.settings.temporal_task_queue, tenant_id=event.tenant_id,
                 organization_id=event.organization_id, event_name=event.name, payload=event.payload,

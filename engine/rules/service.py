@@ -26,7 +26,7 @@ from engine.auth.schemas import Principal
 from engine.clock import iso_or_none, now
 from engine.db.base import utcnow
 from engine.db.models import BusinessRuleRow, RuleExecutionLogRow, RuleSetMemberRow, RuleSetRow, SideEffectRow
-from engine.db.session import flush_unique
+from engine.db.session import after_commit, flush_unique
 from engine.errors import BadRequest, Conflict, NotFound
 from engine.events import service as events
 from engine.pagination import PageParams, page_body, page_of, sort_order
@@ -1011,17 +1011,17 @@ async def run_for_event(
     entityType `orders.order` and eventType `created` (see `event_target`) with `data = payload`,
     trusted tenant/organization from the event, no user; the log's entityId is `payload["entityId"]`
     or `payload["id"]`. The result cannot block the emitter.
-    Commits `session` (logs, notifications, emitted events) and then dispatches the effects
-    (emitted events, webhooks), so call it with a session that holds nothing else uncommitted.
+    Writes logs, notifications and emitted events in `session` and registers the dispatch of the
+    effects (emitted events, webhooks) to run after its commit (`engine.db.session.after_commit`):
+    call it inside a `unit_of_work`.
     Pass `idempotency_key=f"event:{event_id}:rules"` from a retryable activity so a retry does not
     run the rules twice. Returns the number of rules run (0 when the key was already used)."""
     ran, effects = await execute_for_event(
         session, tenant_id=tenant_id, organization_id=organization_id, event_name=event_name, payload=payload,
         idempotency_key=idempotency_key,
     )  # fmt: skip
-    await session.commit()
     if effects:
-        await dispatch_effects(client, task_queue, effects)
+        after_commit(session, functools.partial(dispatch_effects, client, task_queue, effects))
     return ran
 
 
