@@ -1,5 +1,5 @@
 """The one `{{path}}` templating engine: rule action messages, URLs and payloads
-(`engine.rules.actions`) and workflow activity configs (`engine.workflows.interpreter_logic`).
+(`engine.rules.actions`) and workflow activity configs (`engine.workflows.interpreter.decisions`).
 Pure: workflow code uses it.
 
 The rules (one set, every caller):

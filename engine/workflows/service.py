@@ -32,12 +32,9 @@ from engine.rules import service as rules
 from engine.rules.pinned import CONTEXT_KEY, rule_context
 from engine.settings import Settings
 from engine.temporal import ids
-from engine.workflows.definition import (
-    WorkflowDefinition,
-    definition_json_schema,
-    validate_definition_document,
-)
-from engine.workflows.interpreter_logic import allowed_env
+from engine.workflows.checker import validate_definition_document
+from engine.workflows.definition import WorkflowDefinition, definition_json_schema
+from engine.workflows.interpreter.decisions import allowed_env
 from engine.workflows.schemas import (
     RUNNING,
     TERMINAL_STATUSES,

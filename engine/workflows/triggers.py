@@ -11,7 +11,7 @@ from typing import Any
 
 from engine.clock import iso
 from engine.workflows.definition import FilterCondition, WorkflowTrigger
-from engine.workflows.interpreter_logic import MISSING, lookup
+from engine.workflows.interpreter.decisions import MISSING, lookup
 
 # Events of these families never start instances: they are the engine's own bookkeeping, and
 # reacting to them invites loops (a workflow started by "workflows.*" events emits more of them).

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from engine.rules.actions import interpolate, render
-from engine.workflows.interpreter_logic import TemplateScope, render_template
+from engine.workflows.interpreter.decisions import TemplateScope, render_template
 
 CONTEXT: dict[str, Any] = {"note": None, "n": 3.0, "tags": ["a", "b"], "obj": {"é": 1}, "items": [{"sku": "A"}]}
 

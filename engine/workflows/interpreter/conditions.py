@@ -13,8 +13,8 @@ with workflow.unsafe.imports_passed_through():
     from engine.rules import pinned
     from engine.rules.jsonlogic import apply as jsonlogic_apply
     from engine.rules.pinned import CONTEXT_KEY, RuleSnapshot
-    from engine.workflows import interpreter_logic as logic
     from engine.workflows.definition import ConditionRef, Transition, WorkflowDefinition
+    from engine.workflows.interpreter import decisions as logic
     from engine.workflows.interpreter.common import InstanceFailed
     from engine.workflows.interpreter.projection import Projection
     from engine.workflows.schemas import InstanceHeader

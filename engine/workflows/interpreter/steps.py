@@ -17,11 +17,10 @@ from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflow
 with workflow.unsafe.imports_passed_through():
     from engine.clock import iso
     from engine.temporal import ids
-    from engine.workflows import interpreter_logic as logic
     from engine.workflows.activities import LOAD_DEFINITION
     from engine.workflows.definition import Step, StepType
     from engine.workflows.durations import parse_duration
-    from engine.workflows.interpreter.activities import ActivitiesMixin
+    from engine.workflows.interpreter import decisions as logic
     from engine.workflows.interpreter.common import (
         WORKFLOW_TYPE,
         AdvanceInterrupt,
@@ -30,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         Token,
     )
     from engine.workflows.interpreter.projection import PROJECTION_TIMEOUT
+    from engine.workflows.interpreter.saga import ActivitiesMixin
     from engine.workflows.schemas import (
         COMPLETED,
         PAUSED,

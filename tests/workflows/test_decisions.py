@@ -7,8 +7,9 @@ import pytest
 
 from engine.clock import iso as iso_timestamp
 from engine.rules.jsonlogic import truthy as jsonlogic_truthy
-from engine.workflows.definition import TransitionTrigger, WorkflowDefinition, load_definition
-from engine.workflows.interpreter_logic import (
+from engine.workflows.checker import load_definition
+from engine.workflows.definition import TransitionTrigger, WorkflowDefinition
+from engine.workflows.interpreter.decisions import (
     SIGNAL_TIMEOUT,
     TemplateScope,
     activity_output_key,
