@@ -14,7 +14,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
@@ -22,22 +21,19 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
 from engine.db.base import utcnow
-from engine.db.models import DomainEventRow, SideEffectRow, WorkflowDefinitionRow, WorkflowInstanceRow
+from engine.db.models import DomainEventRow, SideEffectRow, WorkflowDefinitionRow
 from engine.db.session import unit_of_work
 from engine.errors import DomainError
 from engine.events.activities import DISPATCH_EVENT
 from engine.events.schemas import DispatchEvent, DispatchResult
 from engine.rules import service as rules
 from engine.settings import Settings
+from engine.workflows import repository as workflow_repository
 from engine.workflows import service as workflow_service
 from engine.workflows import triggers
 from engine.workflows.definition import WorkflowTrigger
-from engine.workflows.schemas import COMPENSATING, FORKED, PAUSED, RUNNING, WAITING_FOR_ACTIVITIES
 
 log = logging.getLogger(__name__)
-
-# Instances that count against a trigger's maxConcurrentInstances.
-ACTIVE_STATUSES = (RUNNING, PAUSED, WAITING_FOR_ACTIVITIES, FORKED, COMPENSATING)
 
 
 @dataclass(frozen=True)
@@ -83,7 +79,7 @@ class EventActivities:
                 raise ApplicationError(f"Domain event {request.event_id} is not (yet) stored")
             matches: list[Match] = []
             if not triggers.is_ignored_event(event.name):
-                matches = matching_triggers(event, await self._live_definitions(session, event.tenant_id))
+                matches = matching_triggers(event, await workflow_repository.live_definitions(session, event.tenant_id))
         counts = {"matched": len(matches), "started": 0, "duplicate": 0, "limited": 0, "failed": 0}
         retry_later: list[str] = []
         for match in matches:
@@ -118,24 +114,6 @@ class EventActivities:
                 row.dispatched_at = utcnow()
         return DispatchResult(handled=counts)
 
-    async def _live_definitions(self, session: AsyncSession, tenant_id: uuid.UUID) -> list[WorkflowDefinitionRow]:
-        """The highest enabled, non-deleted version of each workflowId of the tenant."""
-        rows = (
-            await session.scalars(
-                select(WorkflowDefinitionRow)
-                .where(
-                    WorkflowDefinitionRow.tenant_id == tenant_id,
-                    WorkflowDefinitionRow.deleted_at.is_(None),
-                    WorkflowDefinitionRow.enabled.is_(True),
-                )
-                .order_by(WorkflowDefinitionRow.workflow_id, WorkflowDefinitionRow.version.desc())
-            )
-        ).all()
-        latest: dict[str, WorkflowDefinitionRow] = {}
-        for row in rows:
-            latest.setdefault(row.workflow_id, row)
-        return list(latest.values())
-
     async def _record(self, event_id: uuid.UUID, match: Match, result: dict[str, Any]) -> None:
         async with self.sessionmaker() as session, session.begin():
             await session.execute(
@@ -164,21 +142,12 @@ class EventActivities:
             if claimed is None:
                 return "duplicate"
             limit = trigger.config.max_concurrent_instances
-            if limit is not None:
-                await session.execute(
-                    text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
-                    {"k": f"workflow-trigger-limit:{event.tenant_id}:{match.workflow_id}"},
-                )
-                active = await session.scalar(
-                    select(func.count()).where(
-                        WorkflowInstanceRow.tenant_id == event.tenant_id,
-                        WorkflowInstanceRow.workflow_id == match.workflow_id,
-                        WorkflowInstanceRow.status.in_(ACTIVE_STATUSES),
-                    )
-                )
-                if (active or 0) >= limit:
-                    await self._set_result(session, key, {"outcome": "limited", "active": active, "limit": limit})
-                    return "limited"
+            active = await workflow_service.concurrency_limit_reached(
+                session, event.tenant_id, match.workflow_id, limit
+            )
+            if active is not None:
+                await self._set_result(session, key, {"outcome": "limited", "active": active, "limit": limit})
+                return "limited"
             metadata = triggers.instance_metadata(trigger, event.payload, event.name)
             initiated_by = metadata.pop("initiatedBy")
             row = await workflow_service.start_instance(

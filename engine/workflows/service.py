@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.dialects.postgresql import array as pg_array
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,6 +32,7 @@ from engine.rules import service as rules
 from engine.rules.pinned import CONTEXT_KEY, rule_context
 from engine.settings import Settings
 from engine.temporal import ids
+from engine.workflows import repository
 from engine.workflows.checker import validate_definition_document
 from engine.workflows.definition import WorkflowDefinition, definition_json_schema
 from engine.workflows.interpreter.decisions import allowed_env
@@ -367,6 +368,23 @@ def instance_body(row: WorkflowInstanceRow) -> dict[str, Any]:
         "createdAt": iso_or_none(row.created_at),
         "updatedAt": iso_or_none(row.updated_at),
     }
+
+
+async def concurrency_limit_reached(
+    session: AsyncSession, tenant_id: uuid.UUID, workflow_id: str, limit: int | None
+) -> int | None:
+    """A trigger's maxConcurrentInstances: the number of active instances when the workflow is at
+    its limit, else None. Serialized per tenant + workflowId by a transaction-scoped advisory lock,
+    so two dispatches cannot both take the last slot: call it in the transaction that inserts the
+    instance row."""
+    if limit is None:
+        return None
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
+        {"k": f"workflow-trigger-limit:{tenant_id}:{workflow_id}"},
+    )
+    active = await repository.count_active(session, tenant_id, workflow_id)
+    return active if active >= limit else None
 
 
 def template_env(settings: Settings) -> dict[str, str]:
