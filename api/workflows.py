@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import Field
 
-from api.auth import Camel, _page
+from api.common import Camel, page_params
 from api.deps import Res, Session, features_doc, require
 from api.forms import json_object
 from api.schemas.common import Data, DataMessage, Message, OffsetPage, PositionedPage
@@ -407,7 +407,7 @@ async def list_events(
     sort_dir: Annotated[str | None, Query(alias="sortDir")] = None,
 ) -> dict[str, Any]:
     return await service.list_events(
-        session, principal, _page(page, page_size), event_type=event_type,
+        session, principal, page_params(page, page_size), event_type=event_type,
         instance_id=parse_uuid(workflow_instance_id, "workflowInstanceId"), user_id=user_id,
         occurred_from=occurred_at_from, occurred_to=occurred_at_to, sort_field=sort_field, sort_dir=sort_dir,
     )  # fmt: skip
