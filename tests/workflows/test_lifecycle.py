@@ -11,7 +11,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.conftest import MakeAccount
-from tests.workflows.conftest import WorkflowApi, chain, flow, fn, side_effects, step, tr
+from tests.workflows.conftest import SLEEP_OUTCOMES, WorkflowApi, chain, flow, fn, side_effects, step, tr
 
 INSTANCES = "/api/workflows/instances"
 
@@ -107,15 +107,26 @@ async def test_cancel_a_running_instance(wf: WorkflowApi) -> None:
 
 
 async def test_cancel_an_instance_waiting_for_activities(wf: WorkflowApi) -> None:
-    slow = {**fn("slow", "test.sleep", {"seconds": 3}), "async": True}
+    """The cancelled instance never takes the async activity's result: checked once the activity
+    is over (it finished, or Temporal cancelled it), not while it is still sleeping."""
+    slow = {**fn("slow", "test.sleep_outcome", {"seconds": 2}), "async": True}
     _, instance = await wf.run(flow("cancel-async", [], [tr("start", "end", activities=[slow])]))
     await wf.wait_status(instance["id"], "WAITING_FOR_ACTIVITIES")
+    assert instance["id"] not in SLEEP_OUTCOMES  # cancelled while the activity runs
     response = await wf.post(f"{INSTANCES}/{instance['id']}/cancel")
     assert response.status_code == 200, response.text
     assert response.json()["data"]["status"] == "CANCELLED"
-    await asyncio.sleep(0.3)
+    for _ in range(400):
+        if instance["id"] in SLEEP_OUTCOMES:
+            break
+        await asyncio.sleep(0.05)
+    assert SLEEP_OUTCOMES.get(instance["id"]) in ("finished", "cancelled"), "the activity never ended"
+    await asyncio.sleep(0.5)  # let a (wrongly) delivered result reach the read model
     current = await wf.instance(instance["id"])
-    assert current["status"] == "CANCELLED" and "slow_result" not in current["context"]
+    assert current["status"] == "CANCELLED" and current["currentStepId"] == "start"
+    assert "slow_result" not in current["context"]
+    types = await wf.event_types(instance["id"])
+    assert "ACTIVITY_COMPLETED" not in types and "WORKFLOW_COMPLETED" not in types
 
 
 async def test_cancel_a_completed_instance_is_400(wf: WorkflowApi) -> None:
