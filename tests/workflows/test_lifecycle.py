@@ -269,6 +269,9 @@ async def test_other_tenants_see_nothing(wf: WorkflowApi, make_account: MakeAcco
     assert (await other.post(INSTANCES, {"workflowId": workflow_id})).status_code == 404
     assert (await other.put(f"/api/workflows/definitions/{definition['id']}", {"enabled": False})).status_code == 404
     assert (await other.delete(f"/api/workflows/definitions/{definition['id']}")).status_code == 404
+    owned = (await wf.get(f"/api/workflows/definitions/{definition['id']}")).json()["data"]
+    assert owned["enabled"] is True  # neither disabled nor deleted by the outsider
+    assert (await wf.get(INSTANCES, workflowId=workflow_id)).json()["pagination"]["total"] == 1  # none started
     assert (await other.get("/api/workflows/definitions", workflowId=workflow_id)).json()["data"] == []
     assert (await other.get(INSTANCES, workflowId=workflow_id)).json()["data"] == []
     assert await other.tasks(workflowInstanceId=instance["id"]) == []
@@ -281,12 +284,18 @@ async def test_employee_cannot_define_or_start_workflows(
 ) -> None:
     workflow_id, instance = await wf.run(chain("rbac", step("wait", "WAIT_FOR_SIGNAL")))
     employee = WorkflowApi(client, await make_account("employee", tenant_id=wf.account.tenant_id))
-    created = await employee.post("/api/workflows/definitions", chain(f"emp-{uuid.uuid4().hex[:6]}"))
+    refused_definition = chain(f"emp-{uuid.uuid4().hex[:6]}")
+    created = await employee.post("/api/workflows/definitions", refused_definition)
     assert created.status_code == 403
     assert (await employee.post(INSTANCES, {"workflowId": workflow_id})).status_code == 403
     await wf.wait_status(instance["id"], "PAUSED")
     assert (await employee.signal(instance["id"], "wait")).status_code == 403
     assert (await employee.post(f"{INSTANCES}/{instance['id']}/cancel")).status_code == 403
+    # Refused, and nothing happened: no definition, no second instance, the first still waits.
+    listed = await wf.get("/api/workflows/definitions", workflowId=refused_definition["workflowId"])
+    assert listed.json()["data"] == []
+    assert (await wf.get(INSTANCES, workflowId=workflow_id)).json()["pagination"]["total"] == 1
+    assert (await wf.instance(instance["id"]))["status"] == "PAUSED"
     assert (await employee.get(f"{INSTANCES}/{instance['id']}")).status_code == 200  # may still read
     async with httpx.AsyncClient(transport=client._transport, base_url=client.base_url) as anonymous:
         assert (await anonymous.get(INSTANCES)).status_code == 401
