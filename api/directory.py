@@ -42,18 +42,20 @@ async def list_tenants(
     sort_field: Annotated[str | None, Query(alias="sortField")] = None,
     sort_dir: Annotated[str | None, Query(alias="sortDir")] = None,
     is_active: Annotated[bool | None, Query(alias="isActive")] = None,
-) -> dict[str, Any]:
+) -> PositionedPage[Tenant]:
     """A super admin sees every tenant; anyone else only their own."""
-    return await directory.list_tenants(
+    params = page_params(page, page_size)
+    rows, total = await directory.list_tenants(
         session,
         principal,
-        page_params(page, page_size),
+        params,
         tenant_id=parse_uuid(id, "id"),
         search=search,
         sort_field=sort_field,
         sort_dir=sort_dir,
         is_active=is_active,
     )
+    return PositionedPage[Tenant].of([Tenant.of(row) for row in rows], total, params)
 
 
 class TenantCreate(Camel):
