@@ -171,6 +171,24 @@ async def test_worker_killed_mid_flight_every_instance_completes_exactly_once(
         await session.execute(text(COUNTER_TABLE))  # not raced by the first calls of test.count
     workers = Workers(stack, settings, task_queue)
     try:
+        await _drill(instances, workers, account, make_client, sessionmaker, temporal_client, task_queue)
+    finally:
+        # The counter table is test scaffolding, not part of the schema: leave none behind for the
+        # migration check (tests/test_foundation.py) that may run after this drill.
+        async with sessionmaker() as session, session.begin():
+            await session.execute(text("DROP TABLE IF EXISTS test_side_effects"))
+
+
+async def _drill(
+    instances: int,
+    workers: Workers,
+    account: Any,
+    make_client: Callable[..., AsyncIterator[httpx.AsyncClient]],
+    sessionmaker: async_sessionmaker[AsyncSession],
+    temporal_client: Client,
+    task_queue: str,
+) -> None:
+    try:
         first = workers.start()
         async with app_client(make_client, temporal_task_queue=task_queue) as client:
             api = WorkflowApi(client, account)
