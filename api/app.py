@@ -10,13 +10,39 @@ from fastapi import FastAPI
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import api_keys, auth, business_rules, directory, errors, health, openapi, workflows
+from api import (
+    api_keys,
+    auth,
+    business_rules,
+    directory,
+    errors,
+    features,
+    health,
+    navigation,
+    openapi,
+    roles,
+    users,
+    workflows,
+)
 from api.deps import Resources
 from api.guard import InputGuard
+from api.metrics import Metrics
+from engine import observability
 from engine.db.session import create_engine, create_sessionmaker
 from engine.settings import Settings, get_settings
 
-ROUTERS = (health.router, auth.router, directory.router, api_keys.router, workflows.router, business_rules.router)
+ROUTERS = (
+    health.router,
+    auth.router,
+    features.router,
+    navigation.router,
+    roles.router,
+    users.router,
+    directory.router,
+    api_keys.router,
+    workflows.router,
+    business_rules.router,
+)
 
 
 class RequestId:
@@ -34,6 +60,7 @@ class RequestId:
             return
         rid = Headers(scope=scope).get("x-request-id") or str(uuid.uuid4())
         scope.setdefault("state", {})["request_id"] = rid
+        observability.request_id.set(rid)  # for the logs (each request runs in its own context)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -69,7 +96,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
 
     app.add_middleware(InputGuard)
+    if settings.metrics_enabled:
+        app.add_middleware(Metrics)
     app.add_middleware(RequestId)
+    if settings.log_format == "json":
+        observability.configure_logging(settings)
+    if observability.setup_tracing(settings) is not None:
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+        FastAPIInstrumentor.instrument_app(
+            app, tracer_provider=observability.setup_tracing(settings), excluded_urls="/api/health/.*,/metrics"
+        )
 
     for router in ROUTERS:
         openapi.document_errors(router)
