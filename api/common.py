@@ -9,7 +9,6 @@ from engine.auth.scope import parse_uuid
 from engine.errors import BadRequest
 from engine.pagination import PageParams
 
-
 # Base of request bodies: camelCase aliases accepted, unknown keys ignored, strict booleans and
 # integers (api.schemas.common.Input).
 Camel = Input
