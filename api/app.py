@@ -11,11 +11,13 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import api_keys, auth, business_rules, directory, errors, health, openapi, workflows
+from api import tasks as workflow_tasks
 from api.deps import Resources
 from engine.db.session import create_engine, create_sessionmaker
 from engine.settings import Settings, get_settings
 
 ROUTERS = (health.router, auth.router, directory.router, api_keys.router, workflows.router, business_rules.router)
+ROUTERS_INBOX = (workflow_tasks.router,)
 
 
 class RequestId:
@@ -69,7 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_middleware(RequestId)
 
-    for router in ROUTERS:
+    for router in (*ROUTERS, *ROUTERS_INBOX):
         openapi.document_errors(router)
         app.include_router(router, prefix="/api")
     openapi.without_validation_422(app)

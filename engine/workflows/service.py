@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.dialects.postgresql import array as pg_array
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client, WorkflowUpdateFailedError
@@ -44,8 +43,6 @@ from engine.workflows.schemas import (
     RuleSnapshot,
     SignalRequest,
     SignalResult,
-    TaskCommand,
-    TaskView,
 )
 from engine.workflows.workflows import WorkflowInstanceWorkflow
 
@@ -622,12 +619,15 @@ async def get_event(session: AsyncSession, principal: Principal, event_id: str) 
 UPDATE_STATUS = {"BAD_REQUEST": BadRequest, "CONFLICT": Conflict, "NOT_FOUND": NotFound, "FORBIDDEN": Forbidden}
 
 
-async def _update(client: Client, instance_id: uuid.UUID, name: str, arg: Any, result_type: type[Any]) -> Any:
+async def _update(
+    client: Client, instance_id: uuid.UUID, name: str, arg: Any, result_type: type[Any], update_id: str | None = None
+) -> Any:
     """Sends a Workflow Update. A validator's refusal comes back as a 4xx before anything is
-    recorded; an instance whose workflow has ended cannot take commands (409)."""
+    recorded; an instance whose workflow has ended cannot take commands (409). Updates sent with
+    the same `update_id` are taken once (Temporal deduplicates them)."""
     handle = client.get_workflow_handle(workflow_run_id(instance_id))
     try:
-        return await handle.execute_update(name, arg, result_type=result_type)
+        return await handle.execute_update(name, arg, id=update_id, result_type=result_type)
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
         if isinstance(cause, ApplicationError):
@@ -698,92 +698,3 @@ async def retry(client: Client, instance: WorkflowInstanceRow, user_id: str | No
         raise BadRequest(f"Cannot retry workflow in {instance.status} status. Only FAILED workflows can be retried.")
     result: InstanceView = await _update(client, instance.id, "retry", CommandRequest(user_id=user_id), InstanceView)
     return result
-
-
-# ---------------------------------------------------------------- tasks
-
-
-def task_body(row: UserTaskRow) -> dict[str, Any]:
-    return {
-        "id": str(row.id),
-        "workflowInstanceId": str(row.workflow_instance_id),
-        "stepInstanceId": str(row.step_instance_id) if row.step_instance_id else None,
-        "branchKey": row.branch_key,
-        "taskName": row.task_name,
-        "description": row.description,
-        "status": row.status,
-        "formSchema": row.form_schema,
-        "formData": row.form_data,
-        "assignedTo": row.assigned_to,
-        "assignedToRoles": row.assigned_to_roles,
-        "claimedBy": row.claimed_by,
-        "claimedAt": _iso(row.claimed_at),
-        "dueDate": _iso(row.due_date),
-        "escalatedAt": _iso(row.escalated_at),
-        "escalatedTo": row.escalated_to,
-        "completedBy": row.completed_by,
-        "completedAt": _iso(row.completed_at),
-        "comments": row.comments,
-        "tenantId": str(row.tenant_id),
-        "organizationId": str(row.organization_id) if row.organization_id else None,
-        "createdAt": _iso(row.created_at),
-        "updatedAt": _iso(row.updated_at),
-    }
-
-
-async def get_task(session: AsyncSession, principal: Principal, task_id: str) -> UserTaskRow:
-    return await _tenant_row(session, principal, UserTaskRow, task_id, "Task not found")
-
-
-async def list_tasks(
-    session: AsyncSession,
-    principal: Principal,
-    params: OffsetParams,
-    *,
-    statuses: list[str],
-    assigned_to: str | None,
-    instance_id: uuid.UUID | None,
-    overdue: bool,
-    my_tasks: bool,
-) -> dict[str, Any]:
-    query = select(UserTaskRow).where(UserTaskRow.tenant_id == principal.tenant_id)
-    if statuses:
-        query = query.where(UserTaskRow.status.in_(statuses))
-    if assigned_to:
-        query = query.where(UserTaskRow.assigned_to == assigned_to)
-    if instance_id:
-        query = query.where(UserTaskRow.workflow_instance_id == instance_id)
-    if overdue:
-        query = query.where(UserTaskRow.due_date < now(), UserTaskRow.status.in_(("PENDING", "IN_PROGRESS")))
-    if my_tasks:
-        conditions = [UserTaskRow.assigned_to == str(principal.id)]
-        if principal.role_names:
-            # jsonb ?| text[]: the task's role queue shares a role with the caller.
-            conditions.append(UserTaskRow.assigned_to_roles.op("?|")(pg_array(list(principal.role_names))))
-        query = query.where(or_(*conditions))
-    total, page = await page_of(session, query, params, UserTaskRow.created_at.desc(), UserTaskRow.id)
-    return offset_body([task_body(r) for r in page.scalars()], total, params)
-
-
-async def task_command(
-    client: Client,
-    principal: Principal,
-    task: UserTaskRow,
-    name: str,
-    form_data: dict[str, Any] | None = None,
-    comments: str | None = None,
-) -> dict[str, Any]:
-    command = TaskCommand(
-        task_id=task.id, user_id=str(principal.id), user_roles=list(principal.role_names),
-        form_data=form_data or {}, comments=comments,
-    )  # fmt: skip
-    view: TaskView = await _update(client, task.workflow_instance_id, name, command, TaskView)
-    return {**task_body(task), **_camel_task(view.task)}
-
-
-def _camel_task(task: dict[str, Any]) -> dict[str, Any]:
-    keys = {
-        "status": "status", "form_data": "formData", "claimed_by": "claimedBy", "claimed_at": "claimedAt",
-        "completed_by": "completedBy", "completed_at": "completedAt", "comments": "comments",
-    }  # fmt: skip
-    return {camel: task.get(snake) for snake, camel in keys.items()}

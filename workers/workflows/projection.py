@@ -28,6 +28,13 @@ TASK_FIELDS = (
     "completed_by",
     "completed_at",
     "comments",
+    "assigned_to",
+    "assigned_to_roles",
+    "due_date",
+    "priority",
+    "escalated_at",
+    "escalated_to",
+    "completion_key",
     "projection_seq",
     "updated_at",
 )

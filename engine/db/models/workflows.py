@@ -100,7 +100,14 @@ class StepInstanceRow(UUIDPk, Timestamps, Base):
 
 class UserTaskRow(UUIDPk, Timestamps, Base):
     __tablename__ = "user_tasks"
-    __table_args__ = (Index("ix_user_tasks_tenant_status", "tenant_id", "status"),)
+    __table_args__ = (
+        Index("ix_user_tasks_tenant_status", "tenant_id", "status"),
+        # The inbox (myTasks): assigned to me, claimed by me, or in my roles' queue.
+        Index("ix_user_tasks_tenant_assigned_to", "tenant_id", "assigned_to"),
+        Index("ix_user_tasks_tenant_claimed_by", "tenant_id", "claimed_by"),
+        Index("ix_user_tasks_roles", "assigned_to_roles", postgresql_using="gin"),
+        Index("ix_user_tasks_tenant_due", "tenant_id", "due_date"),
+    )
 
     workflow_instance_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("workflow_instances.id", ondelete="CASCADE"), index=True
@@ -122,6 +129,9 @@ class UserTaskRow(UUIDPk, Timestamps, Base):
     completed_by: Mapped[str | None] = mapped_column(String(255), default=None)
     completed_at: Mapped[datetime | None] = mapped_column(default=None)
     comments: Mapped[str | None] = mapped_column(Text, default=None)
+    priority: Mapped[int | None] = mapped_column(default=None)
+    # The Idempotency-Key the task was completed with: a retry with it gets the same answer.
+    completion_key: Mapped[str | None] = mapped_column(String(255), default=None)
     tenant_id: Mapped[uuid.UUID]
     organization_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     projection_seq: Mapped[int] = mapped_column(BigInteger, default=0)

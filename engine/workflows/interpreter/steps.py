@@ -40,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
         StepOp,
         TaskOp,
     )
+    from engine.workflows.tasks import DEFAULT_PRIORITY
 
 
 class StepsMixin(ActivitiesMixin):
@@ -198,6 +199,7 @@ class StepsMixin(ActivitiesMixin):
             assigned_to_roles=roles,
             due_date=due,
             created_at=workflow.now(),
+            priority=DEFAULT_PRIORITY,
         )
         self.tasks[task.id] = task
         self.projection.record_task(task)
