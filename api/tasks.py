@@ -30,7 +30,7 @@ from api.schemas.tasks import (
 from api.schemas.workflows import UserTask
 from engine.auth.schemas import Principal
 from engine.auth.scope import parse_uuid
-from engine.errors import BadRequest, Conflict, Forbidden
+from engine.errors import Conflict, Forbidden
 from engine.pagination import OffsetParams
 from engine.workflows import inbox
 from engine.workflows.tasks import MANAGE_FEATURE, OPEN_STATUSES, Actor, can_see
@@ -196,8 +196,6 @@ async def patch_task(id: str, principal: TasksView, session: Session, res: Res, 
     if not principal.can(MANAGE_FEATURE):
         raise Forbidden("Forbidden", extra={"requiredFeatures": [MANAGE_FEATURE]})
     due = body.due_date
-    if isinstance(due, str) and due != "":
-        raise BadRequest('dueDate must be an ISO date-time, or "" to clear it')
     command = inbox.command(
         principal, task, due_date=due if isinstance(due, datetime) else None, clear_due_date=due == "",
         priority=body.priority, assigned_to_roles=body.assigned_to_roles,

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -36,7 +36,7 @@ class TaskPatchBody(_Request):
     """A changeset: a field left out (or null) keeps its value; `dueDate: ""` and
     `assignedToRoles: []` clear."""
 
-    due_date: datetime | str | None = Field(None, alias="dueDate")
+    due_date: datetime | Literal[""] | None = Field(None, alias="dueDate")
     priority: int | None = Field(None, ge=0, le=100)
     assigned_to_roles: list[str] | None = Field(None, alias="assignedToRoles")
 

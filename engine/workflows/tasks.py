@@ -101,6 +101,8 @@ def complete_refusal(task: TaskLike, actor: Actor) -> Refusal | None:
 
 
 def release_refusal(task: TaskLike, actor: Actor) -> Refusal | None:
+    if not task.claimed_by and can_see(task, actor):
+        return _closed(task) or Refusal("CONFLICT", "Task is not claimed")
     if not (actor.manager or is_claimer(task, actor)):
         return Refusal("FORBIDDEN", "Only the claimer or a task manager can release a task")
     closed = _closed(task)
