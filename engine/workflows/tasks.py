@@ -1,5 +1,6 @@
 """User-task rules, pure: who may claim, complete, release, reassign or change a task (the
-permission matrix), and form validation against the task's `formSchema`.
+permission matrix), form validation against the task's `formSchema`, and the timers of its SLA
+and escalation rules.
 
 Used by the instance's Update validators (the workflow is the source of truth, so the read model
 cannot race a claim) and unit-tested without Temporal. A refusal is a `Refusal(kind, message)`;
@@ -18,12 +19,15 @@ The permission matrix:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import SchemaError
+
+from engine.workflows.durations import parse_duration
 
 MANAGE_FEATURE = "workflows.tasks.manage"
 OPEN_STATUSES = ("PENDING", "IN_PROGRESS", "ESCALATED")
@@ -251,3 +255,48 @@ def form_errors(form_schema: Mapping[str, Any] | None, data: Mapping[str, Any]) 
             continue
         found.setdefault(_path(parts) or "$", error.message)
     return [{"path": path, "message": message} for path, message in sorted(found.items())]
+
+
+# ---------------------------------------------------------------- SLAs and escalation
+
+ESCALATION_PRIORITY_STEP = 25
+
+
+class RuleLike(Protocol):
+    @property
+    def trigger(self) -> str: ...
+    @property
+    def after(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """One durable timer of a task: at `at`, if the task is still open, record the SLA breach
+    (`breach`) and apply the escalation rules numbered `rules`."""
+
+    at: datetime
+    trigger: str
+    rules: tuple[int, ...]
+    breach: bool = False
+
+
+def escalation_plan(created: datetime, due: datetime | None, rules: Sequence[RuleLike]) -> list[Escalation]:
+    """The timers of a task, in firing order (rules firing at the same moment share one).
+    Durations were checked when the definition was saved; one that still fails raises ValueError."""
+    moments: dict[tuple[datetime, str], list[int]] = {}
+    if due is not None:
+        moments[(due, "sla_breach")] = []
+    for index, rule in enumerate(rules):
+        delay = parse_duration(rule.after) if rule.after else timedelta(0)
+        if rule.trigger == "sla_breach" and due is not None:
+            moments.setdefault((due + delay, "sla_breach"), []).append(index)
+        elif rule.trigger == "no_progress" and rule.after:
+            moments.setdefault((created + delay, "no_progress"), []).append(index)
+    return [
+        Escalation(at, trigger, tuple(indices), breach=(due is not None and at == due and trigger == "sla_breach"))
+        for (at, trigger), indices in sorted(moments.items(), key=lambda item: (item[0][0], item[0][1]))
+    ]
+
+
+def raised_priority(priority: int | None) -> int:
+    return min(100, (priority if priority is not None else DEFAULT_PRIORITY) + ESCALATION_PRIORITY_STEP)

@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         Token,
     )
     from engine.workflows.interpreter.projection import PROJECTION_TIMEOUT
+    from engine.workflows.interpreter.sla import SlaMixin
     from engine.workflows.schemas import (
         COMPLETED,
         PAUSED,
@@ -43,7 +44,7 @@ with workflow.unsafe.imports_passed_through():
     from engine.workflows.tasks import DEFAULT_PRIORITY
 
 
-class StepsMixin(ActivitiesMixin):
+class StepsMixin(SlaMixin, ActivitiesMixin):
     def enter_step(self, token: Token, step: Step, input_data: dict[str, Any] | None = None) -> StepOp:
         op = StepOp(
             id=self.projection.new_id("step"),
@@ -215,6 +216,8 @@ class StepsMixin(ActivitiesMixin):
             token=token,
         )
         task_id = task.id
+        # SLA and escalation timers; they end by themselves once the task is closed.
+        self.start_sla(token, task, config)
         try:
             await self.wait_on(token, "task", lambda: self.tasks[task_id].status == "COMPLETED")
         except asyncio.CancelledError:
