@@ -14,6 +14,7 @@ Instances started before this existed have no timers: the watcher is guarded by
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from typing import Any
 
@@ -60,10 +61,8 @@ class SlaMixin(InstanceState):
         for moment in rules.escalation_plan(task.created_at, task.due_date, escalation):
             delay = moment.at - workflow.now()
             if delay.total_seconds() > 0:
-                try:
+                with contextlib.suppress(TimeoutError):  # the moment came with the task still open
                     await workflow.wait_condition(lambda: not self.task_open(task_id), timeout=delay)
-                except TimeoutError:
-                    pass
             if not self.task_open(task_id):
                 return
             if moment.breach:
