@@ -40,6 +40,7 @@ router = APIRouter(tags=["Workflows"])
 TasksView = Annotated[Principal, Depends(require("workflows.tasks.view"))]
 TasksClaim = Annotated[Principal, Depends(require("workflows.tasks.claim"))]
 TasksComplete = Annotated[Principal, Depends(require("workflows.tasks.complete"))]
+TasksManage = Annotated[Principal, Depends(require("workflows.tasks.manage"))]
 
 COMMAND_ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"description": "Not yours: not in the task's role queue, not its assignee or claimer, not a manager"},
@@ -189,12 +190,12 @@ async def reassign_task(
     openapi_extra=features_doc("workflows.tasks.manage"),
     responses=COMMAND_ERRORS,
 )
-async def patch_task(id: str, principal: TasksView, session: Session, res: Res, body: TaskPatchBody) -> dict[str, Any]:
+async def patch_task(
+    id: str, principal: TasksManage, session: Session, res: Res, body: TaskPatchBody
+) -> dict[str, Any]:
     """Managers only. A field left out keeps its value; `dueDate: ""` clears the due date and
     `assignedToRoles: []` the role queue."""
     task = await inbox.get_task(session, principal, id)
-    if not principal.can(MANAGE_FEATURE):
-        raise Forbidden("Forbidden", extra={"requiredFeatures": [MANAGE_FEATURE]})
     due = body.due_date
     command = inbox.command(
         principal, task, due_date=due if isinstance(due, datetime) else None, clear_due_date=due == "",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from engine.auth import acl as auth_acl
 from engine.auth.features import Feature, ModuleFeatures
+from engine.notifications import acl as notifications_acl
 
 WORKFLOWS = ModuleFeatures(
     id="workflows",
@@ -112,6 +113,7 @@ ESIMS = ModuleFeatures(
 )
 
 MODULES: tuple[ModuleFeatures, ...] = (*auth_acl.MODULES, WORKFLOWS, BUSINESS_RULES, SCHEDULER, WALLET, ESIMS)
+MODULES = (*MODULES, notifications_acl.MODULE)
 
 SEEDED_ROLES = ("superadmin", "admin", "employee", "consumer")
 

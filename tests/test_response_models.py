@@ -28,7 +28,7 @@ WITHOUT_MODEL = {
 }
 
 _DEFINITION_EXTRAS = ("metadata", "effectiveFrom", "effectiveTo", "createdBy", "updatedBy")
-_TASK_EXTRAS = ("branchKey", "comments", "priority")
+_TASK_EXTRAS = ("branchKey", "comments")
 
 # Where our real answer differs from the contract's example, the model follows the answer: the
 # example's places (dotted locations) that fail the model, and why. In every case we send more.
@@ -68,15 +68,15 @@ KNOWN_DEVIATIONS: dict[str, tuple[set[str], str]] = {
         {"branchKey", "eventData", "tenantId", "organizationId", "workflowInstance"},
         "we always send the instance and the event's branch, data and tenancy",
     ),
-    "GET /workflows/tasks": ({f"data.0.{k}" for k in _TASK_EXTRAS}, "we also send branchKey, comments, priority"),
-    "GET /workflows/tasks/{id}": ({f"data.{k}" for k in _TASK_EXTRAS}, "we also send branchKey, comments, priority"),
+    "GET /workflows/tasks": ({f"data.0.{k}" for k in _TASK_EXTRAS}, "we also send branchKey and comments"),
+    "GET /workflows/tasks/{id}": ({f"data.{k}" for k in _TASK_EXTRAS}, "we also send branchKey and comments"),
     "POST /workflows/tasks/{id}/claim": (
         {f"data.{k}" for k in _TASK_EXTRAS},
-        "we also send branchKey, comments, priority",
+        "we also send branchKey and comments",
     ),
     "POST /workflows/tasks/{id}/complete": (
         {f"data.{k}" for k in _TASK_EXTRAS},
-        "we also send branchKey, comments, priority",
+        "we also send branchKey and comments",
     ),
     "GET /business_rules/rules/{id}": (
         {"conditionDialect", "conditionExpression", "conditionLogic"},
