@@ -10,14 +10,16 @@ from fastapi import FastAPI
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import api_keys, auth, business_rules, directory, errors, health, notifications, openapi, workflows
+from api import api_keys, auth, business_rules, directory, errors, health, openapi, workflows
+from api import notifications as notifications_api
+from api import stream as live_stream
 from api import tasks as workflow_tasks
 from api.deps import Resources
 from engine.db.session import create_engine, create_sessionmaker
 from engine.settings import Settings, get_settings
 
 ROUTERS = (health.router, auth.router, directory.router, api_keys.router, workflows.router, business_rules.router)
-ROUTERS_INBOX = (workflow_tasks.router, notifications.router)
+ROUTERS_INBOX = (workflow_tasks.router, notifications_api.router, live_stream.router)
 
 
 class RequestId:
@@ -56,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await live_stream.close_hub(app)
             await engine.dispose()
 
     app = FastAPI(

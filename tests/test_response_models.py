@@ -25,6 +25,7 @@ ROUTES = {
 WITHOUT_MODEL = {
     "GET /workflows/definitions/schema": "a JSON Schema document",
     "GET /auth/logout": "a redirect",
+    "GET /events/stream": "a server-sent event stream",
 }
 
 _DEFINITION_EXTRAS = ("metadata", "effectiveFrom", "effectiveTo", "createdBy", "updatedBy")
