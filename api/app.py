@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import api_keys, auth, business_rules, directory, errors, health, openapi, workflows
@@ -15,6 +16,7 @@ from api import notifications as notifications_api
 from api import stream as live_stream
 from api import tasks as workflow_tasks
 from api.deps import Resources
+from api.stream import INBOX_PAGE
 from engine.db.session import create_engine, create_sessionmaker
 from engine.settings import Settings, get_settings
 
@@ -78,4 +80,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi.document_errors(router)
         app.include_router(router, prefix="/api")
     openapi.without_validation_422(app)
+    # The task inbox page: static HTML/JS over the public API (no build step).
+    app.mount("/inbox", StaticFiles(directory=INBOX_PAGE, html=True), name="inbox")
     return app

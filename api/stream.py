@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Header, Query, Request
@@ -19,6 +20,8 @@ from engine.notifications.live import LiveEvent, LiveHub, Viewer
 from engine.workflows.tasks import MANAGE_FEATURE
 
 router = APIRouter(tags=["Events"])
+
+INBOX_PAGE = Path(__file__).parent / "static" / "inbox"  # served at /inbox by api.app
 
 
 async def hub_of(app: FastAPI, database_url: str) -> LiveHub:

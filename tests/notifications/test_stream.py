@@ -13,31 +13,13 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
-from api.app import create_app
-from engine.devstack import free_port
 from engine.settings import Settings
+from tests.api_server import serve
 from tests.conftest import Account, MakeAccount
 from tests.workflows.conftest import WorkflowApi, chain, step
 
 WAIT = 20.0  # generous: the machine is shared; no test here measures speed
-
-
-async def serve(settings: Settings) -> AsyncIterator[str]:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    for _ in range(200):
-        if server.started:
-            break
-        await asyncio.sleep(0.05)
-    assert server.started
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
 
 
 @pytest.fixture

@@ -12,15 +12,14 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
-from api.app import create_app
 from engine.db.models import ApiKey, DomainEventRow, Organization, SideEffectRow, User, UserAcl
 from engine.settings import Settings
 from engine.workflows.schemas import ActivityRequest
+from tests.api_server import serve
 from tests.conftest import Account, MakeAccount
 from tests.http_receiver import TinyServer, serving
 from tests.workflows.conftest import WorkflowApi
@@ -250,19 +249,8 @@ async def api_server(settings: Settings) -> AsyncIterator[str]:
     look for it (settings.internal_api_url)."""
     assert settings.internal_api_url
     port = int(settings.internal_api_url.rsplit(":", 1)[1])
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    served = uvicorn.Server(config)
-    task = asyncio.create_task(served.serve())
-    for _ in range(200):
-        if served.started:
-            break
-        await asyncio.sleep(0.05)
-    assert served.started
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        served.should_exit = True
-        await task
+    async for base in serve(settings, port):
+        yield base
 
 
 async def test_call_api_calls_our_api_with_a_short_lived_key_carrying_the_initiators_roles(
