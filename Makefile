@@ -56,6 +56,7 @@ lock: install
 bench: install
 	$(BIN)/python bench/bench_workflows.py
 	$(BIN)/python bench/bench_rules.py
+	$(BIN)/python bench/bench_tasks.py
 	$(BIN)/python bench/bench_jsonlogic.py
 
 ## Operational drills (kill the worker mid-flight, ...); not part of `make test`.
