@@ -12,8 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, FastAPI, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
-from api.deps import Res, credential
-from engine.auth import service as auth
+from api.deps import Res, credential, principal_of
 from engine.auth.schemas import Principal
 from engine.errors import Unauthorized
 from engine.notifications.live import LiveEvent, LiveHub, Viewer
@@ -45,15 +44,8 @@ def frame(event: LiveEvent) -> str:
 
 
 async def _principal(request: Request, res: Res, token: str | None) -> Principal:
-    found = ("bearer", token) if token else credential(request)
-    principal = None
-    if found is not None:
-        scheme, value = found
-        async with res.sessionmaker() as session:
-            if scheme == "apikey" or value.startswith(auth.API_KEY_PREFIX):
-                principal = await auth.principal_from_api_key(session, value)
-            else:
-                principal = await auth.principal_from_access_token(session, value, res.settings)
+    async with res.sessionmaker() as session:
+        principal = await principal_of(session, ("bearer", token) if token else credential(request), res.settings)
     if principal is None:
         raise Unauthorized("Unauthorized")
     return principal

@@ -5,18 +5,24 @@ in a temporary directory, with per-process CPU accounting."""
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Callable, Coroutine, Iterable
 from pathlib import Path
+from typing import Any, TypeVar
 
 from sqlalchemy import text
 
 from engine.devstack import EmbeddedPostgres, TemporalDevServer, free_port, wait_for_port
 
+T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN_EMAIL = "bench@covo.local"
 
@@ -166,3 +172,40 @@ class Stack:
             say(f"kept {self.dir}")
         else:
             shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def pct(values: Iterable[float], p: float) -> float:
+    """The p-th percentile (nearest rank)."""
+    ordered = sorted(values)
+    if not ordered:
+        return math.nan
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+def run_bench(
+    stack: Stack, measure: Callable[[], Coroutine[Any, Any, T]], report: Callable[[T, float], str], output: Path
+) -> int:
+    """Starts the stack, measures, stops everything (also on Ctrl-C / SIGTERM), prints the table
+    and writes it to `output`."""
+
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    began = time.monotonic()
+    try:
+        stack.start()
+        results = asyncio.run(measure())
+    except KeyboardInterrupt:
+        say("interrupted; stopping everything")
+        return 130
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        stack.stop()
+    table = report(results, time.monotonic() - began)
+    print(table)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(table)
+    say(f"written to {output}")
+    return 0
