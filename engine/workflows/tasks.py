@@ -298,5 +298,16 @@ def escalation_plan(created: datetime, due: datetime | None, rules: Sequence[Rul
     ]
 
 
+def remaining(plan: list[Escalation], breached: bool, acted: set[int]) -> list[Escalation]:
+    """What is still to do of a plan: the breach once, each rule once."""
+    out = []
+    for moment in plan:
+        left = tuple(i for i in moment.rules if i not in acted)
+        breach = moment.breach and not breached
+        if left or breach:
+            out.append(Escalation(moment.at, moment.trigger, left, breach))
+    return out
+
+
 def raised_priority(priority: int | None) -> int:
     return min(100, (priority if priority is not None else DEFAULT_PRIORITY) + ESCALATION_PRIORITY_STEP)

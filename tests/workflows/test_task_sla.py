@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -137,3 +137,15 @@ async def test_sla_timer_survives_a_worker_restart(
             assert escalated["priority"] == 75
             assert (await api.post(f"{TASKS}/{task['id']}/complete", {"formData": {}})).status_code == 200
             await api.wait_status(instance["id"], "COMPLETED")
+
+
+async def test_a_changed_due_date_moves_the_sla(wf: WorkflowApi) -> None:
+    rules = [{"trigger": "sla_breach", "action": "escalate"}]
+    _, instance = await wf.run(chain("sla-moved", sla_task("P1D", rules)))
+    [task] = await wf.wait_task(instance["id"])
+    soon = (datetime.now(UTC) + timedelta(seconds=2)).isoformat()
+    moved = await wf.client.patch(f"{TASKS}/{task['id']}", json={"dueDate": soon}, headers=wf.account.headers)
+    assert moved.status_code == 200, moved.text
+    escalated = await wait_task_where(wf, task["id"], lambda t: t["status"] == "ESCALATED")
+    assert escalated["priority"] == 75
+    assert (await wf.event_types(instance["id"])).count("USER_TASK_SLA_BREACHED") == 1

@@ -58,14 +58,27 @@ class SlaMixin(InstanceState):
     async def watch_sla(self, token: Token, task_id: uuid.UUID, escalation: list[EscalationRule]) -> None:
         task = self.tasks[task_id]
         assert task.created_at is not None
-        for moment in rules.escalation_plan(task.created_at, task.due_date, escalation):
+        breached, acted = False, set[int]()
+        while True:
+            # Planned again whenever the due date changes (PATCH): the SLA follows it.
+            due = task.due_date
+            plan = rules.remaining(rules.escalation_plan(task.created_at, due, escalation), breached, acted)
+            if not plan:
+                return
+            moment = plan[0]
             delay = moment.at - workflow.now()
             if delay.total_seconds() > 0:
                 with contextlib.suppress(TimeoutError):  # the moment came with the task still open
-                    await workflow.wait_condition(lambda: not self.task_open(task_id), timeout=delay)
+                    await workflow.wait_condition(
+                        lambda due=due: not self.task_open(task_id) or task.due_date != due,  # type: ignore[misc]
+                        timeout=delay,
+                    )
             if not self.task_open(task_id):
                 return
+            if task.due_date != due:
+                continue
             if moment.breach:
+                breached = True
                 self.projection.emit(
                     "USER_TASK_SLA_BREACHED",
                     {"taskId": str(task_id), "taskName": task.task_name, "dueDate": rules_iso(task),
@@ -74,6 +87,7 @@ class SlaMixin(InstanceState):
                     token=token,
                 )  # fmt: skip
             for index in moment.rules:
+                acted.add(index)
                 self.escalate(token, task, escalation[index], moment.trigger)
             await self.projection.flush()
 
