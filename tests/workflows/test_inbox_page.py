@@ -115,7 +115,8 @@ async def test_inbox_page_claim_bad_form_complete(
             await page.click("#complete-button")
             await expect(page.locator("#status")).to_have_attribute("data-instance-status", "COMPLETED", timeout=15_000)
             await expect(row).to_have_count(0)
-            shot = await page.screenshot(full_page=True)
+            # To look at it: INBOX_SCREENSHOT=/tmp/inbox.png
+            shot = await page.screenshot(full_page=True, path=os.environ.get("INBOX_SCREENSHOT"))
             assert pixels_vary(shot)
             assert errors == []
         finally:
