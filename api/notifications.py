@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from api.deps import CurrentPrincipal, Session, features_doc, require
+from api.deps import CurrentPrincipal, Res, Session, features_doc, require
 from api.schemas.common import PositionedPage
 from api.schemas.notifications import (
     ActionBody,
@@ -35,6 +35,7 @@ from engine.errors import BadRequest, NotFound
 from engine.notifications import repository, service
 from engine.notifications.schemas import NotificationSettings
 from engine.pagination import PageParams, page_body, page_of
+from engine.workflows import inbox
 
 router = APIRouter(tags=["Notifications"])
 
@@ -195,11 +196,19 @@ async def restore(id: str, principal: CurrentPrincipal, session: Session) -> Ok:
     status_code=201,
     summary="Take one of a notification's actions",
     response_model=ActionTaken,
-    responses={400: {"description": "The notification has no such action"}},
+    responses={
+        400: {"description": "The notification has no such action"},
+        403: {"description": "`claim` on a task the caller may not claim"},
+        409: {"description": "`claim` on a task already claimed"},
+    },
 )
-async def act(id: str, principal: CurrentPrincipal, session: Session, body: ActionBody) -> ActionTaken:
+async def act(id: str, principal: CurrentPrincipal, session: Session, res: Res, body: ActionBody) -> ActionTaken:
     """Records the action taken (and marks the notification read); the answer carries the
-    action's `href` for the client to follow (e.g. the task to open or claim)."""
+    action's `href` for the client to follow. On a task notification, `claim` claims the task
+    (with the task's own rules: 403 / 409 as `POST /workflows/tasks/{id}/claim`)."""
     row = await service.get_own(session, principal.tenant_id, _user(principal), id)
     action = service.take_action(row, body.action_id)
+    if body.action_id == "claim" and row.source_entity_type == "user_task" and row.source_entity_id:
+        task = await inbox.get_task(session, principal, row.source_entity_id)
+        await inbox.send(await res.temporal_client(), task, "claim_task", inbox.command(principal, task))
     return ActionTaken(actionTaken=body.action_id, href=action.get("href"))
