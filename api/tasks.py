@@ -42,11 +42,15 @@ TasksClaim = Annotated[Principal, Depends(require("workflows.tasks.claim"))]
 TasksComplete = Annotated[Principal, Depends(require("workflows.tasks.complete"))]
 TasksManage = Annotated[Principal, Depends(require("workflows.tasks.manage"))]
 
-COMMAND_ERRORS: dict[int | str, dict[str, Any]] = {
-    403: {"description": "Not yours: not in the task's role queue, not its assignee or claimer, not a manager"},
-    404: {"description": "Task not found (or another tenant's)"},
-    409: {"description": "The task is in the wrong state (already claimed, completed, cancelled)"},
-}
+
+def command_errors(feature: str, **more: str) -> dict[int | str, dict[str, Any]]:
+    return {
+        403: {"description": f"Requires features: {feature}; or not the caller's task (not in its role queue, not "
+                             "its assignee or claimer, not a holder of workflows.tasks.manage)"},
+        404: {"description": "Task not found (or another tenant's)"},
+        409: {"description": "The task is in the wrong state (already claimed, completed, cancelled)"},
+        **{int(code): {"description": text} for code, text in more.items()},
+    }  # fmt: skip
 
 
 def _statuses(value: str | None) -> list[str]:
@@ -110,7 +114,7 @@ async def get_task(id: str, principal: TasksView, session: Session) -> dict[str,
     summary="Claim a task",
     response_model=DataMessage[UserTask],
     openapi_extra=features_doc("workflows.tasks.claim"),
-    responses=COMMAND_ERRORS,
+    responses=command_errors("workflows.tasks.claim"),
 )
 async def claim_task(id: str, principal: TasksClaim, session: Session, res: Res) -> dict[str, Any]:
     """A role-queue task by a member of one of its roles, a task assigned to a user by that user,
@@ -125,10 +129,10 @@ async def claim_task(id: str, principal: TasksClaim, session: Session, res: Res)
     summary="Complete a user task",
     response_model=DataMessage[UserTask],
     openapi_extra=features_doc("workflows.tasks.complete"),
-    responses={
-        **COMMAND_ERRORS,
-        400: {"description": "The form does not fit `formSchema`: one `details` entry {path, message} per field"},
-    },
+    responses=command_errors(
+        "workflows.tasks.complete",
+        **{"400": "The form does not fit `formSchema`: one `details` entry {path, message} per field"},
+    ),
 )
 async def complete_task(
     id: str,
@@ -156,7 +160,7 @@ async def complete_task(
     summary="Release a claimed task back to its queue",
     response_model=DataMessage[UserTask],
     openapi_extra=features_doc("workflows.tasks.claim"),
-    responses=COMMAND_ERRORS,
+    responses=command_errors("workflows.tasks.claim"),
 )
 async def release_task(id: str, principal: TasksClaim, session: Session, res: Res) -> dict[str, Any]:
     """By the claimer or a manager: the task is PENDING and unclaimed again."""
@@ -170,7 +174,7 @@ async def release_task(id: str, principal: TasksClaim, session: Session, res: Re
     summary="Reassign or delegate a task",
     response_model=DataMessage[UserTask],
     openapi_extra=features_doc("workflows.tasks.claim"),
-    responses={**COMMAND_ERRORS, 400: {"description": "Neither assignedTo nor assignedToRoles given"}},
+    responses=command_errors("workflows.tasks.claim", **{"400": "Neither assignedTo nor assignedToRoles given"}),
 )
 async def reassign_task(
     id: str, principal: TasksClaim, session: Session, res: Res, body: ReassignBody
@@ -188,7 +192,7 @@ async def reassign_task(
     summary="Change a task's due date, priority or candidate roles",
     response_model=DataMessage[UserTask],
     openapi_extra=features_doc("workflows.tasks.manage"),
-    responses=COMMAND_ERRORS,
+    responses=command_errors("workflows.tasks.manage"),
 )
 async def patch_task(
     id: str, principal: TasksManage, session: Session, res: Res, body: TaskPatchBody
@@ -224,7 +228,7 @@ async def list_comments(id: str, principal: TasksView, session: Session) -> dict
     summary="Comment on a task",
     response_model=DataMessage[UserTask],
     openapi_extra=features_doc("workflows.tasks.view"),
-    responses=COMMAND_ERRORS,
+    responses=command_errors("workflows.tasks.view"),
 )
 async def add_comment(id: str, principal: TasksView, session: Session, res: Res, body: CommentBody) -> dict[str, Any]:
     """By anyone the task concerns (its queue, assignee, claimer, a manager), while its instance runs."""
