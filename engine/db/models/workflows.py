@@ -105,7 +105,11 @@ class UserTaskRow(UUIDPk, Timestamps, Base):
         # The inbox (myTasks): assigned to me, claimed by me, or in my roles' queue.
         Index("ix_user_tasks_tenant_assigned_to", "tenant_id", "assigned_to"),
         Index("ix_user_tasks_tenant_claimed_by", "tenant_id", "claimed_by"),
-        Index("ix_user_tasks_roles", "assigned_to_roles", postgresql_using="gin"),
+        # fastupdate off: a pending list would be scanned linearly on every inbox query until
+        # the next vacuum (measured: 60 ms instead of 0.5 ms with 100,000 tasks).
+        Index(
+            "ix_user_tasks_roles", "assigned_to_roles", postgresql_using="gin", postgresql_with={"fastupdate": "off"}
+        ),
         Index("ix_user_tasks_tenant_due", "tenant_id", "due_date"),
     )
 

@@ -87,7 +87,8 @@ def upgrade() -> None:
     op.add_column('user_tasks', sa.Column('completion_key', sa.String(length=255), nullable=True))
     op.create_index('ix_user_tasks_tenant_assigned_to', 'user_tasks', ['tenant_id', 'assigned_to'], unique=False)
     op.create_index('ix_user_tasks_tenant_claimed_by', 'user_tasks', ['tenant_id', 'claimed_by'], unique=False)
-    op.create_index('ix_user_tasks_roles', 'user_tasks', ['assigned_to_roles'], unique=False, postgresql_using='gin')
+    op.create_index('ix_user_tasks_roles', 'user_tasks', ['assigned_to_roles'], unique=False, postgresql_using='gin',
+                    postgresql_with={'fastupdate': 'off'})
     op.create_index('ix_user_tasks_tenant_due', 'user_tasks', ['tenant_id', 'due_date'], unique=False)
 
     # -- notifications
