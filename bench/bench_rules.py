@@ -24,10 +24,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import platform
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +37,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
-from stack import ADMIN_EMAIL, Stack, pct, run_bench, say
+from stack import ADMIN_EMAIL, Stack, say
+from stack import run as run_bench
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "rules.md"
@@ -142,6 +145,13 @@ def payload(n: int, dry_run: bool, entity: str = ENTITY) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------------------------
 # Measurement
+
+
+def pct(values: Iterable[float], p: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return math.nan
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
 @dataclass
@@ -287,12 +297,14 @@ def main() -> int:
         "--api-workers", type=int, default=2, help="API processes (API_WORKERS), one per core as in production"
     )
     args = parser.parse_args()
+
     stack = Stack(keep=args.keep, api_workers=args.api_workers)
-
-    def table(results: tuple[list[Run], dict[str, Run]], took: float) -> str:
-        return report(*results, args, took)
-
-    return run_bench(stack, lambda: measure(stack, args), table, args.output)
+    return run_bench(
+        stack,
+        lambda: asyncio.run(measure(stack, args)),
+        lambda measured, elapsed: report(*measured, args, elapsed),
+        args.output,
+    )
 
 
 if __name__ == "__main__":

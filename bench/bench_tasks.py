@@ -23,22 +23,31 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import platform
 import sys
 import time
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
-from stack import ADMIN_EMAIL, Stack, pct, run_bench, say
+from stack import ADMIN_EMAIL, Stack, run, say
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "tasks.md"
 TASKS = "/api/workflows/tasks"
+
+
+def pct(values: Iterable[float], p: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return math.nan
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
 def ms(values: list[float], p: float) -> str:
@@ -273,8 +282,11 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temporary stack directory (logs)")
     args = parser.parse_args()
     stack = Stack(keep=args.keep, api_workers=args.api_workers)
-    return run_bench(
-        stack, lambda: measure(stack, args), lambda results, took: report(results, args, took), args.output
+    return run(
+        stack,
+        lambda: asyncio.run(measure(stack, args)),
+        lambda results, took: report(results, args, took),
+        args.output,
     )
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import array as pg_array
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
+from engine import metrics
 from engine.auth.schemas import Principal
 from engine.db.models import UserTaskRow, WorkflowEventRow, WorkflowInstanceRow
 from engine.errors import Conflict
@@ -119,6 +120,7 @@ def command(principal: Principal, task: UserTaskRow, **fields: Any) -> TaskChang
 
 async def send(client: Client, task: UserTaskRow, name: str, arg: TaskCommand, update_id: str | None = None) -> TaskOp:
     view: TaskView = await service._update(client, task.workflow_instance_id, name, arg, TaskView, update_id)
+    metrics.TASK_COMMANDS.inc(command=name)
     return TaskOp.model_validate(view.task)
 
 

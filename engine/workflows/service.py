@@ -14,6 +14,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from engine import metrics
 from engine.auth.schemas import Principal
 from engine.db.models import (
     UserTaskRow,
@@ -485,6 +486,8 @@ async def start_instance(
     except WorkflowAlreadyStartedError:
         if not retryable:
             raise
+    else:
+        metrics.INSTANCES_STARTED.inc(definition=definition.workflow_id)
     return row
 
 
