@@ -11,7 +11,20 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import api_keys, auth, business_rules, directory, errors, health, openapi, workflows
+from api import (
+    api_keys,
+    auth,
+    business_rules,
+    directory,
+    errors,
+    features,
+    health,
+    navigation,
+    openapi,
+    roles,
+    users,
+    workflows,
+)
 from api import notifications as notifications_api
 from api import stream as live_stream
 from api import tasks as workflow_tasks
@@ -22,7 +35,18 @@ from engine import observability
 from engine.db.session import create_engine, create_sessionmaker
 from engine.settings import Settings, get_settings
 
-ROUTERS = (health.router, auth.router, directory.router, api_keys.router, workflows.router, business_rules.router)
+ROUTERS = (
+    health.router,
+    auth.router,
+    features.router,
+    navigation.router,
+    roles.router,
+    users.router,
+    directory.router,
+    api_keys.router,
+    workflows.router,
+    business_rules.router,
+)
 ROUTERS_INBOX = (workflow_tasks.router, notifications_api.router, live_stream.router)
 
 

@@ -95,16 +95,21 @@ class Bench:
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         return latencies, time.perf_counter() - began
 
-    async def inbox_queries(self, n: int) -> tuple[list[float], int]:
+    async def inbox_queries(self, n: int) -> tuple[list[float], int, list[float]]:
+        """The inbox query, each followed by the baseline: an authenticated request that does
+        almost nothing (`GET /api/notifications/unread-count`), so both see the same load."""
         params = {"myTasks": "true", "status": "PENDING,IN_PROGRESS,ESCALATED", "sortField": "dueDate",
                   "sortDir": "asc", "limit": "50"}  # fmt: skip
-        latencies, total = [], 0
+        latencies, baseline, total = [], [], 0
         for _ in range(n):
             began = time.perf_counter()
             body = await self.ok("GET", TASKS, params=params)
             latencies.append(time.perf_counter() - began)
             total = body["pagination"]["total"]
-        return latencies, total
+            began = time.perf_counter()
+            await self.ok("GET", "/api/notifications/unread-count")
+            baseline.append(time.perf_counter() - began)
+        return latencies, total, baseline
 
 
 async def fill_tasks(database_url: str, tenant_id: str, user_id: str, roles: list[str], n: int) -> None:
@@ -235,7 +240,7 @@ async def measure(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
 def report(results: dict[str, Any], args: argparse.Namespace, elapsed: float) -> str:
     rt1, rt1_time = results["rt1"]
     rtc, rtc_time = results["rtc"]
-    inbox, inbox_total = results["inbox"]
+    inbox, inbox_total, baseline = results["inbox"]
     fanout = results["fanout"]
     lines = [
         "# Task inbox benchmark",
@@ -257,6 +262,8 @@ def report(results: dict[str, Any], args: argparse.Namespace, elapsed: float) ->
         f"{len(rtc) / rtc_time:.1f} /s |",
         f"| inbox query (`myTasks`, open, by due date, 50/page; {args.tasks:,} tasks in the table, "
         f"{inbox_total} of them the user's open ones) | 1 | {len(inbox)} | {ms(inbox, 50)} | {ms(inbox, 99)} | |",
+        f"| baseline: an authenticated request doing almost nothing (`unread-count`), interleaved with the inbox queries | 1 | "
+        f"{len(baseline)} | {ms(baseline, 50)} | {ms(baseline, 99)} | |",
         f"| SSE fan-out: notification created -> all {args.clients} connected clients have it | - | "
         f"{len(fanout)} | {ms(fanout, 50)} | {ms(fanout, 99)} (max {max(fanout) * 1000:.1f}) | |",
         "",

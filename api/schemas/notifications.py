@@ -8,9 +8,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas.common import Body
+from engine.clock import iso_or_none
 from engine.db.models import NotificationRow
 from engine.notifications.schemas import NotificationAction, NotificationSettings, NotificationSpec
-from engine.workflows.interpreter_logic import iso_timestamp
 
 
 class _Request(BaseModel):
@@ -132,7 +132,7 @@ class Settings(Body):
 
 
 def _iso(value: Any) -> str | None:
-    return iso_timestamp(value) if value is not None else None
+    return iso_or_none(value)
 
 
 def notification(row: NotificationRow) -> Notification:

@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas.common import Body
 from api.schemas.workflows import UserTask
+from engine.clock import iso_or_none
 from engine.db.models import UserTaskRow, WorkflowEventRow
-from engine.workflows.interpreter_logic import iso_timestamp
 from engine.workflows.schemas import TaskOp
 
 
@@ -54,7 +54,7 @@ class TaskComment(Body):
 
 
 def _iso(value: datetime | None) -> str | None:
-    return iso_timestamp(value) if value is not None else None
+    return iso_or_none(value)
 
 
 def user_task(row: UserTaskRow, op: TaskOp | None = None) -> UserTask:

@@ -22,6 +22,7 @@ from engine.pagination import OffsetParams, page_of, sort_order
 from engine.workflows import service
 from engine.workflows.schemas import TaskChange, TaskCommand, TaskOp, TaskView
 from engine.workflows.tasks import MANAGE_FEATURE, OPEN_STATUSES
+from engine.workflows.workflows import WorkflowInstanceWorkflow
 
 TASK_SORT = {"createdAt": UserTaskRow.created_at, "dueDate": UserTaskRow.due_date, "priority": UserTaskRow.priority}
 
@@ -118,8 +119,19 @@ def command(principal: Principal, task: UserTaskRow, **fields: Any) -> TaskChang
     )
 
 
+# The task commands, by name (the API's and the metrics' vocabulary) -> the workflow's Update.
+UPDATES: dict[str, Any] = {
+    "claim_task": WorkflowInstanceWorkflow.claim_task,
+    "complete_task": WorkflowInstanceWorkflow.complete_task,
+    "release_task": WorkflowInstanceWorkflow.release_task,
+    "reassign_task": WorkflowInstanceWorkflow.reassign_task,
+    "change_task": WorkflowInstanceWorkflow.change_task,
+    "comment_task": WorkflowInstanceWorkflow.comment_task,
+}
+
+
 async def send(client: Client, task: UserTaskRow, name: str, arg: TaskCommand, update_id: str | None = None) -> TaskOp:
-    view: TaskView = await service._update(client, task.workflow_instance_id, name, arg, TaskView, update_id)
+    view: TaskView = await service._update(client, task.workflow_instance_id, UPDATES[name], arg, update_id)
     metrics.TASK_COMMANDS.inc(command=name)
     return TaskOp.model_validate(view.task)
 
