@@ -102,7 +102,9 @@ class UserTaskRow(UUIDPk, Timestamps, Base):
     __tablename__ = "user_tasks"
     __table_args__ = (
         Index("ix_user_tasks_tenant_status", "tenant_id", "status"),
-        # The inbox (myTasks): assigned to me, claimed by me, or in my roles' queue.
+        # The inbox (myTasks): assigned to me, claimed by me, or in my roles' queue, found by a
+        # BitmapOr of these three. No (tenant, due_date) index on purpose: with one, a generic
+        # plan may walk the whole tenant in due-date order looking for the user's few tasks.
         Index("ix_user_tasks_tenant_assigned_to", "tenant_id", "assigned_to"),
         Index("ix_user_tasks_tenant_claimed_by", "tenant_id", "claimed_by"),
         # fastupdate off: a pending list would be scanned linearly on every inbox query until
@@ -110,7 +112,6 @@ class UserTaskRow(UUIDPk, Timestamps, Base):
         Index(
             "ix_user_tasks_roles", "assigned_to_roles", postgresql_using="gin", postgresql_with={"fastupdate": "off"}
         ),
-        Index("ix_user_tasks_tenant_due", "tenant_id", "due_date"),
     )
 
     workflow_instance_id: Mapped[uuid.UUID] = mapped_column(

@@ -89,7 +89,6 @@ def upgrade() -> None:
     op.create_index('ix_user_tasks_tenant_claimed_by', 'user_tasks', ['tenant_id', 'claimed_by'], unique=False)
     op.create_index('ix_user_tasks_roles', 'user_tasks', ['assigned_to_roles'], unique=False, postgresql_using='gin',
                     postgresql_with={'fastupdate': 'off'})
-    op.create_index('ix_user_tasks_tenant_due', 'user_tasks', ['tenant_id', 'due_date'], unique=False)
 
     # -- notifications
     op.add_column('notifications', sa.Column('recipient_user_id', sa.Uuid(), nullable=True))
@@ -152,7 +151,6 @@ def downgrade() -> None:
                    'source_entity_type', 'source_module', 'actions', 'status', 'severity', 'icon', 'body_variables',
                    'title_variables', 'body_key', 'title_key', 'type', 'recipient_user_id'):
         op.drop_column('notifications', column)
-    op.drop_index('ix_user_tasks_tenant_due', table_name='user_tasks')
     op.drop_index('ix_user_tasks_roles', table_name='user_tasks', postgresql_using='gin')
     op.drop_index('ix_user_tasks_tenant_claimed_by', table_name='user_tasks')
     op.drop_index('ix_user_tasks_tenant_assigned_to', table_name='user_tasks')
