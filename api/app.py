@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import (
@@ -24,9 +25,13 @@ from api import (
     users,
     workflows,
 )
+from api import notifications as notifications_api
+from api import stream as live_stream
+from api import tasks as workflow_tasks
 from api.deps import Resources
 from api.guard import InputGuard
 from api.metrics import Metrics
+from api.stream import INBOX_PAGE
 from engine import observability
 from engine.db.session import create_engine, create_sessionmaker
 from engine.settings import Settings, get_settings
@@ -43,6 +48,7 @@ ROUTERS = (
     workflows.router,
     business_rules.router,
 )
+ROUTERS_INBOX = (workflow_tasks.router, notifications_api.router, live_stream.router)
 
 
 class RequestId:
@@ -82,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await live_stream.close_hub(app)
             await engine.dispose()
 
     app = FastAPI(
@@ -108,8 +115,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app, tracer_provider=observability.setup_tracing(settings), excluded_urls="/api/health/.*,/metrics"
         )
 
-    for router in ROUTERS:
+    for router in (*ROUTERS, *ROUTERS_INBOX):
         openapi.document_errors(router)
         app.include_router(router, prefix="/api")
     openapi.without_validation_422(app)
+    # The task inbox page: static HTML/JS over the public API (no build step).
+    app.mount("/inbox", StaticFiles(directory=INBOX_PAGE, html=True), name="inbox")
     return app

@@ -80,15 +80,18 @@ def credential(request: Request) -> tuple[str, str] | None:
     return ("bearer", cookie) if cookie else None
 
 
+async def principal_of(session: AsyncSession, found: tuple[str, str] | None, settings: Settings) -> Principal | None:
+    """Who a credential (from `credential`) names, or None."""
+    if found is None:
+        return None
+    scheme, value = found
+    if scheme == "apikey" or value.startswith(auth.API_KEY_PREFIX):
+        return await auth.principal_from_api_key(session, value)
+    return await auth.principal_from_access_token(session, value, settings)
+
+
 async def current_principal(request: Request, session: Session, res: Res) -> Principal:
-    found = credential(request)
-    principal: Principal | None = None
-    if found is not None:
-        scheme, value = found
-        if scheme == "apikey" or value.startswith(auth.API_KEY_PREFIX):
-            principal = await auth.principal_from_api_key(session, value)
-        else:
-            principal = await auth.principal_from_access_token(session, value, res.settings)
+    principal = await principal_of(session, credential(request), res.settings)
     if principal is None:
         raise Unauthorized("Unauthorized")
     request.state.principal = principal

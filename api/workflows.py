@@ -1,4 +1,4 @@
-"""Workflows: definitions, instances (start, signal, advance, cancel, retry), events, user tasks."""
+"""Workflows: definitions, instances (start, signal, advance, cancel, retry), events (user tasks: api/tasks.py)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ from api.schemas.workflows import (
     SignalSent,
     SignalsSent,
     StartCheck,
-    UserTask,
     WorkflowDefinition,
     WorkflowEvent,
     WorkflowEventDetail,
@@ -28,7 +27,6 @@ from api.schemas.workflows import (
 )
 from engine.auth.schemas import Principal
 from engine.auth.scope import parse_uuid
-from engine.errors import Conflict
 from engine.pagination import OffsetParams
 from engine.temporal import ids
 from engine.workflows import service
@@ -51,9 +49,6 @@ InstancesCancel = Annotated[Principal, Depends(require("workflows.instances.canc
 InstancesRetry = Annotated[Principal, Depends(require("workflows.instances.retry"))]
 InstancesSignal = Annotated[Principal, Depends(require("workflows.instances.signal"))]
 SignalsSend = Annotated[Principal, Depends(require("workflows.signals.send"))]
-TasksView = Annotated[Principal, Depends(require("workflows.tasks.view"))]
-TasksClaim = Annotated[Principal, Depends(require("workflows.tasks.claim"))]
-TasksComplete = Annotated[Principal, Depends(require("workflows.tasks.complete"))]
 
 
 def _statuses(value: str | None) -> list[str]:
@@ -436,76 +431,3 @@ async def list_events(
 )
 async def get_event(id: str, principal: InstancesView, session: Session) -> dict[str, Any]:
     return await service.get_event(session, principal, id)
-
-
-# ---------------------------------------------------------------- tasks
-
-
-@router.get(
-    "/workflows/tasks",
-    summary="List user tasks",
-    response_model=OffsetPage[UserTask],
-    openapi_extra=features_doc("workflows.tasks.view"),
-)
-async def list_tasks(
-    principal: TasksView,
-    session: Session,
-    status: str | None = None,
-    assigned_to: Annotated[str | None, Query(alias="assignedTo")] = None,
-    workflow_instance_id: Annotated[str | None, Query(alias="workflowInstanceId")] = None,
-    overdue: bool = False,
-    my_tasks: Annotated[bool, Query(alias="myTasks")] = False,
-    limit: int = 50,
-    offset: int = 0,
-) -> dict[str, Any]:
-    """`myTasks=true`: assigned to me or to one of my roles; `overdue=true`: open and past due."""
-    return await service.list_tasks(
-        session, principal, _offset(limit, offset), statuses=_statuses(status), assigned_to=assigned_to,
-        instance_id=parse_uuid(workflow_instance_id, "workflowInstanceId"), overdue=overdue, my_tasks=my_tasks,
-    )  # fmt: skip
-
-
-@router.get(
-    "/workflows/tasks/{id}",
-    summary="Get a user task",
-    response_model=Data[UserTask],
-    openapi_extra=features_doc("workflows.tasks.view"),
-)
-async def get_task(id: str, principal: TasksView, session: Session) -> dict[str, Any]:
-    return {"data": service.task_body(await service.get_task(session, principal, id))}
-
-
-@router.post(
-    "/workflows/tasks/{id}/claim",
-    summary="Claim a role-queue task",
-    response_model=DataMessage[UserTask],
-    openapi_extra=features_doc("workflows.tasks.claim"),
-)
-async def claim_task(id: str, principal: TasksClaim, session: Session, res: Res) -> dict[str, Any]:
-    task = await service.get_task(session, principal, id)
-    data = await service.task_command(await res.temporal_client(), principal, task, "claim_task")
-    return {"data": data, "message": "Task claimed successfully"}
-
-
-class CompleteBody(Camel):
-    form_data: dict[str, Any] = Field(alias="formData")
-    comments: str | None = None
-
-
-@router.post(
-    "/workflows/tasks/{id}/complete",
-    summary="Complete a user task",
-    response_model=DataMessage[UserTask],
-    openapi_extra=features_doc("workflows.tasks.complete"),
-)
-async def complete_task(
-    id: str, principal: TasksComplete, session: Session, res: Res, body: CompleteBody
-) -> dict[str, Any]:
-    """`formData` is merged into the instance context (or the branch's), and the instance resumes."""
-    task = await service.get_task(session, principal, id)
-    if task.status not in ("PENDING", "IN_PROGRESS"):
-        raise Conflict(f"Task is already {task.status.lower()}")
-    data = await service.task_command(
-        await res.temporal_client(), principal, task, "complete_task", body.form_data, body.comments
-    )
-    return {"data": data, "message": "Task completed successfully. Workflow resumed."}

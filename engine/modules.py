@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from engine.auth import acl as auth_acl
 from engine.auth.features import Feature, ModuleFeatures
+from engine.notifications import acl as notifications_acl
 from engine.rules import acl as rules_acl
 from engine.workflows import acl as workflows_acl
 
@@ -64,6 +65,7 @@ MODULES: tuple[ModuleFeatures, ...] = (
     SCHEDULER,
     WALLET,
     ESIMS,
+    notifications_acl.MODULE,
 )
 
 SEEDED_ROLES = ("superadmin", "admin", "employee", "consumer")

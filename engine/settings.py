@@ -91,6 +91,10 @@ class Settings(BaseSettings):
     workflow_function_modules: str = Field(default="", alias="WORKFLOW_FUNCTION_MODULES")
     # Where CALL_API activities reach our own API.
     internal_api_url: str | None = Field(default=None, alias="INTERNAL_API_URL")
+    # GET /events/stream: a comment line this often keeps proxies from closing an idle stream;
+    # a client reconnecting with Last-Event-ID gets what it missed within the window.
+    events_heartbeat_seconds: float = Field(default=15.0, gt=0, alias="EVENTS_HEARTBEAT_SECONDS")
+    events_resume_window_seconds: int = Field(default=300, ge=1, alias="EVENTS_RESUME_WINDOW_SECONDS")
 
     @property
     def api_base_url(self) -> str:

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
@@ -29,6 +28,7 @@ from engine.devstack import EmbeddedPostgres, TemporalDevServer, free_port
 from engine.settings import Settings
 from engine.temporal.client import connect
 from tests import secrets_scan
+from tests.api_server import serve
 from workers.registry import build_worker
 
 PASSWORD = "correct-horse-battery"
@@ -131,19 +131,8 @@ async def api_server(settings: Settings) -> AsyncIterator[str]:
     look for it (settings.internal_api_url)."""
     assert settings.internal_api_url
     port = int(settings.internal_api_url.rsplit(":", 1)[1])
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    served = uvicorn.Server(config)
-    task = asyncio.create_task(served.serve())
-    for _ in range(200):
-        if served.started:
-            break
-        await asyncio.sleep(0.05)
-    assert served.started
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        served.should_exit = True
-        await task
+    async for base in serve(settings, port):
+        yield base
 
 
 @dataclass

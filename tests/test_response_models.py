@@ -25,6 +25,7 @@ ROUTES = {
 WITHOUT_MODEL = {
     "GET /workflows/definitions/schema": "a JSON Schema document",
     "GET /auth/logout": "a redirect",
+    "GET /events/stream": "a server-sent event stream",
 }
 
 _DEFINITION_EXTRAS = ("metadata", "effectiveFrom", "effectiveTo", "createdBy", "updatedBy")
@@ -70,8 +71,14 @@ KNOWN_DEVIATIONS: dict[str, tuple[set[str], str]] = {
     ),
     "GET /workflows/tasks": ({f"data.0.{k}" for k in _TASK_EXTRAS}, "we also send branchKey and comments"),
     "GET /workflows/tasks/{id}": ({f"data.{k}" for k in _TASK_EXTRAS}, "we also send branchKey and comments"),
-    "POST /workflows/tasks/{id}/claim": ({f"data.{k}" for k in _TASK_EXTRAS}, "we also send branchKey and comments"),
-    "POST /workflows/tasks/{id}/complete": ({f"data.{k}" for k in _TASK_EXTRAS}, "we also send branchKey, comments"),
+    "POST /workflows/tasks/{id}/claim": (
+        {f"data.{k}" for k in _TASK_EXTRAS},
+        "we also send branchKey and comments",
+    ),
+    "POST /workflows/tasks/{id}/complete": (
+        {f"data.{k}" for k in _TASK_EXTRAS},
+        "we also send branchKey and comments",
+    ),
     "GET /business_rules/rules/{id}": (
         {"conditionDialect", "conditionExpression", "conditionLogic"},
         "the condition as given, its dialect and the JsonLogic evaluated",

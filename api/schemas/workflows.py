@@ -173,6 +173,7 @@ class UserTask(Body):
     completedBy: str | None
     completedAt: str | None
     comments: str | None
+    priority: int | None = Field(None, description="0-100; new tasks get 50")
     tenantId: str
     organizationId: str | None
     createdAt: str

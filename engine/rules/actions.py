@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from engine.db.models import NotificationRow
 from engine.events import service as events
+from engine.notifications.repository import resolve_recipients
 from engine.rules import templating
 from engine.rules.jsonlogic import CompiledLogic, compile_logic
 from engine.rules.schemas import WEBHOOK_METHODS, WebhookRequest
@@ -235,17 +236,27 @@ async def _notify(config: dict[str, Any], run: ActionRun) -> dict[str, Any]:
         "template": template,
     }
     if not run.dry_run:
+        # A recipient naming users of the tenant (an id, an e-mail, a role) reaches their
+        # notifications; anything else is kept as written.
+        resolved: dict[str, list[uuid.UUID | None]] = {
+            name: list(ids) for name, ids in (await resolve_recipients(run.session, run.tenant_id, names)).items()
+        }
         rows = [
             {
                 "id": uuid.uuid4(),
                 "tenant_id": run.tenant_id,
                 "organization_id": run.organization_id,
                 "recipient": name[:320],
+                "recipient_user_id": user_id,
+                "type": "rule.notify",
                 "subject": subject[:500] if subject else None,
                 "message": message,
                 "template": template,
                 "source_type": "business_rule",
+                "source_module": "business_rules",
                 "source_id": str(run.rule_uuid),
+                "source_entity_type": run.context.get("entityType"),
+                "source_entity_id": str(run.context.get("entityId"))[:100] if run.context.get("entityId") else None,
                 "data": {
                     "ruleId": run.rule_id,
                     "entityType": run.context.get("entityType"),
@@ -253,6 +264,7 @@ async def _notify(config: dict[str, Any], run: ActionRun) -> dict[str, Any]:
                 },
             }
             for name in names
+            for user_id in resolved.get(name, [None])
         ]
         await run.session.execute(insert(NotificationRow), rows)
         result["notificationIds"] = [str(r["id"]) for r in rows]

@@ -26,6 +26,7 @@ WORKFLOWS = ModuleFeatures(
             ("tasks.view", "View user tasks"),
             ("tasks.claim", "Claim user tasks"),
             ("tasks.complete", "Complete user tasks"),
+            ("tasks.manage", "Manage user tasks (claim, complete, release, reassign any task)"),
             ("signals.send", "Send workflow signals"),
             ("events.view", "View workflow events"),
         )

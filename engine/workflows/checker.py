@@ -23,6 +23,7 @@ from engine.workflows.definition import (
     WorkflowDefinitionDocument,
 )
 from engine.workflows.durations import parse_datetime, parse_duration
+from engine.workflows.tasks import schema_problems
 
 # --------------------------------------------------------------------------------------------
 # Validation
@@ -433,6 +434,7 @@ class _SemanticChecker:
             elif step_type == StepType.USER_TASK:
                 task = _mapping(item, "userTaskConfig")
                 self.check_duration(task.get("slaDuration"), f"{path}.userTaskConfig.slaDuration")
+                self.check_task_config(task, f"{path}.userTaskConfig")
             elif step_type == StepType.SUB_WORKFLOW:
                 self.check_sub_workflow(item, path)
             elif step_type == StepType.PARALLEL_JOIN:
@@ -462,6 +464,20 @@ class _SemanticChecker:
             return
         if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
             self.add("INVALID_MAPPING", "Mapping must be an object of key -> dot path strings", path)
+
+    def check_task_config(self, task: Mapping[str, Any], path: str) -> None:
+        form = task.get("formSchema")
+        for problem in schema_problems(form) if isinstance(form, Mapping) else []:
+            self.add("INVALID_FORM_SCHEMA", f"formSchema is not a valid JSON Schema: {problem}", f"{path}.formSchema")
+        for index, rule in _items(task.get("escalationRules")):
+            where = f"{path}.escalationRules[{index}]"
+            self.check_duration(rule.get("after"), f"{where}.after")
+            if rule.get("trigger") == "no_progress" and not rule.get("after"):
+                self.add("INVALID_ESCALATION", "A no_progress rule needs `after` (a duration)", f"{where}.after")
+            if rule.get("trigger") == "sla_breach" and not task.get("slaDuration"):
+                self.add("INVALID_ESCALATION", "An sla_breach rule needs the task's slaDuration", where)
+            if rule.get("action") == "reassign" and not (rule.get("escalateTo") or rule.get("escalateToRoles")):
+                self.add("INVALID_ESCALATION", "A reassign rule needs escalateTo or escalateToRoles", where)
 
     def check_duration(self, value: object, path: str) -> None:
         # Non-strings in typed fields are schema errors already; config values are checked by callers.

@@ -92,10 +92,19 @@ class Activity(_Model):
 
 
 class EscalationRule(_Model):
+    """Acted on by durable timers in the instance's workflow (engine.workflows.tasks
+    `escalation_plan`): `sla_breach` fires `after` (default 0) past the due date, `no_progress`
+    fires `after` past the task's creation if it is still open. `reassign` hands the task to
+    `escalateTo` (a user id) and/or `escalateToRoles`; `notify` tells `notifyUsers` and the members
+    of `notifyRoles`; `escalate` marks it ESCALATED and raises its priority."""
+
     trigger: Literal["sla_breach", "no_progress", "custom"]
     action: Literal["reassign", "notify", "escalate"]
     escalate_to: str | None = None
     notify_users: list[str] | None = None
+    after: DurationText | None = None
+    escalate_to_roles: list[str] | None = None
+    notify_roles: list[str] | None = None
 
 
 class UserTaskConfig(_Model):

@@ -99,6 +99,21 @@ class TaskCommand(BaseModel):
     user_roles: list[str] = Field(default_factory=list)
     form_data: dict[str, Any] = Field(default_factory=dict)
     comments: str | None = None
+    # Holder of `workflows.tasks.manage` (see engine.workflows.tasks for the permission matrix).
+    manager: bool = False
+    idempotency_key: str | None = None
+
+
+class TaskChange(TaskCommand):
+    """Release, reassign, change (PATCH) or comment on a task. For a change, a field left None
+    keeps its value; `clear_due_date` / an empty role list clear."""
+
+    assigned_to: str | None = None
+    assigned_to_roles: list[str] | None = None
+    due_date: datetime | None = None
+    clear_due_date: bool = False
+    priority: int | None = None
+    text: str | None = None
 
 
 class TaskView(BaseModel):
@@ -177,6 +192,10 @@ class TaskOp(BaseModel):
     completed_at: datetime | None = None
     comments: str | None = None
     created_at: datetime | None = None
+    priority: int | None = None
+    escalated_at: datetime | None = None
+    escalated_to: str | None = None
+    completion_key: str | None = None
 
 
 class InstanceStateOp(BaseModel):

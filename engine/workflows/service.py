@@ -9,7 +9,6 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import func, or_, select, text
-from sqlalchemy.dialects.postgresql import array as pg_array
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client, WorkflowUpdateFailedError
@@ -49,8 +48,6 @@ from engine.workflows.schemas import (
     RuleSnapshot,
     SignalRequest,
     SignalResult,
-    TaskCommand,
-    TaskView,
 )
 from engine.workflows.workflows import WorkflowInstanceWorkflow
 
@@ -629,14 +626,15 @@ async def get_event(session: AsyncSession, principal: Principal, event_id: str) 
 UPDATE_STATUS = {"BAD_REQUEST": BadRequest, "CONFLICT": Conflict, "NOT_FOUND": NotFound, "FORBIDDEN": Forbidden}
 
 
-async def _update(client: Client, instance_id: uuid.UUID, update: Any, arg: Any) -> Any:
+async def _update(client: Client, instance_id: uuid.UUID, update: Any, arg: Any, update_id: str | None = None) -> Any:
     """Sends a Workflow Update, named by its typed method reference
     (`WorkflowInstanceWorkflow.signal`, ...), so the name and the result type come from the
     workflow class. A validator's refusal comes back as a 4xx before anything is recorded; an
-    instance whose workflow has ended cannot take commands (409)."""
+    instance whose workflow has ended cannot take commands (409). Updates sent with the same
+    `update_id` are taken once (Temporal deduplicates them)."""
     handle = client.get_workflow_handle(ids.workflow_instance_id(instance_id))
     try:
-        return await handle.execute_update(update, arg)
+        return await handle.execute_update(update, arg, id=update_id)
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
         if isinstance(cause, ApplicationError):
@@ -711,97 +709,3 @@ async def retry(client: Client, instance: WorkflowInstanceRow, user_id: str | No
         client, instance.id, WorkflowInstanceWorkflow.retry_update, CommandRequest(user_id=user_id)
     )
     return result
-
-
-# ---------------------------------------------------------------- tasks
-
-
-def task_body(row: UserTaskRow) -> dict[str, Any]:
-    return {
-        "id": str(row.id),
-        "workflowInstanceId": str(row.workflow_instance_id),
-        "stepInstanceId": str(row.step_instance_id) if row.step_instance_id else None,
-        "branchKey": row.branch_key,
-        "taskName": row.task_name,
-        "description": row.description,
-        "status": row.status,
-        "formSchema": row.form_schema,
-        "formData": row.form_data,
-        "assignedTo": row.assigned_to,
-        "assignedToRoles": row.assigned_to_roles,
-        "claimedBy": row.claimed_by,
-        "claimedAt": iso_or_none(row.claimed_at),
-        "dueDate": iso_or_none(row.due_date),
-        "escalatedAt": iso_or_none(row.escalated_at),
-        "escalatedTo": row.escalated_to,
-        "completedBy": row.completed_by,
-        "completedAt": iso_or_none(row.completed_at),
-        "comments": row.comments,
-        "tenantId": str(row.tenant_id),
-        "organizationId": str(row.organization_id) if row.organization_id else None,
-        "createdAt": iso_or_none(row.created_at),
-        "updatedAt": iso_or_none(row.updated_at),
-    }
-
-
-async def get_task(session: AsyncSession, principal: Principal, task_id: str) -> UserTaskRow:
-    return await _tenant_row(session, principal, UserTaskRow, task_id, "Task not found")
-
-
-async def list_tasks(
-    session: AsyncSession,
-    principal: Principal,
-    params: OffsetParams,
-    *,
-    statuses: list[str],
-    assigned_to: str | None,
-    instance_id: uuid.UUID | None,
-    overdue: bool,
-    my_tasks: bool,
-) -> dict[str, Any]:
-    query = select(UserTaskRow).where(UserTaskRow.tenant_id == principal.tenant_id)
-    if statuses:
-        query = query.where(UserTaskRow.status.in_(statuses))
-    if assigned_to:
-        query = query.where(UserTaskRow.assigned_to == assigned_to)
-    if instance_id:
-        query = query.where(UserTaskRow.workflow_instance_id == instance_id)
-    if overdue:
-        query = query.where(UserTaskRow.due_date < now(), UserTaskRow.status.in_(("PENDING", "IN_PROGRESS")))
-    if my_tasks:
-        conditions = [UserTaskRow.assigned_to == str(principal.id)]
-        if principal.role_names:
-            # jsonb ?| text[]: the task's role queue shares a role with the caller.
-            conditions.append(UserTaskRow.assigned_to_roles.op("?|")(pg_array(list(principal.role_names))))
-        query = query.where(or_(*conditions))
-    total, page = await page_of(session, query, params, UserTaskRow.created_at.desc(), UserTaskRow.id)
-    return offset_body([task_body(r) for r in page.scalars()], total, params)
-
-
-async def task_command(
-    client: Client,
-    principal: Principal,
-    task: UserTaskRow,
-    name: str,
-    form_data: dict[str, Any] | None = None,
-    comments: str | None = None,
-) -> dict[str, Any]:
-    command = TaskCommand(
-        task_id=task.id, user_id=str(principal.id), user_roles=list(principal.role_names),
-        form_data=form_data or {}, comments=comments,
-    )  # fmt: skip
-    update = {
-        "complete_task": WorkflowInstanceWorkflow.complete_task,
-        "claim_task": WorkflowInstanceWorkflow.claim_task,
-    }
-    view: TaskView = await _update(client, task.workflow_instance_id, update[name], command)
-    metrics.TASK_COMMANDS.inc(command=name)
-    return {**task_body(task), **_camel_task(view.task)}
-
-
-def _camel_task(task: dict[str, Any]) -> dict[str, Any]:
-    keys = {
-        "status": "status", "form_data": "formData", "claimed_by": "claimedBy", "claimed_at": "claimedAt",
-        "completed_by": "completedBy", "completed_at": "completedAt", "comments": "comments",
-    }  # fmt: skip
-    return {camel: task.get(snake) for snake, camel in keys.items()}

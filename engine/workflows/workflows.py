@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
         Token,
     )
     from engine.workflows.interpreter.fork import ForkMixin
+    from engine.workflows.interpreter.task_commands import TaskCommandsMixin
     from engine.workflows.interpreter.updates import UpdatesMixin
     from engine.workflows.schemas import (
         CANCELLED,
@@ -47,7 +48,7 @@ with workflow.unsafe.imports_passed_through():
 # replay tests), and the sandbox's per-run module re-imports cost ~25% of the worker's CPU and
 # ~40 ms of latency per instance (bench/bench_workflows.py). Determinism rules still apply.
 @workflow.defn(name=WORKFLOW_TYPE, sandboxed=False)
-class WorkflowInstanceWorkflow(UpdatesMixin, ForkMixin):
+class WorkflowInstanceWorkflow(TaskCommandsMixin, UpdatesMixin, ForkMixin):
     @workflow.init
     def __init__(self, start: InstanceStart) -> None:
         # Built from the input here (not in run) so Updates arriving in the first workflow task

@@ -142,6 +142,26 @@ async def user_task_for_a_user(wf: WorkflowApi) -> tuple[str, str]:
     return await finish(wf, instance["id"])
 
 
+async def user_task_sla_escalated(wf: WorkflowApi) -> tuple[str, str]:
+    """SLA and escalation timers (guarded by `workflow.patched`), and the task commands."""
+    rules = [
+        {"trigger": "no_progress", "after": "PT1S", "action": "reassign", "escalateToRoles": ["admin"]},
+        {"trigger": "sla_breach", "action": "escalate"},
+        {"trigger": "sla_breach", "action": "notify", "notifyRoles": ["admin"]},
+        {"trigger": "sla_breach", "after": "PT1H", "action": "escalate"},  # cancelled by completion
+    ]
+    user_task = {"assignedTo": ["admin"], "slaDuration": "PT2S", "escalationRules": rules}
+    _, instance = await wf.run(chain("user-task-sla", step("review", "USER_TASK", userTaskConfig=user_task)))
+    [task] = await wf.wait_task(instance["id"])
+    await wf.wait_event(instance["id"], "USER_TASK_SLA_BREACHED")
+    for command in ("claim", "release", "claim"):
+        assert (await wf.post(f"{TASKS}/{task['id']}/{command}")).status_code == 200
+    assert (await wf.post(f"{TASKS}/{task['id']}/comments", {"text": "on it"})).status_code == 201
+    done = await wf.post(f"{TASKS}/{task['id']}/complete", {"formData": {"ok": True}})
+    assert done.status_code == 200, done.text
+    return await finish(wf, instance["id"])
+
+
 async def sub_workflow(wf: WorkflowApi) -> tuple[str, str]:
     await wf.create(shipped("checkout"), unique=False)  # the child, by its shipped workflowId
     _, instance = await wf.run(
@@ -246,6 +266,7 @@ SCENARIOS: dict[str, tuple[Scenario, str]] = {
     "signal-timeout-failed-cancelled": (signal_timeout_fails_then_cancelled, "CANCELLED"),
     "wait-for-timer": (timer, "COMPLETED"),
     "user-task": (user_task_for_a_user, "COMPLETED"),
+    "user-task-sla": (user_task_sla_escalated, "COMPLETED"),
     "sub-workflow": (sub_workflow, "COMPLETED"),
     "parallel": (parallel, "COMPLETED"),
     "parallel-branch-failed-cancelled": (parallel_branch_fails, "CANCELLED"),

@@ -16,6 +16,7 @@ from temporalio import activity
 from engine import metrics
 from engine.db.base import utcnow
 from engine.db.models import SideEffectRow, StepInstanceRow, UserTaskRow, WorkflowEventRow, WorkflowInstanceRow
+from engine.notifications import service as notifications
 from engine.rules import service as rules
 from engine.rules.schemas import RuleLogEntry
 from engine.workflows.activities import PROJECT
@@ -23,6 +24,10 @@ from engine.workflows.schemas import FAILED, TERMINAL_STATUSES, ProjectionBatch
 
 FINISHED_STATUSES = TERMINAL_STATUSES | {FAILED}
 
+# User-task events that notify someone (engine.notifications.service.from_task_events).
+TASK_NOTICES = frozenset(
+    {"USER_TASK_CREATED", "USER_TASK_REASSIGNED", "USER_TASK_STARTED", "USER_TASK_ESCALATED", "USER_TASK_SLA_BREACHED"}
+)
 STEP_FIELDS = ("status", "output_data", "error_data", "exited_at", "execution_time_ms", "projection_seq")
 TASK_FIELDS = (
     "status",
@@ -32,6 +37,13 @@ TASK_FIELDS = (
     "completed_by",
     "completed_at",
     "comments",
+    "assigned_to",
+    "assigned_to_roles",
+    "due_date",
+    "priority",
+    "escalated_at",
+    "escalated_to",
+    "completion_key",
     "projection_seq",
     "updated_at",
 )
@@ -157,5 +169,12 @@ class ProjectionActivities:
                     for event in batch.events
                 ]
                 await session.execute(_insert_new(WorkflowEventRow, "workflow_instance_id", "seq"), rows)
+                task_events = [
+                    (e.seq, e.event_type, e.data, e.user_id) for e in batch.events if e.event_type in TASK_NOTICES
+                ]
+                if task_events:
+                    await notifications.from_task_events(
+                        session, h.tenant_id, h.organization_id, h.instance_id, task_events
+                    )
         if finished is not None:  # committed
             metrics.INSTANCES_FINISHED.inc(definition=h.workflow_id, status=finished)

@@ -16,9 +16,9 @@ from engine.db.models.auth import (
 from engine.db.models.directory import Organization, Tenant
 from engine.db.models.events import DomainEventRow
 from engine.db.models.mail import MailOutbox
+from engine.db.models.notifications import LiveEventRow, NotificationRow, NotificationSettingsRow
 from engine.db.models.rules import (
     BusinessRuleRow,
-    NotificationRow,
     RuleExecutionLogRow,
     RuleSetMemberRow,
     RuleSetRow,
@@ -38,8 +38,10 @@ __all__ = [
     "Base",
     "BusinessRuleRow",
     "DomainEventRow",
+    "LiveEventRow",
     "MailOutbox",
     "NotificationRow",
+    "NotificationSettingsRow",
     "Organization",
     "PasswordReset",
     "RateLimitBucket",

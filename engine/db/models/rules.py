@@ -1,5 +1,5 @@
-"""Business rules (reference §3.1): rules, rule sets and their members, execution logs, and the
-notifications the NOTIFY action writes. `ruleId`/`setId` are unique per tenant among live rows,
+"""Business rules (reference §3.1): rules, rule sets and their members and execution logs (the
+notifications the NOTIFY action writes are in `notifications`). `ruleId`/`setId` are unique per tenant among live rows,
 so a soft-deleted key can be reused."""
 
 from __future__ import annotations
@@ -114,23 +114,3 @@ class RuleExecutionLogRow(Base):
     tenant_id: Mapped[uuid.UUID]
     organization_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     executed_by: Mapped[str | None] = mapped_column(String(255), default=None)
-
-
-class NotificationRow(UUIDPk, Base):
-    """A message for one recipient (a user id, e-mail or role name, as the NOTIFY action names
-    it), written by business-rule actions."""
-
-    __tablename__ = "notifications"
-    __table_args__ = (Index("ix_notifications_tenant_recipient", "tenant_id", "recipient"),)
-
-    tenant_id: Mapped[uuid.UUID]
-    organization_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
-    recipient: Mapped[str] = mapped_column(String(320))
-    subject: Mapped[str | None] = mapped_column(String(500), default=None)
-    message: Mapped[str] = mapped_column(Text)
-    template: Mapped[str | None] = mapped_column(String(200), default=None)
-    source_type: Mapped[str] = mapped_column(String(50), default="business_rule")
-    source_id: Mapped[str | None] = mapped_column(String(100), default=None)
-    data: Mapped[dict[str, Any] | None] = mapped_column(default=None)
-    read_at: Mapped[datetime | None] = mapped_column(default=None)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=text("now()"))

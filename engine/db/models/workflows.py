@@ -100,7 +100,19 @@ class StepInstanceRow(UUIDPk, Timestamps, Base):
 
 class UserTaskRow(UUIDPk, Timestamps, Base):
     __tablename__ = "user_tasks"
-    __table_args__ = (Index("ix_user_tasks_tenant_status", "tenant_id", "status"),)
+    __table_args__ = (
+        Index("ix_user_tasks_tenant_status", "tenant_id", "status"),
+        # The inbox (myTasks): assigned to me, claimed by me, or in my roles' queue, found by a
+        # BitmapOr of these three. No (tenant, due_date) index on purpose: with one, a generic
+        # plan may walk the whole tenant in due-date order looking for the user's few tasks.
+        Index("ix_user_tasks_tenant_assigned_to", "tenant_id", "assigned_to"),
+        Index("ix_user_tasks_tenant_claimed_by", "tenant_id", "claimed_by"),
+        # fastupdate off: a pending list would be scanned linearly on every inbox query until
+        # the next vacuum (measured: 60 ms instead of 0.5 ms with 100,000 tasks).
+        Index(
+            "ix_user_tasks_roles", "assigned_to_roles", postgresql_using="gin", postgresql_with={"fastupdate": "off"}
+        ),
+    )
 
     workflow_instance_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("workflow_instances.id", ondelete="CASCADE"), index=True
@@ -122,6 +134,9 @@ class UserTaskRow(UUIDPk, Timestamps, Base):
     completed_by: Mapped[str | None] = mapped_column(String(255), default=None)
     completed_at: Mapped[datetime | None] = mapped_column(default=None)
     comments: Mapped[str | None] = mapped_column(Text, default=None)
+    priority: Mapped[int | None] = mapped_column(default=None)
+    # The Idempotency-Key the task was completed with: a retry with it gets the same answer.
+    completion_key: Mapped[str | None] = mapped_column(String(255), default=None)
     tenant_id: Mapped[uuid.UUID]
     organization_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     projection_seq: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from engine.workflows.interpreter.projection import PROJECTION_TIMEOUT
     from engine.workflows.interpreter.saga import ActivitiesMixin
+    from engine.workflows.interpreter.sla import SlaMixin
     from engine.workflows.schemas import (
         COMPLETED,
         PAUSED,
@@ -42,9 +43,10 @@ with workflow.unsafe.imports_passed_through():
         StepOp,
         TaskOp,
     )
+    from engine.workflows.tasks import DEFAULT_PRIORITY
 
 
-class StepsMixin(ActivitiesMixin):
+class StepsMixin(SlaMixin, ActivitiesMixin):
     def enter_step(self, token: Token, step: Step, input_data: dict[str, Any] | None = None) -> StepOp:
         op = StepOp(
             id=self.projection.new_id("step"),
@@ -200,6 +202,7 @@ class StepsMixin(ActivitiesMixin):
             assigned_to_roles=roles,
             due_date=due,
             created_at=workflow.now(),
+            priority=DEFAULT_PRIORITY,
         )
         self.tasks[task.id] = task
         self.projection.record_task(task)
@@ -215,6 +218,8 @@ class StepsMixin(ActivitiesMixin):
             token=token,
         )
         task_id = task.id
+        # SLA and escalation timers; they end by themselves once the task is closed.
+        self.start_sla(token, task, config)
         try:
             await self.wait_on(token, "task", lambda: self.tasks[task_id].status == "COMPLETED")
         except asyncio.CancelledError:

@@ -1,4 +1,5 @@
-"""The commands an instance answers (signal, complete/claim task, advance, cancel, retry) as
+"""The commands an instance answers (signal, advance, cancel, retry; task commands are in
+`task_commands`) as
 Temporal Updates: each validator rejects a bad command before anything is written, and the
 `view` query.
 
@@ -8,7 +9,6 @@ again before its first await (a command sent twice at once is taken once).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from temporalio import workflow
@@ -32,29 +32,12 @@ with workflow.unsafe.imports_passed_through():
         InstanceView,
         SignalRequest,
         SignalResult,
-        TaskCommand,
-        TaskOp,
-        TaskView,
     )
 
 
 def rejected(kind: str, message: str, **details: Any) -> ApplicationError:
     """An update validator's refusal; the API maps `kind` to the HTTP status."""
     return ApplicationError(message, details or None, type=kind, non_retryable=True)
-
-
-def missing_required_fields(form_schema: dict[str, Any] | None, form_data: Mapping[str, Any]) -> list[str]:
-    """Required names of either form-schema shape (`{required: [...]}` JSON Schema, or
-    `{fields: [{name, required}]}`) that the submitted data lacks or leaves null."""
-    if not form_schema:
-        return []
-    names = [n for n in form_schema.get("required") or [] if isinstance(n, str)]
-    names += [
-        f["name"]
-        for f in form_schema.get("fields") or []
-        if isinstance(f, dict) and f.get("required") and f.get("name")
-    ]
-    return [n for n in names if form_data.get(n) is None]
 
 
 class UpdatesMixin(InstanceState):
@@ -98,75 +81,6 @@ class UpdatesMixin(InstanceState):
                 f"Signal name mismatch: waiting for {', '.join(repr(w) for w in waiting)}, got '{request.signal_name}'",
                 code="SIGNAL_NAME_MISMATCH",
             )
-
-    def open_task(self, command: TaskCommand) -> TaskOp:
-        task = self.tasks.get(command.task_id)
-        if task is None:
-            raise rejected("NOT_FOUND", "Task not found")
-        return task
-
-    @workflow.update(name="complete_task")
-    async def complete_task(self, command: TaskCommand) -> TaskView:
-        self.validate_complete_task(command)  # again: see the module docstring
-        task = self.open_task(command)
-        now = workflow.now()
-        task.status, task.form_data, task.comments = "COMPLETED", command.form_data, command.comments
-        task.completed_by, task.completed_at = command.user_id, now
-        self.projection.record_task(task)
-        token = next((t for t in [self.root, *self.branches.values()] if t.task_id == task.id), None)
-        if token is not None:
-            self.write(token, command.form_data)
-        self.projection.emit(
-            "USER_TASK_COMPLETED",
-            {
-                "taskId": str(task.id),
-                "taskName": task.task_name,
-                "completedBy": command.user_id,
-                "formData": command.form_data,
-            },
-            token=token,
-            user_id=command.user_id,
-        )
-        await self.projection.flush()
-        return TaskView(task=task.model_dump(mode="json"))
-
-    @complete_task.validator
-    def validate_complete_task(self, command: TaskCommand) -> None:
-        task = self.open_task(command)
-        if task.status not in ("PENDING", "IN_PROGRESS"):
-            raise rejected("CONFLICT", f"Task is already {task.status.lower()}")
-        if task.claimed_by and command.user_id and task.claimed_by != command.user_id:
-            raise rejected("CONFLICT", "Task is claimed by another user")
-        missing = missing_required_fields(task.form_schema, command.form_data)
-        if missing:
-            raise rejected("BAD_REQUEST", f"Required field missing: {missing[0]}", fields=missing)
-
-    @workflow.update(name="claim_task")
-    async def claim_task(self, command: TaskCommand) -> TaskView:
-        self.validate_claim_task(command)  # again: see the module docstring
-        task = self.open_task(command)
-        task.status, task.claimed_by, task.claimed_at = "IN_PROGRESS", command.user_id, workflow.now()
-        self.projection.record_task(task)
-        self.projection.emit(
-            "USER_TASK_STARTED",
-            {"taskId": str(task.id), "taskName": task.task_name, "claimedBy": command.user_id},
-            user_id=command.user_id,
-        )
-        await self.projection.flush()
-        return TaskView(task=task.model_dump(mode="json"))
-
-    @claim_task.validator
-    def validate_claim_task(self, command: TaskCommand) -> None:
-        task = self.open_task(command)
-        if task.status != "PENDING":
-            raise rejected(
-                "CONFLICT",
-                "Task is already claimed" if task.status == "IN_PROGRESS" else f"Task is {task.status.lower()}",
-            )
-        if task.assigned_to:
-            raise rejected("CONFLICT", "Task is already assigned to a specific user")
-        if task.assigned_to_roles and command.user_roles and not set(task.assigned_to_roles) & set(command.user_roles):
-            raise rejected("FORBIDDEN", "You are not in this task's role queue")
 
     @workflow.update(name="advance")
     async def advance_update(self, request: AdvanceRequest) -> InstanceView:
