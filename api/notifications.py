@@ -150,10 +150,13 @@ async def create_batch(principal: Create, session: Session, body: ToUsers) -> Cr
     summary="Send a notification to a role's members",
     response_model=CreatedMany,
     openapi_extra=features_doc("notifications.create"),
+    responses={404: {"description": "No such role in the tenant"}},
 )
 async def create_for_role(principal: Create, session: Session, body: ToRole) -> CreatedMany:
     if body.role_id is None and not body.role_name:
         raise BadRequest("Give roleId or roleName")
+    if not await repository.role_exists(session, principal.tenant_id, body.role_name, body.role_id):
+        raise NotFound("Role not found")
     members = await repository.role_members(
         session, principal.tenant_id, names=[body.role_name] if body.role_name else [],
         ids=[body.role_id] if body.role_id else [],

@@ -82,6 +82,13 @@ async def role_members(
     return list((await session.scalars(query)).all())
 
 
+async def role_exists(session: AsyncSession, tenant_id: uuid.UUID, name: str | None, role_id: uuid.UUID | None) -> bool:
+    """Whether the tenant has the role named by `roleName` or `roleId` (another tenant's is unknown)."""
+    query = select(Role.id).where(Role.tenant_id == tenant_id)
+    query = query.where(Role.id == role_id) if role_id is not None else query.where(Role.name == name)
+    return (await session.scalar(query.limit(1))) is not None
+
+
 async def feature_holders(session: AsyncSession, tenant_id: uuid.UUID, feature: str) -> list[uuid.UUID]:
     """Users of the tenant whose effective grants (own ACL, else their roles') include `feature`."""
     rows = (

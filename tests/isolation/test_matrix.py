@@ -47,15 +47,24 @@ KINDS = {
     "/business_rules/execute": "rule",
     "/business_rules/sets": "set",
     "/business_rules/logs": "log",
+    "/notifications": "notification",
 }
 # Routes (or prefixes) the isolation half cannot apply to, and why.
 EXEMPT = {
     "/directory/tenants": "tenants are administered by system super admins, who see every tenant by design",
     "/workflows/instances/validate-start": "names a definition by its workflowId key, not by id (see POST /workflows/instances)",
+    "/notifications/batch": "a batch skips recipients outside the caller's tenant by design and says how many it wrote"
+    " (tests/notifications: test_batch_role_and_feature_recipients)",
     "/workflows/signals": "addresses instances by correlation key within the caller's tenant (tested in tests/workflows)",
 }
 # Fields whose name says what they name, wherever they appear.
-FIELD_KINDS = {"workflowInstanceId": "instance", "roleId": "role", "userId": "user", "workflowId": "definition"}
+FIELD_KINDS = {
+    "workflowInstanceId": "instance",
+    "roleId": "role",
+    "userId": "user",
+    "recipientUserId": "user",
+    "workflowId": "definition",
+}
 # Other required inputs of routes whose models do not show them (raw bodies, manual query reads).
 EXTRA_INPUT: dict[str, dict[str, Any]] = {
     "PUT /business_rules/sets/{id}/members": {"json": {"memberId": str(uuid.UUID(int=1))}},
@@ -64,7 +73,17 @@ EXTRA_INPUT: dict[str, dict[str, Any]] = {
 # Raw JSON bodies (validated in the services) whose object id travels in the body.
 RAW_BODY_SUBJECT = {"PUT /business_rules/rules": "id", "PUT /business_rules/sets": "id"}
 # Fields that only narrow a list or place a new object: not the object the route acts on.
-NOT_SUBJECT = {"tenantId", "organizationId", "parentId", "clearRoleIds", "roleIds", "entityId", "toStepId"}
+# (`sourceEntityId` on notifications is free text naming any entity, not an object of ours.)
+NOT_SUBJECT = {
+    "tenantId",
+    "organizationId",
+    "parentId",
+    "clearRoleIds",
+    "roleIds",
+    "entityId",
+    "toStepId",
+    "sourceEntityId",
+}
 # Tables whose rows change without any request from tenant B (sign-in bookkeeping).
 VOLATILE_TABLES = {"rate_limit_buckets", "auth_sessions"}
 
@@ -196,6 +215,8 @@ async def world(client: httpx.AsyncClient, make_account_module: MakeAccount) -> 
     await post(f"/business_rules/execute/{ids['rule']}", {"context": {"amount": 1}})
     logs = (await client.get("/api/business_rules/logs", headers=headers)).json()
     ids["log"] = (logs.get("items") or logs.get("data"))[0]["id"]
+    notice = {"type": "isolation", "title": "A", "recipientUserId": str(owner.user_id)}
+    ids["notification"] = (await post("/notifications", notice))["id"]
     return World(owner, ids)
 
 
