@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     workflow_function_modules: str = Field(default="", alias="WORKFLOW_FUNCTION_MODULES")
     # Where CALL_API activities reach our own API.
     internal_api_url: str | None = Field(default=None, alias="INTERNAL_API_URL")
+    # Scheduled job executions older than this are deleted by the scheduler's own daily job.
+    scheduler_retention_days: int = Field(default=30, ge=1, alias="SCHEDULER_RETENTION_DAYS")
 
     @property
     def api_base_url(self) -> str:
