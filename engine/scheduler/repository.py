@@ -86,3 +86,25 @@ async def prune_runs(session: AsyncSession, older_than: timedelta, now: datetime
     cutoff = (now or utcnow()) - older_than
     result: Any = await session.execute(delete(R).where(R.finished_at < cutoff))
     return int(result.rowcount or 0)
+
+
+async def tenant_has_feature(
+    session: AsyncSession, tenant_id: uuid.UUID, organization_id: uuid.UUID | None, feature: str
+) -> bool:
+    """Whether any role of the tenant grants `feature` (in the organization, when the role is
+    restricted to some): the reference's `requireFeature` check, made at each firing."""
+    from engine.auth.features import has_feature
+    from engine.db.models import Role, RoleAcl
+
+    rows = await session.execute(
+        select(RoleAcl.features, RoleAcl.organizations)
+        .join(Role, Role.id == RoleAcl.role_id)
+        .where(Role.tenant_id == tenant_id)
+    )
+    # Every tenant has a seeded super-admin role, so only explicit grants count here.
+    for features, organizations in rows:
+        if organizations is not None and organization_id is not None and str(organization_id) not in organizations:
+            continue
+        if has_feature(features or [], feature):
+            return True
+    return False
