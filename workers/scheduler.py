@@ -42,11 +42,10 @@ class SchedulerActivities:
     async def _skip_reason(self, session: AsyncSession, job: ScheduledJobRow, request: BeginRun) -> str | None:
         if request.trigger == "scheduled" and not job.is_enabled:
             return "Schedule is disabled"
-        if job.require_feature and job.tenant_id is not None:
-            if not await repository.tenant_has_feature(
-                session, job.tenant_id, job.organization_id, job.require_feature
-            ):
-                return f"Tenant lacks the required feature {job.require_feature}"
+        feature = job.require_feature
+        if feature and job.tenant_id is not None:
+            granted = await repository.tenant_has_feature(session, job.tenant_id, job.organization_id, feature)
+            return None if granted else f"Tenant lacks the required feature {feature}"
         return None
 
     @activity.defn(name=BEGIN_RUN)
