@@ -77,9 +77,13 @@ def runs_of(job_id: uuid.UUID) -> Select[ScheduledJobRunRow]:
     return select(R).where(R.job_id == job_id)
 
 
-async def run_for(session: AsyncSession, principal: Principal, run_id: uuid.UUID) -> ScheduledJobRunRow | None:
-    query = select(R).join(J, J.id == R.job_id).where(R.id == run_id, visible(principal))
-    return await session.scalar(query)
+async def run_for(
+    session: AsyncSession, principal: Principal, run_id: uuid.UUID
+) -> tuple[ScheduledJobRunRow, str] | None:
+    """A run of a job the caller may see (deleted jobs' runs included), with the job's name."""
+    query = select(R, J.name).join(J, J.id == R.job_id).where(R.id == run_id, visible(principal))
+    row = (await session.execute(query)).first()
+    return None if row is None else (row[0], row[1])
 
 
 async def prune_runs(session: AsyncSession, older_than: timedelta, now: datetime | None = None) -> int:
