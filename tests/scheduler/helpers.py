@@ -65,10 +65,10 @@ async def wait_for_runs(
     job_id: str,
     count: int,
     statuses: tuple[str, ...] = ("completed",),
-    timeout: float = 60,
+    patience: float = 60,
 ) -> list[dict[str, Any]]:
     """The job's executions once at least `count` of them have one of `statuses`."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + patience
     while True:
         items = (await executions(client, account, job_id, pageSize=100))["items"]
         done = [item for item in items if item["status"] in statuses]
