@@ -76,9 +76,10 @@ class ScheduledJobRunWorkflow:
         except ActivityError as exc:
             cause = exc.cause
             finish.status = "failed"
-            finish.error_message = str(cause) if cause is not None else str(exc)
-            if isinstance(cause, ApplicationError) and cause.type:
-                finish.error_stack = cause.type
+            if isinstance(cause, ApplicationError):
+                finish.error_message, finish.error_stack = cause.message, cause.type
+            else:
+                finish.error_message = str(cause or exc)
         finish.finished_at = workflow.now()
         await workflow.execute_activity(FINISH_RUN, finish, start_to_close_timeout=BOOKKEEPING)
         return RunOutcome(run_id=run_id, status=finish.status)
