@@ -157,7 +157,8 @@ def _check_target(row: ScheduledJobRow) -> None:
             raise InvalidJob(f"targetPayload.{where}".rstrip("."), str(first.get("msg", "invalid")))
 
 
-def _validate(row: ScheduledJobRow) -> None:
+def validate_row(row: ScheduledJobRow) -> None:
+    """Raises InvalidJob (with the field's path) for a bad spec or target; normalises the cron."""
     stored = specs.validate(spec_of(row))
     row.schedule_value = stored.schedule_value
     if row.target_type == "queue":
@@ -264,9 +265,15 @@ async def ensure_builtin_jobs(session: AsyncSession) -> None:
 
 
 async def create_job(
-    session: AsyncSession, client: Client, principal: Principal | None, body: JobInput, task_queue: str
+    session: AsyncSession,
+    client: Client,
+    principal: Principal | None,
+    body: JobInput,
+    task_queue: str,
+    *,
+    tenant_id: uuid.UUID | None = None,
 ) -> ScheduledJobRow:
-    """Principal None: a job shipped as data (`covo definitions apply`), with the scope it names."""
+    """Principal None: a job shipped as data (`covo definitions apply`) in `tenant_id`."""
     row = ScheduledJobRow(
         id=body.id or uuid.uuid4(),
         **body.model_dump(exclude={"id", "scope_type"}),
@@ -276,8 +283,8 @@ async def create_job(
     if principal is not None:
         _scope(row, principal, body.scope_type)
     else:
-        row.scope_type = body.scope_type
-    _validate(row)
+        row.scope_type, row.tenant_id = body.scope_type, tenant_id
+    validate_row(row)
     row.next_run_at = next_run_at(row)
     session.add(row)
     await session.flush()
@@ -302,12 +309,17 @@ async def update_job(
             continue  # null for a required field means "unchanged"
         setattr(row, key, value)
     row.updated_by_user_id = principal.user_id
+    await save_changes(session, client, row, task_queue)
+    return row
+
+
+async def save_changes(session: AsyncSession, client: Client, row: ScheduledJobRow, task_queue: str) -> None:
+    """Validates a changed row, flushes it and brings its schedule in line."""
     row.updated_at = utcnow()
-    _validate(row)
+    validate_row(row)
     row.next_run_at = next_run_at(row)
     await session.flush()
     await _temporal(lambda: put_schedule(client, row, task_queue))
-    return row
 
 
 async def delete_job(session: AsyncSession, client: Client, principal: Principal, job_id: uuid.UUID | None) -> None:
