@@ -100,7 +100,11 @@ async def list_jobs(
     response_model=Created,
     summary="Create a scheduled job",
     openapi_extra=features_doc(MANAGE),
-    responses={**INVALID, 403: {"description": "System scope needs a super admin"}, **UNAVAILABLE},
+    responses={
+        **INVALID,
+        403: {"description": f"Missing {MANAGE}, or a system-scoped job without super admin"},
+        **UNAVAILABLE,
+    },
 )
 async def create_job(principal: Manage, session: Session, res: Res, body: CreateJobBody) -> dict[str, Any]:
     """Creates the row and its Temporal Schedule (paused when `isEnabled` is false)."""
@@ -116,7 +120,12 @@ async def create_job(principal: Manage, session: Session, res: Res, body: Create
     response_model=Ok,
     summary="Update a scheduled job",
     openapi_extra=features_doc(MANAGE),
-    responses={**INVALID, 403: {"description": "System or foreign-organization job"}, **NOT_FOUND, **UNAVAILABLE},
+    responses={
+        **INVALID,
+        403: {"description": f"Missing {MANAGE}; a system job without super admin; another organization's job"},
+        **NOT_FOUND,
+        **UNAVAILABLE,
+    },
 )
 async def update_job(principal: Manage, session: Session, res: Res, body: UpdateJobBody) -> dict[str, Any]:
     """Disabling pauses the schedule, enabling unpauses it; spec and policy changes apply at once."""
