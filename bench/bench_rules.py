@@ -24,13 +24,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import math
 import os
 import platform
-import signal
 import sys
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +35,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
-from stack import ADMIN_EMAIL, Stack, say
+from stack import ADMIN_EMAIL, Stack, pct, run_measured, say, write_table
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "rules.md"
@@ -145,13 +142,6 @@ def payload(n: int, dry_run: bool, entity: str = ENTITY) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------------------------
 # Measurement
-
-
-def pct(values: Iterable[float], p: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return math.nan
-    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
 @dataclass
@@ -298,27 +288,12 @@ def main() -> int:
     )
     args = parser.parse_args()
 
-    def interrupt(*_: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, interrupt)
-    stack = Stack(keep=args.keep, api_workers=args.api_workers)
     began = time.monotonic()
-    try:
-        stack.start()
-        runs, reference = asyncio.run(measure(stack, args))
-    except KeyboardInterrupt:
-        say("interrupted; stopping everything")
+    measured = run_measured(Stack(keep=args.keep, api_workers=args.api_workers), lambda stack: measure(stack, args))
+    if measured is None:
         return 130
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        stack.stop()
-    table = report(runs, reference, args, time.monotonic() - began)
-    print(table)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(table)
-    say(f"written to {args.output}")
+    runs, reference = measured
+    write_table(report(runs, reference, args, time.monotonic() - began), args.output)
     return 0
 
 

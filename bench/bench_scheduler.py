@@ -26,10 +26,8 @@ import math
 import os
 import platform
 import random
-import signal
 import sys
 import time
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,17 +35,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
-from stack import ADMIN_EMAIL, Stack, say
+from stack import ADMIN_EMAIL, Stack, pct, run_measured, say, write_table
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "scheduler.md"
-
-
-def pct(values: Iterable[float], p: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return math.nan
-    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
 def job(name: str, **fields: Any) -> dict[str, Any]:
@@ -224,27 +215,11 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temporary stack directory (logs)")
     args = parser.parse_args()
 
-    def interrupt(*_: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, interrupt)
-    stack = Stack(keep=args.keep)
     began = time.monotonic()
-    try:
-        stack.start()
-        out = asyncio.run(measure(stack, args))
-    except KeyboardInterrupt:
-        say("interrupted; stopping everything")
+    out = run_measured(Stack(keep=args.keep), lambda stack: measure(stack, args))
+    if out is None:
         return 130
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        stack.stop()
-    table = report(out, args, time.monotonic() - began)
-    print(table)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(table)
-    say(f"written to {args.output}")
+    write_table(report(out, args, time.monotonic() - began), args.output)
     return 0
 
 

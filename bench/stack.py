@@ -5,13 +5,17 @@ in a temporary directory, with per-process CPU accounting."""
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import text
 
@@ -19,6 +23,7 @@ from engine.devstack import EmbeddedPostgres, TemporalDevServer, free_port, wait
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN_EMAIL = "bench@covo.local"
+T = TypeVar("T")
 
 
 def say(message: str) -> None:
@@ -166,3 +171,39 @@ class Stack:
             say(f"kept {self.dir}")
         else:
             shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def pct(values: Iterable[float], p: float) -> float:
+    """The p-th percentile (nearest rank); NaN for no values."""
+    ordered = sorted(values)
+    if not ordered:
+        return math.nan
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+def run_measured(stack: Stack, measure: Callable[[Stack], Awaitable[T]]) -> T | None:
+    """Starts the stack, runs `measure` on it and stops every process even on Ctrl-C or SIGTERM
+    (None when interrupted)."""
+
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        stack.start()
+        return asyncio.run(measure(stack))
+    except KeyboardInterrupt:
+        say("interrupted; stopping everything")
+        return None
+    finally:
+        # A second Ctrl-C must not abort the cleanup half-way.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        stack.stop()
+
+
+def write_table(table: str, output: Path) -> None:
+    print(table)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(table)
+    say(f"written to {output}")

@@ -9,26 +9,16 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 import httpx
-import pytest
 from temporalio.client import Client, ScheduleBackfill, ScheduleOverlapPolicy
 
 from engine.db.base import utcnow
 from engine.scheduler.specs import JobSpec, runs_between
 from engine.temporal.ids import job_schedule_id
 from tests.conftest import Account
-from tests.scheduler.helpers import create_job, delete_job, describe, get_job, wait_for_runs
-
-
-@pytest.fixture
-async def jobs(client: httpx.AsyncClient, admin: Account) -> AsyncIterator[list[str]]:
-    created: list[str] = []
-    yield created
-    for job_id in created:
-        await delete_job(client, admin, job_id)
+from tests.scheduler.helpers import create_job, describe, get_job, wait_for_runs
 
 
 async def test_a_warsaw_cron_fires_at_the_right_utc_instants_across_dst(

@@ -6,27 +6,16 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import AsyncIterator
 from datetime import datetime
 
 import httpx
-import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from engine.auth.security import hash_password
 from engine.db.models import Role, RoleAcl, User, UserRole
 from tests.conftest import PASSWORD, Account, login
-from tests.scheduler.helpers import create_job, delete_job, describe, get_job, trigger, wait_for_runs
-
-
-@pytest.fixture
-async def jobs(client: httpx.AsyncClient, admin: Account) -> AsyncIterator[list[str]]:
-    """Jobs a test creates; deleted afterwards so their schedules stop firing."""
-    created: list[str] = []
-    yield created
-    for job_id in created:
-        await delete_job(client, admin, job_id)
+from tests.scheduler.helpers import create_job, describe, get_job, trigger, wait_for_runs
 
 
 async def test_an_interval_job_fires_and_records_each_run(
