@@ -149,11 +149,11 @@ async def delete_job(
     id: str | None = None,
 ) -> dict[str, Any]:
     """Soft delete (body `{id}` or `?id=`): the schedule is removed, the history stays."""
-    raw = id or IdBody.model_validate(body).id
-    if not raw:
+    raw = id or body.get("id")
+    if raw in (None, ""):
         raise BadRequest("Schedule id is required")
     client = await res.temporal_client()
-    await service.delete_job(session, client, principal, _uuid(raw))
+    await service.delete_job(session, client, principal, _uuid(str(raw)))
     return {"ok": True}
 
 

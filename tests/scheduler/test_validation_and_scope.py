@@ -101,6 +101,10 @@ async def test_unknown_ids_are_404_everywhere(client: httpx.AsyncClient, admin: 
 async def test_missing_id_and_bad_queue_name_are_400(client: httpx.AsyncClient, admin: Account) -> None:
     delete = await client.request("DELETE", "/api/scheduler/jobs", headers=admin.headers)
     assert delete.status_code == 400 and delete.json() == {"error": "Schedule id is required"}
+    number = await client.request("DELETE", "/api/scheduler/jobs", json={"id": 42}, headers=admin.headers)
+    assert number.status_code == 404
+    wrong_type = await client.post("/api/scheduler/trigger", json={"id": ["x"]}, headers=admin.headers)
+    assert wrong_type.status_code == 400
     queue = await client.get(
         f"/api/scheduler/queue-jobs/{uuid.uuid4()}", params={"queue": "bogus"}, headers=admin.headers
     )
