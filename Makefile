@@ -52,7 +52,7 @@ bench: install
 	$(BIN)/python bench/bench_rules.py
 	$(BIN)/python bench/bench_jsonlogic.py
 
-## Scheduler benchmark (own embedded stack, ~8 minutes): jobs/s, list p99, firing skew, idle CPU.
+## Scheduler benchmark (own embedded stack, ~10 minutes): jobs/s, list p99, firing skew vs bare Temporal Schedules, idle CPU.
 bench-scheduler: install
 	$(BIN)/python bench/bench_scheduler.py
 

@@ -28,7 +28,7 @@ import platform
 import random
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +36,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
 from stack import ADMIN_EMAIL, Stack, pct, run_measured, say, write_table
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec,
+)
+from temporalio.common import SearchAttributeKey
+
+from engine.temporal.client import connect
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "scheduler.md"
+SCHEDULED_START = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
 
 
 def job(name: str, **fields: Any) -> dict[str, Any]:
@@ -90,6 +103,44 @@ async def skews(database_url: str, since: datetime) -> tuple[list[float], int]:
     finally:
         await engine.dispose()
     return [float(r[0]) for r in rows], len(rows)
+
+
+async def started_skews(temporal: Client, workflow_type: str, since: datetime) -> list[float]:
+    """Workflow start time - the firing's scheduled time, for every workflow a schedule started."""
+    values = []
+    async for execution in temporal.list_workflows(f"WorkflowType = '{workflow_type}'"):
+        scheduled = execution.typed_search_attributes.get(SCHEDULED_START)
+        if scheduled is not None and scheduled >= since:
+            values.append((execution.start_time - scheduled).total_seconds())
+    return values
+
+
+async def plain_schedules(
+    stack: Stack, temporal: Client, args: argparse.Namespace
+) -> tuple[list[float], dict[str, float]]:
+    """The same load as bare Temporal Schedules starting a workflow no worker runs (each times out
+    after 5 s; overlap ALLOW_ALL): what Temporal alone costs, on the same server in the same run."""
+    ids = [f"bench-plain-{i}" for i in range(args.firing_jobs)]
+    for schedule_id in ids:
+        await temporal.create_schedule(
+            schedule_id,
+            Schedule(
+                action=ScheduleActionStartWorkflow(
+                    "BenchNoop", id=schedule_id, task_queue="bench-nobody", execution_timeout=timedelta(seconds=5)
+                ),
+                spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(seconds=10))]),
+                policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.ALLOW_ALL),
+            ),
+        )
+    start = datetime.fromtimestamp(math.ceil(time.time() / 10) * 10, UTC)
+    before = stack.cpu()
+    await asyncio.sleep(args.firing_seconds)
+    after = stack.cpu()
+    for schedule_id in ids:
+        await temporal.get_schedule_handle(schedule_id).delete()
+    await asyncio.sleep(5)
+    cpu = {k: (after[k] - before.get(k, 0)) / args.firing_seconds * 100 for k in after}
+    return await started_skews(temporal, "BenchNoop", start), cpu
 
 
 async def measure(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
@@ -152,6 +203,12 @@ async def measure(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
         out["firing_cpu"] = {k: (cpu_after[k] - cpu_before.get(k, 0)) / args.firing_seconds * 100 for k in cpu_after}
         end = datetime.now(UTC)
 
+        temporal = await connect(stack.env["TEMPORAL_ADDRESS"])
+        skipped = 0
+        for job_id in ids:
+            description = await temporal.get_schedule_handle(f"sched-{job_id}").describe()
+            skipped += description.info.num_actions_skipped_overlap
+
         async def remove(i: int) -> None:
             await http.request("DELETE", "/api/scheduler/jobs", json={"id": ids[i]}, headers=headers)
 
@@ -162,12 +219,18 @@ async def measure(stack: Stack, args: argparse.Namespace) -> dict[str, Any]:
         out["skews"] = values
         out["expected_firings"] = args.firing_jobs * int((end - start).total_seconds() // 10 + 1)
         out["recorded_firings"] = count
+        out["skipped_overlap"] = skipped
+        out["ours_started"] = await started_skews(temporal, "ScheduledJobRun", start)
+        stack.check_children()
+        say(f"baseline: {args.firing_jobs} plain Temporal Schedules every 10 s for {args.firing_seconds}s")
+        out["plain_started"], out["plain_cpu"] = await plain_schedules(stack, temporal, args)
     return out
 
 
 def report(out: dict[str, Any], args: argparse.Namespace, elapsed: float) -> str:
     ms = 1000
     create, listing, skew = out["create_latencies"], out["list_latencies"], out["skews"]
+    ours, plain = out["ours_started"], out["plain_started"]
 
     def cpu(d: dict[str, float]) -> str:
         return f"{sum(d.values()):.1f}% ({', '.join(f'{k} {v:.1f}' for k, v in sorted(d.items()))})"
@@ -190,8 +253,14 @@ def report(out: dict[str, Any], args: argparse.Namespace, elapsed: float) -> str
         f"p50 {pct(listing, 50) * ms:.1f} ms, p99 {pct(listing, 99) * ms:.1f} ms |",
         f"| firing skew (startedAt - scheduledAt), {args.firing_jobs} jobs every 10 s for {args.firing_seconds} s | "
         f"p50 {pct(skew, 50) * ms:.0f} ms, p99 {pct(skew, 99) * ms:.0f} ms, max {max(skew, default=math.nan) * ms:.0f} ms |",
-        f"| firings recorded / due | {out['recorded_firings']} / {out['expected_firings']} |",
+        f"| firings recorded / due (skipped by overlap SKIP: {out['skipped_overlap']}) | "
+        f"{out['recorded_firings']} / {out['expected_firings']} |",
+        f"| workflow start skew (Temporal start time - scheduledAt): ours | "
+        f"p50 {pct(ours, 50) * ms:.0f} ms, p99 {pct(ours, 99) * ms:.0f} ms ({len(ours)} starts) |",
+        f"| the same for bare Temporal Schedules, same load and server (baseline) | "
+        f"p50 {pct(plain, 50) * ms:.0f} ms, p99 {pct(plain, 99) * ms:.0f} ms ({len(plain)} starts) |",
         f"| CPU while firing (% of one core) | {cpu(out['firing_cpu'])} |",
+        f"| CPU while bare schedules fire (baseline) | {cpu(out['plain_cpu'])} |",
         f"| idle CPU, no jobs (baseline, % of one core) | {cpu(out['idle_empty'])} |",
         f"| idle CPU, {args.jobs} enabled hourly jobs | {cpu(out['idle_jobs'])} |",
         "",
