@@ -15,6 +15,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import ColumnElement, or_
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import (
     Client,
@@ -249,19 +250,18 @@ PRUNE_JOB_ID = uuid.UUID("5c4ed01e-0000-4000-8000-00000000000a")
 
 
 async def ensure_builtin_jobs(session: AsyncSession) -> None:
-    if await session.get(ScheduledJobRow, PRUNE_JOB_ID) is not None:
-        return
+    """Inserts the scheduler's own jobs once (workers starting together race here, hence ON
+    CONFLICT); a built-in job an operator deleted or changed is left as it is."""
     from engine.scheduler.builtin_targets import PRUNE_QUEUE
 
-    session.add(
-        ScheduledJobRow(
-            id=PRUNE_JOB_ID, name="Scheduler: prune execution history",
-            description="Deletes runs that finished more than SCHEDULER_RETENTION_DAYS ago.", scope_type="system",
-            schedule_type="cron", schedule_value="17 3 * * *", timezone="UTC", target_type="queue",
-            target_queue=PRUNE_QUEUE, source_type="module", source_module="scheduler",
-        )
+    prune = dict(
+        id=PRUNE_JOB_ID, name="Scheduler: prune execution history",
+        description="Deletes runs that finished more than SCHEDULER_RETENTION_DAYS ago.", scope_type="system",
+        schedule_type="cron", schedule_value="17 3 * * *", timezone="UTC", target_type="queue",
+        target_queue=PRUNE_QUEUE, source_type="module", source_module="scheduler", is_enabled=True,
+        overlap_policy="SKIP", jitter_seconds=0, max_attempts=3,
     )  # fmt: skip
-    await session.flush()
+    await session.execute(insert(ScheduledJobRow).values(**prune).on_conflict_do_nothing(index_elements=["id"]))
 
 
 async def create_job(
