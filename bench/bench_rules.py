@@ -24,10 +24,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import platform
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +37,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
-from stack import ADMIN_EMAIL, Stack, pct, run_measured, say, write_table
+from stack import ADMIN_EMAIL, Stack, say
+from stack import run as run_bench
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "rules.md"
@@ -142,6 +145,13 @@ def payload(n: int, dry_run: bool, entity: str = ENTITY) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------------------------
 # Measurement
+
+
+def pct(values: Iterable[float], p: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return math.nan
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
 @dataclass
@@ -288,13 +298,13 @@ def main() -> int:
     )
     args = parser.parse_args()
 
-    began = time.monotonic()
-    measured = run_measured(Stack(keep=args.keep, api_workers=args.api_workers), lambda stack: measure(stack, args))
-    if measured is None:
-        return 130
-    runs, reference = measured
-    write_table(report(runs, reference, args, time.monotonic() - began), args.output)
-    return 0
+    stack = Stack(keep=args.keep, api_workers=args.api_workers)
+    return run_bench(
+        stack,
+        lambda: asyncio.run(measure(stack, args)),
+        lambda measured, elapsed: report(*measured, args, elapsed),
+        args.output,
+    )
 
 
 if __name__ == "__main__":

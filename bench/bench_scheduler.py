@@ -28,6 +28,7 @@ import platform
 import random
 import sys
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
-from stack import ADMIN_EMAIL, Stack, pct, run_measured, say, write_table
+from stack import ADMIN_EMAIL, Stack, say
+from stack import run as run_bench
 from temporalio.client import (
     Client,
     Schedule,
@@ -52,6 +54,13 @@ from engine.temporal.client import connect
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "scheduler.md"
 SCHEDULED_START = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
+
+
+def pct(values: Iterable[float], p: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return math.nan
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
 def job(name: str, **fields: Any) -> dict[str, Any]:
@@ -284,12 +293,10 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temporary stack directory (logs)")
     args = parser.parse_args()
 
-    began = time.monotonic()
-    out = run_measured(Stack(keep=args.keep), lambda stack: measure(stack, args))
-    if out is None:
-        return 130
-    write_table(report(out, args, time.monotonic() - began), args.output)
-    return 0
+    stack = Stack(keep=args.keep)
+    return run_bench(
+        stack, lambda: asyncio.run(measure(stack, args)), lambda out, elapsed: report(out, args, elapsed), args.output
+    )
 
 
 if __name__ == "__main__":

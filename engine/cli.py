@@ -57,7 +57,13 @@ def api() -> None:
         host=settings.api_host,
         port=settings.api_port,
         workers=settings.api_workers,
-        log_level="info",
+        log_level=settings.log_level.lower(),
+        # Behind the reverse proxy: the client address (and so the rate-limit key) comes from
+        # X-Forwarded-For, believed only from these addresses.
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+        # JSON logs: uvicorn's loggers go through ours (configured in create_app).
+        log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
     )
 
 
@@ -215,7 +221,7 @@ async def _apply_schedules(settings: Settings, files: list[Path], tenant: str | 
     if not settings.temporal_address:
         _fail("TEMPORAL_ADDRESS is not set: schedules live in Temporal.")
     assert settings.temporal_address
-    client = await connect(settings.temporal_address, settings.temporal_namespace)
+    client = await connect(settings.temporal_address, settings.temporal_namespace, api_key=settings.temporal_api_key_value)
     engine = create_engine(_require_database(settings), pool_size=1)
     loaded = [(path, *load(path)) for path in files]
     failed = 0
@@ -252,7 +258,7 @@ def scheduler_reconcile() -> None:
         if not settings.temporal_address:
             _fail("TEMPORAL_ADDRESS is not set.")
         assert settings.temporal_address
-        client = await connect(settings.temporal_address, settings.temporal_namespace)
+        client = await connect(settings.temporal_address, settings.temporal_namespace, api_key=settings.temporal_api_key_value)
         engine = create_engine(_require_database(settings), pool_size=2)
         try:
             async with create_sessionmaker(engine)() as session, session.begin():
