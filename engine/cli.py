@@ -221,7 +221,9 @@ async def _apply_schedules(settings: Settings, files: list[Path], tenant: str | 
     if not settings.temporal_address:
         _fail("TEMPORAL_ADDRESS is not set: schedules live in Temporal.")
     assert settings.temporal_address
-    client = await connect(settings.temporal_address, settings.temporal_namespace, api_key=settings.temporal_api_key_value)
+    client = await connect(
+        settings.temporal_address, settings.temporal_namespace, api_key=settings.temporal_api_key_value
+    )
     engine = create_engine(_require_database(settings), pool_size=1)
     loaded = [(path, *load(path)) for path in files]
     failed = 0
@@ -258,7 +260,9 @@ def scheduler_reconcile() -> None:
         if not settings.temporal_address:
             _fail("TEMPORAL_ADDRESS is not set.")
         assert settings.temporal_address
-        client = await connect(settings.temporal_address, settings.temporal_namespace, api_key=settings.temporal_api_key_value)
+        client = await connect(
+            settings.temporal_address, settings.temporal_namespace, api_key=settings.temporal_api_key_value
+        )
         engine = create_engine(_require_database(settings), pool_size=2)
         try:
             async with create_sessionmaker(engine)() as session, session.begin():

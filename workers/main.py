@@ -9,7 +9,6 @@ import signal
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
-
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 from engine import metrics, observability
