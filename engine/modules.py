@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from engine.auth import acl as auth_acl
 from engine.auth.features import Feature, ModuleFeatures
+from engine.scheduler.acl import SCHEDULER
 
 WORKFLOWS = ModuleFeatures(
     id="workflows",
@@ -60,17 +61,6 @@ BUSINESS_RULES = ModuleFeatures(
         )
     ),
     default_grants={"admin": ("business_rules.*",), "employee": ("business_rules.view",)},
-)
-
-SCHEDULER = ModuleFeatures(
-    id="scheduler",
-    title="Scheduler",
-    features=(
-        Feature("scheduler.jobs.view", "View scheduled jobs"),
-        Feature("scheduler.jobs.manage", "Manage scheduled jobs"),
-        Feature("scheduler.jobs.trigger", "Trigger scheduled jobs"),
-    ),
-    default_grants={"admin": ("scheduler.*",), "employee": ("scheduler.jobs.view",)},
 )
 
 WALLET = ModuleFeatures(
