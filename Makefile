@@ -48,7 +48,7 @@ lock: install
 	$(LOCK) pyproject.toml -c requirements.lock -o requirements-prod.lock
 	$(LOCK) --group pyproject.toml:build -o requirements-build.lock
 
-.PHONY: bench bench-scheduler drill scale
+.PHONY: bench bench-scheduler drill scale fuzz
 
 ## Benchmarks: workflow engine vs a plain Temporal workflow (own embedded stack), then JsonLogic.
 bench: install
@@ -65,9 +65,16 @@ bench-scheduler: install
 scale: install
 	$(BIN)/python bench/bench_scale.py
 
-## Operational drills (kill the worker mid-flight, ...); not part of `make test`.
+## Operational drills, long form: the 50-instance kill-the-worker drill (`make test` runs its short
+## form) and the four faults (worker SIGKILL, Temporal and Postgres outages, API killed
+## mid-request) with 200 instances in flight, printing the fault table.
 drill: install
-	COVO_DRILL=1 $(BIN)/pytest tests/drills
+	COVO_DRILL=1 $(BIN)/pytest tests/drills -s -p no:randomly
+
+## Longer schemathesis run (50 examples per operation), as a super admin and as a plain employee of
+## another tenant. `make test` runs a bounded pass (3 examples, super admin).
+fuzz: install
+	COVO_FUZZ_EXAMPLES=50 COVO_FUZZ_AS=superadmin,employee $(BIN)/pytest tests/fuzz -s -p no:randomly
 
 worker: install
 	$(BIN)/covo worker

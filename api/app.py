@@ -10,8 +10,23 @@ from fastapi import FastAPI
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import api_keys, auth, business_rules, directory, errors, health, openapi, scheduler, workflows
+from api import (
+    api_keys,
+    auth,
+    business_rules,
+    directory,
+    errors,
+    features,
+    health,
+    navigation,
+    openapi,
+    roles,
+    scheduler,
+    users,
+    workflows,
+)
 from api.deps import Resources
+from api.guard import InputGuard
 from api.metrics import Metrics
 from engine import observability
 from engine.db.session import create_engine, create_sessionmaker
@@ -20,6 +35,10 @@ from engine.settings import Settings, get_settings
 ROUTERS = (
     health.router,
     auth.router,
+    features.router,
+    navigation.router,
+    roles.router,
+    users.router,
     directory.router,
     api_keys.router,
     workflows.router,
@@ -78,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     errors.install(app)
 
+    app.add_middleware(InputGuard)
     if settings.metrics_enabled:
         app.add_middleware(Metrics)
     app.add_middleware(RequestId)

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -32,7 +33,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"error": "Invalid request", "details": _validation_details(exc)}, status_code=400)
+        details = _validation_details(exc)
+        first = details[0] if details else {"path": "", "message": "invalid"}
+        message = f"Invalid request: {first['path'] or 'body'}: {first['message']}"
+        return JSONResponse({"error": message, "details": details}, status_code=400)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -50,6 +54,25 @@ def install(app: FastAPI) -> None:
         if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
             return JSONResponse({"error": "Workflow service unavailable"}, status_code=503)
         return await unexpected_error(request, exc)
+
+    @app.exception_handler(DBAPIError)
+    async def database_error(request: Request, exc: DBAPIError) -> JSONResponse:
+        """A backstop: input the services did not check first is still a client mistake."""
+        state = str(getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None) or "")
+        if state == "23503":
+            return JSONResponse({"error": "A referenced object does not exist"}, status_code=404)
+        if state == "23505":
+            return JSONResponse({"error": "Already exists"}, status_code=409)
+        if state.startswith("22"):
+            return JSONResponse({"error": "Invalid request: a value is out of range or malformed"}, status_code=400)
+        if exc.connection_invalidated or state.startswith("08") or state.startswith("57P"):
+            return JSONResponse({"error": "Database unavailable"}, status_code=503)
+        return await unexpected_error(request, exc)
+
+    @app.exception_handler(OSError)
+    async def connection_error(request: Request, exc: OSError) -> JSONResponse:
+        log.warning("backing service unreachable (request %s): %s", getattr(request.state, "request_id", None), exc)
+        return JSONResponse({"error": "Service unavailable"}, status_code=503)
 
     @app.exception_handler(Exception)
     async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:

@@ -1,28 +1,46 @@
 """Error responses and contract examples for every route's OpenAPI entry, derived once from what
 each route depends on (so no route can forget them): 401 where a credential is required, 403 with
-the required features, 400 where the caller sends input, 404 where a path names an object, and the
-Covo contract's response examples (`contract_examples.json`)."""
+the required features, 400, 500 and 503 everywhere, 404 where the input names an object, 409 on
+writes, the one error schema (`Error`) for every error response that declares none, and the Covo
+contract's response examples (`api/contract/endpoints.json`, the one copy of the contract)."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from fastapi import APIRouter, FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
 from api.deps import current_principal
+from api.schemas.common import Error
 
-EXAMPLES: dict[str, dict[str, Any]] = json.loads((Path(__file__).parent / "contract_examples.json").read_text())
-ERROR_SCHEMA = {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
-FORBIDDEN_SCHEMA = {
-    "type": "object",
-    "properties": {"error": {"type": "string"}, "requiredFeatures": {"type": "array", "items": {"type": "string"}}},
-    "required": ["error"],
-}
+CONTRACT_PATH = Path(__file__).parent / "contract" / "endpoints.json"
+CONTRACT: list[dict[str, Any]] = json.loads(CONTRACT_PATH.read_text())
+
+
+def _examples(contract: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """`"METHOD /path" -> {status: example}` for the endpoints we serve (scope core/supporting);
+    an empty example `{}` says nothing and is left out."""
+    examples: dict[str, dict[str, Any]] = {}
+    for endpoint in contract:
+        if endpoint["scope"] not in ("core", "supporting"):
+            continue
+        found = {
+            code: response["example"]
+            for code, response in endpoint["responses"].items()
+            if response.get("example") not in (None, {})
+        }
+        if found:
+            examples[f"{endpoint['method']} {endpoint['path']}"] = found
+    return examples
+
+
+EXAMPLES = _examples(CONTRACT)
 
 
 def _calls(dependant: Dependant) -> Iterator[Any]:
@@ -31,8 +49,36 @@ def _calls(dependant: Dependant) -> Iterator[Any]:
         yield from _calls(dependency)
 
 
-def _error(description: str, schema: dict[str, Any] = ERROR_SCHEMA) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
+def _error(description: str) -> dict[str, Any]:
+    return {"description": description, "model": Error}
+
+
+def _with_error_schema(code: int | str, entry: dict[str, Any]) -> dict[str, Any]:
+    """Error responses declared without a body schema get the one error family (`Error`)."""
+    if int(str(code)) < 400 or "model" in entry or "schema" in entry.get("content", {}).get("application/json", {}):
+        return entry
+    return {**entry, "model": Error}
+
+
+def _is_id(name: str) -> bool:
+    return bool(re.search(r"(^|_|[a-z])(id|Id|ids|Ids)$", name))
+
+
+def _names_an_object(route: APIRoute, calls: list[Any]) -> bool:
+    """Whether the input names an object that may not exist (a path parameter, an id in the query
+    or the body, or a free-form JSON body, which the services resolve)."""
+    if "{" in route.path or any(_is_id(p.alias) for p in route.dependant.query_params):
+        return True
+    if "json_object" in {getattr(c, "__name__", "") for c in calls}:
+        return True
+    if route.body_field is None:
+        return False
+    annotation = route.body_field.field_info.annotation
+    for model in (annotation, *get_args(annotation)):
+        fields = getattr(model, "model_fields", {})
+        if any(_is_id(field.alias or name) for name, field in fields.items()):
+            return True
+    return False
 
 
 def document_errors(router: APIRouter) -> None:
@@ -46,15 +92,16 @@ def document_errors(router: APIRouter) -> None:
         if current_principal in calls:
             responses.setdefault(401, _error("Missing or invalid credential"))
         if features:
-            responses.setdefault(403, _error(f"Requires features: {', '.join(features)}", FORBIDDEN_SCHEMA))
-        if (
-            route.body_field is not None
-            or route.dependant.query_params
-            or "json_object" in {getattr(c, "__name__", "") for c in calls}
-        ):
-            responses.setdefault(400, _error("Invalid input"))
-        if "{" in route.path:
+            responses.setdefault(403, _error(f"Requires features: {', '.join(features)}"))
+        # Any route can answer 400: the input guard (api/guard.py) refuses NUL characters in the
+        # path, query and headers of every request, and bodies fail validation.
+        responses.setdefault(400, _error("Invalid input (the error names the field)"))
+        responses.setdefault(500, _error("Internal error (never a stack trace; `requestId` to quote)"))
+        responses.setdefault(503, _error("Postgres or Temporal is unavailable; retry later"))
+        if _names_an_object(route, calls):
             responses.setdefault(404, _error("Not found (or another tenant's)"))
+        if current_principal in calls and set(route.methods or ()) & {"POST", "PUT", "PATCH", "DELETE"}:
+            responses.setdefault(409, _error("Conflicts with the current state (duplicate, stale, or a guard)"))
         for method in route.methods or ():
             for code, example in EXAMPLES.get(f"{method} {route.path}", {}).items():
                 default = "Successful response" if code.startswith("2") else "See example"
@@ -62,7 +109,7 @@ def document_errors(router: APIRouter) -> None:
                 content = dict(entry.get("content", {}))
                 content["application/json"] = {**content.get("application/json", {}), "example": example}
                 responses[int(code)] = {**entry, "content": content}
-        route.responses = responses
+        route.responses = {code: _with_error_schema(code, entry) for code, entry in responses.items()}
 
 
 def without_validation_422(app: FastAPI) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
@@ -27,6 +28,7 @@ from engine.db.session import create_engine, create_sessionmaker
 from engine.devstack import EmbeddedPostgres, TemporalDevServer, free_port
 from engine.settings import Settings
 from engine.temporal.client import connect
+from tests import secrets_scan
 from workers.registry import build_worker
 
 PASSWORD = "correct-horse-battery"
@@ -101,7 +103,9 @@ async def _lifespan_client(settings: Settings) -> AsyncIterator[httpx.AsyncClien
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://test", event_hooks=secrets_scan.HOOKS
+        ) as client:
             yield client
 
 
@@ -119,6 +123,27 @@ def make_client(settings: Settings) -> Callable[..., AsyncIterator[httpx.AsyncCl
         return _lifespan_client(settings.model_copy(update=changes))
 
     return factory
+
+
+@pytest.fixture
+async def api_server(settings: Settings) -> AsyncIterator[str]:
+    """The real API, served by uvicorn in this event loop where the worker's CALL_API activities
+    look for it (settings.internal_api_url)."""
+    assert settings.internal_api_url
+    port = int(settings.internal_api_url.rsplit(":", 1)[1])
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    served = uvicorn.Server(config)
+    task = asyncio.create_task(served.serve())
+    for _ in range(200):
+        if served.started:
+            break
+        await asyncio.sleep(0.05)
+    assert served.started
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        served.should_exit = True
+        await task
 
 
 @dataclass
@@ -148,6 +173,11 @@ MakeAccount = Callable[..., Awaitable[Account]]
 @pytest.fixture
 def make_account(client: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]) -> MakeAccount:
     """Creates a user with the given seeded roles, in a fresh tenant unless one is given."""
+    return account_factory(client, sessionmaker)
+
+
+def account_factory(client: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]) -> MakeAccount:
+    """`make_account` for fixtures of a wider scope."""
 
     async def factory(
         *roles: str,
@@ -200,6 +230,11 @@ async def superadmin(make_account: MakeAccount) -> Account:
 
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("COVO_ENV", "test")
+    secrets_scan.install()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    secrets_scan.report(session)
 
 
 @pytest.fixture(scope="session")

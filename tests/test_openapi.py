@@ -32,3 +32,23 @@ async def test_the_contracts_response_examples_are_in_the_document(client: httpx
     assert set(roles["example"]) == {"items", "total", "totalPages"}
     conflict = document["paths"]["/api/workflows/definitions"]["post"]["responses"]["409"]
     assert "already exists" in conflict["content"]["application/json"]["example"]["error"]
+
+
+async def test_every_error_response_has_a_body_schema_of_the_one_error_family(client: httpx.AsyncClient) -> None:
+    document = await spec(client)
+    schemas = document["components"]["schemas"]
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            for code, response in operation["responses"].items():
+                if int(code) < 400:
+                    continue
+                ref = response["content"]["application/json"]["schema"]["$ref"]
+                # Error, or a route's own member of the family (Failure, NotReady) carrying `error`
+                assert "error" in schemas[ref.rsplit("/", 1)[1]]["required"], f"{method.upper()} {path} {code}"
+            assert {"400", "500", "503"} <= set(operation["responses"]), f"{method.upper()} {path}"
+
+
+async def test_a_malformed_refresh_body_answers_the_documented_failure(client: httpx.AsyncClient) -> None:
+    response = await client.post("/api/auth/session/refresh", json=[None, None])
+    assert response.status_code == 400
+    assert response.json()["ok"] is False and response.json()["error"]

@@ -3,9 +3,13 @@ envelopes the contract wraps single objects in."""
 
 from __future__ import annotations
 
+import math
 from typing import Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
+
+from engine.inputs import StrictScalars
+from engine.pagination import PageParams
 
 T = TypeVar("T")
 
@@ -29,6 +33,16 @@ class PositionedPage(Page[T], Generic[T]):
 
     page: int
     pageSize: int
+
+    @classmethod
+    def of(cls, items: list[T], total: int, params: PageParams) -> PositionedPage[T]:
+        return cls(
+            items=items,
+            total=total,
+            totalPages=math.ceil(total / params.page_size),
+            page=params.page,
+            pageSize=params.page_size,
+        )
 
 
 class Pagination(Body):
@@ -67,3 +81,28 @@ class Ok(Body):
 
 class Created(Body):
     id: str
+
+
+class Input(StrictScalars):
+    """Base of every request body (strict booleans and integers, see engine.inputs); camel-case
+    aliases or field names."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+
+class ErrorDetail(Body):
+    code: str | None = None
+    message: str
+    path: str
+
+
+class Error(BaseModel):
+    """Every error body: `error` always, plus what the case adds (`details` for invalid input,
+    `requiredFeatures` for 403, `requestId` for 500, a route's own keys such as `ok: false`)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    error: str
+    details: list[ErrorDetail] | None = None
+    requiredFeatures: list[str] | None = None
+    requestId: str | None = None

@@ -9,6 +9,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engine import modules
+from engine.auth import lockout
 from engine.auth.features import grant_satisfies
 from engine.auth.schemas import Principal
 from engine.auth.scope import tenant_for, visible_tenant
@@ -17,10 +18,11 @@ from engine.auth.service import (
     check_password_strength,
     effective_acl,
     find_user_by_email,
-    now,
+    revoke_all_sessions,
     roles_acl,
     user_roles,
 )
+from engine.clock import now
 from engine.db.models import Organization, Role, RoleAcl, Tenant, User, UserAcl, UserRole
 from engine.db.session import flush_unique
 from engine.errors import BadRequest, Conflict, Forbidden, NotFound
@@ -184,19 +186,36 @@ async def put_role_acl(
     role = await get_role(session, principal, role_id)
     if is_super_admin and not principal.is_super_admin:
         raise Forbidden("Only a super admin can grant super admin")
-    acl = await session.get(RoleAcl, role.id)
-    if acl is not None and acl.is_super_admin and not principal.is_super_admin:
-        raise Forbidden("Only a super admin can change a super admin role")
-    if acl is None:
-        acl = RoleAcl(role_id=role.id, features=[], is_super_admin=False, organizations=None)
-        session.add(acl)
+    async with lockout.guarded(session, principal, role.tenant_id):
+        acl = await session.get(RoleAcl, role.id)
+        if acl is not None and acl.is_super_admin and not principal.is_super_admin:
+            raise Forbidden("Only a super admin can change a super admin role")
+        if acl is None:
+            acl = RoleAcl(role_id=role.id, features=[], is_super_admin=False, organizations=None)
+            session.add(acl)
+        return await _apply_acl(
+            session, principal, acl, role.tenant_id, features, is_super_admin, organizations, organizations_given
+        )
+
+
+async def _apply_acl(
+    session: AsyncSession,
+    principal: Principal,
+    acl: RoleAcl | UserAcl,
+    tenant_id: uuid.UUID,
+    features: list[str] | None,
+    is_super_admin: bool | None,
+    organizations: list[Any] | None,
+    organizations_given: bool,
+) -> bool:
+    """Writes the given parts of a role's or user's ACL; returns whether features were dropped."""
     sanitized = False
     if features is not None:
         acl.features, sanitized = sanitize_features(principal, features)
     if is_super_admin is not None:
         acl.is_super_admin = is_super_admin
     if organizations_given:
-        acl.organizations = await _organizations_in_tenant(session, role.tenant_id, organizations)
+        acl.organizations = await _organizations_in_tenant(session, tenant_id, organizations)
     await session.flush()
     return sanitized
 
@@ -367,46 +386,45 @@ async def update_user(
 ) -> None:
     user = await get_user(session, principal, user_id)
     await _guard_super_admin_target(session, principal, user)
-    if email is not None and email.strip().lower() != user.email.lower():
-        if "@" not in email:
-            raise BadRequest("A valid email is required")
-        if await find_user_by_email(session, email) is not None:
-            raise Conflict("A user with this email already exists")
-        user.email = email.strip()
-    if password is not None:
-        check_password_strength(password)
-        user.password_hash = hash_password(password)
-    if organization_given:
-        if organization_id is not None:
-            await _organization_in(session, user.tenant_id, organization_id)
-        user.organization_id = organization_id
-    if name is not None:
-        user.name = name
-    if is_active is not None:
-        if not is_active and user.id == principal.user_id:
-            raise BadRequest("You cannot deactivate yourself")
-        user.is_active = is_active
-    if roles is not None:
-        role_rows = await _resolve_roles(session, user.tenant_id, roles)
-        await _guard_super_admin_roles(session, principal, role_rows)
-        for link in (await session.scalars(select(UserRole).where(UserRole.user_id == user.id))).all():
-            await session.delete(link)
+    async with lockout.guarded(session, principal, user.tenant_id):
+        if email is not None and email.strip().lower() != user.email.lower():
+            if "@" not in email:
+                raise BadRequest("A valid email is required")
+            if await find_user_by_email(session, email) is not None:
+                raise Conflict("A user with this email already exists")
+            user.email = email.strip()
+        if password is not None:
+            check_password_strength(password)
+            user.password_hash = hash_password(password)
+        if organization_given:
+            if organization_id is not None:
+                await _organization_in(session, user.tenant_id, organization_id)
+            user.organization_id = organization_id
+        if name is not None:
+            user.name = name
+        if is_active is not None:
+            if not is_active and user.id == principal.user_id:
+                raise Conflict("You cannot deactivate yourself")
+            user.is_active = is_active
+        if roles is not None:
+            role_rows = await _resolve_roles(session, user.tenant_id, roles)
+            await _guard_super_admin_roles(session, principal, role_rows)
+            for link in (await session.scalars(select(UserRole).where(UserRole.user_id == user.id))).all():
+                await session.delete(link)
+            await session.flush()
+            session.add_all(UserRole(user_id=user.id, role_id=r.id) for r in role_rows)
         await session.flush()
-        session.add_all(UserRole(user_id=user.id, role_id=r.id) for r in role_rows)
-    await session.flush()
 
 
 async def delete_user(session: AsyncSession, principal: Principal, user_id: uuid.UUID) -> None:
     user = await get_user(session, principal, user_id)
     if user.id == principal.user_id:
-        raise BadRequest("You cannot delete yourself")
+        raise Conflict("You cannot delete yourself")
     await _guard_super_admin_target(session, principal, user)
-    user.deleted_at = now()
-    user.is_active = False
-    from engine.auth.service import revoke_all_sessions
-
-    await revoke_all_sessions(session, user.id)
-    await session.flush()
+    async with lockout.guarded(session, principal, user.tenant_id):
+        user.deleted_at = now()
+        user.is_active = False
+        await revoke_all_sessions(session, user.id)
 
 
 async def get_user_acl(session: AsyncSession, principal: Principal, user_id: uuid.UUID) -> dict[str, Any]:
@@ -438,23 +456,18 @@ async def put_user_acl(
     """Sets the user's own ACL (it replaces the roles' grants); `clear` removes it again."""
     user = await get_user(session, principal, user_id)
     await _guard_super_admin_target(session, principal, user)
-    custom = await session.get(UserAcl, user.id)
-    if clear:
-        if custom is not None:
-            await session.delete(custom)
-            await session.flush()
-        return False
-    if is_super_admin and not principal.is_super_admin:
-        raise Forbidden("Only a super admin can grant super admin")
-    if custom is None:
-        custom = UserAcl(user_id=user.id, features=[], is_super_admin=False, organizations=None)
-        session.add(custom)
-    sanitized = False
-    if features is not None:
-        custom.features, sanitized = sanitize_features(principal, features)
-    if is_super_admin is not None:
-        custom.is_super_admin = is_super_admin
-    if organizations_given:
-        custom.organizations = await _organizations_in_tenant(session, user.tenant_id, organizations)
-    await session.flush()
-    return sanitized
+    async with lockout.guarded(session, principal, user.tenant_id):
+        custom = await session.get(UserAcl, user.id)
+        if clear:
+            if custom is not None:
+                await session.delete(custom)
+                await session.flush()
+            return False
+        if is_super_admin and not principal.is_super_admin:
+            raise Forbidden("Only a super admin can grant super admin")
+        if custom is None:
+            custom = UserAcl(user_id=user.id, features=[], is_super_admin=False, organizations=None)
+            session.add(custom)
+        return await _apply_acl(
+            session, principal, custom, user.tenant_id, features, is_super_admin, organizations, organizations_given
+        )

@@ -53,13 +53,19 @@ def issue_access_token(
         "iat": now,
         "exp": now + timedelta(seconds=ttl_seconds),
         "typ": "access",
+        "jti": uuid.uuid4().hex,  # every token distinct, even two issued in the same second
     }
     return jwt.encode(claims, secret, algorithm=JWT_ALGORITHM)
 
 
 def decode_access_token(token: str, secret: str) -> dict[str, Any] | None:
     try:
-        claims: dict[str, Any] = jwt.decode(token, secret, algorithms=[JWT_ALGORITHM])
-    except jwt.PyJWTError:
+        # Pinned: only HS256 is accepted (never `none`, never an algorithm the token names itself).
+        claims: dict[str, Any] = jwt.decode(
+            token, secret, algorithms=[JWT_ALGORITHM], options={"require": ["exp", "iat", "sub", "sid"]}
+        )
+        uuid.UUID(str(claims["sub"]))
+        uuid.UUID(str(claims["sid"]))
+    except (jwt.PyJWTError, ValueError):
         return None
     return claims if claims.get("typ") == "access" else None

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, Row, Select, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from engine.auth.schemas import Principal
 from engine.auth.security import (
@@ -23,6 +23,7 @@ from engine.auth.security import (
     sha256,
     verify_password,
 )
+from engine.clock import now
 from engine.db.models import (
     ApiKey,
     AuthSession,
@@ -35,15 +36,12 @@ from engine.db.models import (
     UserAcl,
     UserRole,
 )
+from engine.db.session import unit_of_work
 from engine.errors import BadRequest, Forbidden, TooManyRequests, Unauthorized
 from engine.mail import service as mail
 from engine.settings import Settings
 
 API_KEY_PREFIX = "covo_"
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -180,6 +178,17 @@ async def principal_for_user(session: AsyncSession, user: User, session_id: uuid
     return principal
 
 
+async def principals_of_users(session: AsyncSession, user_ids: set[uuid.UUID]) -> dict[uuid.UUID, Principal]:
+    """What each of these users may do (as on their next request), in one query."""
+    if not user_ids:
+        return {}
+    rows: dict[uuid.UUID, list[Row[Any]]] = {}
+    for row in (await session.execute(_principal_rows(User.id.in_(user_ids)))).all():
+        rows.setdefault(row.id, []).append(row)
+    found = {user_id: _principal(user_rows, None) for user_id, user_rows in rows.items()}
+    return {user_id: p for user_id, p in found.items() if p is not None}
+
+
 async def _live_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> bool:
     tenant = await session.get(Tenant, tenant_id)
     return tenant is not None and tenant.is_active and tenant.deleted_at is None
@@ -220,9 +229,9 @@ async def principal_from_api_key(session: AsyncSession, secret: str) -> Principa
     )
 
 
-async def check_rate_limit(session: AsyncSession, key: str, settings: Settings) -> None:
-    """Counts one hit in the current fixed window; raises 429 past the limit. Runs in its own
-    statement so the count holds even when the request itself later fails."""
+async def check_rate_limit(sessionmaker: async_sessionmaker[AsyncSession], key: str, settings: Settings) -> None:
+    """Counts one hit in the current fixed window; raises 429 past the limit. The hit is its own
+    unit of work (committed at once), so it counts even when the request itself later fails."""
     window = settings.auth_rate_window_seconds
     start = datetime.fromtimestamp(int(now().timestamp()) // window * window, UTC)
     statement = (
@@ -234,7 +243,8 @@ async def check_rate_limit(session: AsyncSession, key: str, settings: Settings) 
         )
         .returning(RateLimitBucket.count)
     )
-    hits = int((await session.execute(statement)).scalar_one())
+    async with unit_of_work(sessionmaker) as session:
+        hits = int((await session.execute(statement)).scalar_one())
     if hits > settings.auth_rate_limit:
         raise TooManyRequests("Too many requests, try again later", extra={"retryAfter": window})
 
@@ -259,10 +269,11 @@ async def login(session: AsyncSession, email: str, password: str, settings: Sett
     if not email or not password:
         raise BadRequest("Email and password are required")
     user = await find_user_by_email(session, email)
-    if user is None:
-        verify_password(DUMMY_PASSWORD_HASH, password)
-        raise Unauthorized("Invalid email or password")
-    if not verify_password(user.password_hash, password):
+    # One Argon2 verification whatever the case (unknown e-mail, no password set, wrong password),
+    # and the same answer: neither the body nor the time tells which addresses have accounts.
+    hashed = user.password_hash if user is not None and user.password_hash else None
+    matches = verify_password(hashed or DUMMY_PASSWORD_HASH, password) and hashed is not None
+    if user is None or not matches:
         raise Unauthorized("Invalid email or password")
     if not user.is_active or not await _live_tenant(session, user.tenant_id):
         raise Forbidden("Account is disabled")

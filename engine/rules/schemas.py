@@ -12,6 +12,7 @@ from typing import Any, Final, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from engine.errors import DomainError
+from engine.inputs import StrictScalars
 from engine.rules.jsonlogic import (
     CONDITION_OPERATORS,
     JsonLogicError,
@@ -63,7 +64,7 @@ class RuleValidationError(DomainError):
         )
 
 
-class Camel(BaseModel):
+class Camel(StrictScalars):
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
 
 

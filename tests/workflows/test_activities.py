@@ -12,12 +12,10 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
-from api.app import create_app
 from engine.db.models import ApiKey, DomainEventRow, Organization, SideEffectRow, User, UserAcl
 from engine.settings import Settings
 from engine.workflows.schemas import ActivityRequest
@@ -25,9 +23,9 @@ from tests.conftest import Account, MakeAccount
 from tests.http_receiver import TinyServer, serving
 from tests.workflows.conftest import WorkflowApi
 from workers.workflows import commands
-from workers.workflows.activities import WorkflowActivities
 from workers.workflows.errors import ActivityConfigError, NonRetryable
 from workers.workflows.http import check_url
+from workers.workflows.implementations import WorkflowActivities
 
 START = {"stepId": "start", "stepName": "Start", "stepType": "START"}
 END = {"stepId": "end", "stepName": "End", "stepType": "END"}
@@ -242,27 +240,6 @@ async def test_call_webhook_refuses_loopback_unless_allowed_and_never_in_product
 
 
 # ------------------------------------------------------------------ CALL_API
-
-
-@pytest.fixture
-async def api_server(settings: Settings) -> AsyncIterator[str]:
-    """The real API, served by uvicorn in this event loop where the worker's CALL_API activities
-    look for it (settings.internal_api_url)."""
-    assert settings.internal_api_url
-    port = int(settings.internal_api_url.rsplit(":", 1)[1])
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    served = uvicorn.Server(config)
-    task = asyncio.create_task(served.serve())
-    for _ in range(200):
-        if served.started:
-            break
-        await asyncio.sleep(0.05)
-    assert served.started
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        served.should_exit = True
-        await task
 
 
 async def test_call_api_calls_our_api_with_a_short_lived_key_carrying_the_initiators_roles(

@@ -39,3 +39,23 @@ async def test_a_retried_start_with_the_same_instance_id_starts_one_instance(
     assert count == 1
     starts = [e for e in await wf.events(str(instance_id)) if e["eventType"] == "WORKFLOW_STARTED"]
     assert len(starts) == 1
+
+
+async def test_a_start_retried_with_the_same_idempotency_key_starts_one_instance(
+    wf: WorkflowApi, admin: Account, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """What a client does when the API died before answering: send the same start again."""
+    definition = await wf.create(shipped("checkout"))
+    body = {"workflowId": definition["workflowId"], "initialContext": {"customerEmail": "x@y.test", "orderId": 7}}
+    headers = {**admin.headers, "Idempotency-Key": f"order-7-{uuid.uuid4().hex[:6]}"}
+    answers = [await wf.client.post("/api/workflows/instances", json=body, headers=headers) for _ in range(2)]
+    assert [a.status_code for a in answers] == [201, 201]
+    first, second = (a.json()["data"]["instance"]["id"] for a in answers)
+    assert first == second
+    other = await wf.client.post("/api/workflows/instances", json=body, headers=admin.headers)
+    assert other.json()["data"]["instance"]["id"] != first
+    done = await wf.wait_status(first, "COMPLETED", "FAILED")
+    assert done["status"] == "COMPLETED"
+    async with sessionmaker() as session:
+        count = await session.scalar(select(func.count()).where(WorkflowInstanceRow.id == uuid.UUID(first)))
+    assert count == 1
