@@ -109,9 +109,7 @@ async def list_jobs(
 async def create_job(principal: Manage, session: Session, res: Res, body: CreateJobBody) -> dict[str, Any]:
     """Creates the row and its Temporal Schedule (paused when `isEnabled` is false)."""
     client = await res.temporal_client()
-    row = await service.create_job(
-        session, client, principal, body.model_copy(update={"id": None}), res.settings.temporal_task_queue
-    )
+    row = await service.create_job(session, client, principal, body, res.settings.temporal_task_queue)
     return {"id": str(row.id)}
 
 

@@ -16,17 +16,17 @@ from temporalio.client import Client
 from engine.db.models import ScheduledJobRow, Tenant
 from engine.errors import DomainError
 from engine.scheduler import service
-from engine.scheduler.service import JobInput
+from engine.scheduler.service import ShippedJob
 
 
 def is_schedule(document: Any) -> bool:
     return isinstance(document, dict) and "scheduleType" in document
 
 
-def parse(document: dict[str, Any]) -> tuple[JobInput | None, list[str]]:
+def parse(document: dict[str, Any]) -> tuple[ShippedJob | None, list[str]]:
     """The job a file describes, or its problems as `path: message`."""
     try:
-        job = JobInput.model_validate({"sourceType": "module", "sourceModule": "definitions", **document})
+        job = ShippedJob.model_validate({"sourceType": "module", "sourceModule": "definitions", **document})
     except ValidationError as exc:
         return None, [f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in exc.errors()]
     problems = []
@@ -44,7 +44,7 @@ def parse(document: dict[str, Any]) -> tuple[JobInput | None, list[str]]:
     return (job if not problems else None), problems
 
 
-def load(path: Path) -> tuple[JobInput | None, list[str]]:
+def load(path: Path) -> tuple[ShippedJob | None, list[str]]:
     try:
         document = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
@@ -61,11 +61,11 @@ class Applied:
     action: str  # created | updated | unchanged
 
 
-COMPARED = tuple(f for f in JobInput.model_fields if f not in ("id", "scope_type"))
+COMPARED = tuple(f for f in ShippedJob.model_fields if f not in ("id", "scope_type"))
 
 
 async def apply(
-    session: AsyncSession, client: Client, tenant: Tenant | None, job: JobInput, task_queue: str
+    session: AsyncSession, client: Client, tenant: Tenant | None, job: ShippedJob, task_queue: str
 ) -> Applied:
     assert job.id is not None
     tenant_id = None if job.scope_type == "system" or tenant is None else tenant.id

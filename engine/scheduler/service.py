@@ -87,8 +87,6 @@ class JobFields(BaseModel):
 class JobInput(JobFields):
     """A new job (POST /scheduler/jobs, definitions/schedules/*.json)."""
 
-    # Definitions name their job's id, so applying them twice updates instead of duplicating.
-    id: uuid.UUID | None = None
     name: str = Field(min_length=1, max_length=200)
     scope_type: Literal["system", "organization", "tenant"] = Field(alias="scopeType")
     schedule_type: specs.ScheduleType = Field(alias="scheduleType")
@@ -96,6 +94,13 @@ class JobInput(JobFields):
     target_type: targets.TargetType = Field(alias="targetType")
     source_type: Literal["user", "module"] = Field(default="user", alias="sourceType")
     source_module: str | None = Field(default=None, alias="sourceModule", max_length=200)
+
+
+class ShippedJob(JobInput):
+    """A job in `definitions/schedules/*.json`: it names its id, so applying it twice updates
+    instead of duplicating."""
+
+    id: uuid.UUID | None = None
 
 
 class JobPatch(BaseModel):
@@ -275,7 +280,7 @@ async def create_job(
 ) -> ScheduledJobRow:
     """Principal None: a job shipped as data (`covo definitions apply`) in `tenant_id`."""
     row = ScheduledJobRow(
-        id=body.id or uuid.uuid4(),
+        id=getattr(body, "id", None) or uuid.uuid4(),
         **body.model_dump(exclude={"id", "scope_type"}),
         created_by_user_id=principal.user_id if principal else None,
         updated_by_user_id=principal.user_id if principal else None,

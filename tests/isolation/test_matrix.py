@@ -47,6 +47,9 @@ KINDS = {
     "/business_rules/execute": "rule",
     "/business_rules/sets": "set",
     "/business_rules/logs": "log",
+    "/scheduler/jobs": "job",
+    "/scheduler/trigger": "job",
+    "/scheduler/queue-jobs": "run",
 }
 # Routes (or prefixes) the isolation half cannot apply to, and why.
 EXEMPT = {
@@ -62,7 +65,11 @@ EXTRA_INPUT: dict[str, dict[str, Any]] = {
     "DELETE /business_rules/sets/{id}/members": {"params": {"memberId": str(uuid.UUID(int=1))}},
 }
 # Raw JSON bodies (validated in the services) whose object id travels in the body.
-RAW_BODY_SUBJECT = {"PUT /business_rules/rules": "id", "PUT /business_rules/sets": "id"}
+RAW_BODY_SUBJECT = {
+    "PUT /business_rules/rules": "id",
+    "PUT /business_rules/sets": "id",
+    "DELETE /scheduler/jobs": "id",
+}
 # Fields that only narrow a list or place a new object: not the object the route acts on.
 NOT_SUBJECT = {"tenantId", "organizationId", "parentId", "clearRoleIds", "roleIds", "entityId", "toStepId"}
 # Tables whose rows change without any request from tenant B (sign-in bookkeeping).
@@ -196,6 +203,17 @@ async def world(client: httpx.AsyncClient, make_account_module: MakeAccount) -> 
     await post(f"/business_rules/execute/{ids['rule']}", {"context": {"amount": 1}})
     logs = (await client.get("/api/business_rules/logs", headers=headers)).json()
     ids["log"] = (logs.get("items") or logs.get("data"))[0]["id"]
+    job = {
+        "name": "A's job", "scopeType": "tenant", "scheduleType": "cron", "scheduleValue": "0 3 * * *",
+        "targetType": "command", "targetCommand": "scheduler.test.echo", "isEnabled": False,
+    }  # fmt: skip
+    ids["job"] = (await post("/scheduler/jobs", job))["id"]
+    ids["run"] = (await post("/scheduler/trigger", {"id": ids["job"]}))["runId"]
+    for _ in range(1200):  # the run finishes in its workflow; a finished run stays as it is
+        runs = (await client.get(f"/api/scheduler/jobs/{ids['job']}/executions", headers=headers)).json()
+        if runs["items"] and runs["items"][0]["finishedAt"]:
+            break
+        await asyncio.sleep(0.05)
     return World(owner, ids)
 
 
