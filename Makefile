@@ -54,7 +54,7 @@ lock: install
 	$(LOCK) pyproject.toml -c requirements.lock -o requirements-prod.lock
 	$(LOCK) --group pyproject.toml:build -o requirements-build.lock
 
-.PHONY: bench drill scale fuzz browser
+.PHONY: bench bench-scheduler drill scale fuzz browser
 
 ## Benchmarks: workflow engine vs a plain Temporal workflow (own embedded stack), then JsonLogic.
 bench: install
@@ -62,6 +62,10 @@ bench: install
 	$(BIN)/python bench/bench_rules.py
 	$(BIN)/python bench/bench_tasks.py
 	$(BIN)/python bench/bench_jsonlogic.py
+
+## Scheduler benchmark (own embedded stack, ~10 minutes): jobs/s, list p99, firing skew vs bare Temporal Schedules, idle CPU.
+bench-scheduler: install
+	$(BIN)/python bench/bench_scheduler.py
 
 ## Scale-out on this machine: the checkout benchmark with 1/2 workers x 1/2 API processes on one
 ## dev server, then two workers with one SIGKILLed mid-run (bench/results/scale.md).

@@ -22,6 +22,7 @@ from api import (
     navigation,
     openapi,
     roles,
+    scheduler,
     users,
     workflows,
 )
@@ -47,6 +48,7 @@ ROUTERS = (
     api_keys.router,
     workflows.router,
     business_rules.router,
+    scheduler.router,
 )
 ROUTERS_INBOX = (workflow_tasks.router, notifications_api.router, live_stream.router)
 

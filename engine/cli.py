@@ -26,6 +26,8 @@ admin_app = typer.Typer(help="Administrator accounts.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(admin_app, name="admin")
 app.add_typer(definitions_app, name="definitions")
+scheduler_app = typer.Typer(help="Scheduled jobs and their Temporal Schedules.", no_args_is_help=True)
+app.add_typer(scheduler_app, name="scheduler")
 
 API_APP = "api.app:create_app"
 WORKER_MODULE = "workers"
@@ -134,6 +136,15 @@ def definitions_validate(paths: list[Path]) -> None:
 
     failed = 0
     for path in definition_files(paths):
+        if _is_schedule_file(path):
+            from engine.scheduler.files import load as load_schedule
+
+            _, problems = load_schedule(path)
+            typer.echo(f"ok       {path}") if not problems else typer.secho(f"invalid  {path}", fg=typer.colors.RED)
+            for problem in problems:
+                typer.echo(f"  {problem}")
+            failed += bool(problems)
+            continue
         _, issues = load(path)
         if not issues:
             typer.echo(f"ok       {path}")
@@ -180,9 +191,93 @@ def definitions_apply(
     """Create a new version of every definition whose content changed; print what was done."""
     from engine.workflows.files import definition_files
 
-    failed = asyncio.run(_apply_definitions(_require_database(get_settings()), definition_files([directory]), tenant))
+    files = definition_files([directory])
+    settings = get_settings()
+    schedules = [path for path in files if _is_schedule_file(path)]
+    workflows = [path for path in files if path not in schedules]
+    failed = asyncio.run(_apply_definitions(_require_database(settings), workflows, tenant)) if workflows else 0
+    if schedules:
+        failed += asyncio.run(_apply_schedules(settings, schedules, tenant))
     if failed:
         raise typer.Exit(1)
+
+
+def _is_schedule_file(path: Path) -> bool:
+    from engine.scheduler.files import is_schedule
+
+    try:
+        return is_schedule(json.loads(path.read_text()))
+    except (OSError, ValueError):
+        return path.parent.name == "schedules"
+
+
+async def _apply_schedules(settings: Settings, files: list[Path], tenant: str | None) -> int:
+    """Scheduled jobs shipped as data (`definitions/schedules/*.json`); needs Temporal too."""
+    from engine.db.session import create_engine, create_sessionmaker
+    from engine.scheduler.files import apply, load
+    from engine.temporal.client import connect
+    from engine.workflows.files import resolve_tenant
+
+    if not settings.temporal_address:
+        _fail("TEMPORAL_ADDRESS is not set: schedules live in Temporal.")
+    assert settings.temporal_address
+    client = await connect(
+        settings.temporal_address, settings.temporal_namespace, api_key=settings.temporal_api_key_value
+    )
+    engine = create_engine(_require_database(settings), pool_size=1)
+    loaded = [(path, *load(path)) for path in files]
+    failed = 0
+    for path, _, problems in loaded:
+        if problems:
+            failed += 1
+            typer.secho(f"invalid    {path}", fg=typer.colors.RED)
+            for problem in problems:
+                typer.echo(f"  {problem}")
+    try:
+        if not failed:  # all or nothing
+            async with create_sessionmaker(engine)() as session, session.begin():
+                target = await resolve_tenant(session, tenant)
+                for path, job, _ in loaded:
+                    assert job is not None
+                    result = await apply(session, client, target, job, settings.temporal_task_queue)
+                    typer.echo(f"{result.action:<10} schedule {result.name} ({result.job_id})  ({path.name})")
+    finally:
+        await engine.dispose()
+    return failed
+
+
+@scheduler_app.command("reconcile")
+def scheduler_reconcile() -> None:
+    """Make Temporal's schedules match the scheduled_jobs table (missing created, drifted repaired,
+    orphans of this task queue deleted); the worker does the same at start."""
+    settings = get_settings()
+
+    async def _run() -> None:
+        from engine.db.session import create_engine, create_sessionmaker
+        from engine.scheduler.service import reconcile
+        from engine.temporal.client import connect
+
+        if not settings.temporal_address:
+            _fail("TEMPORAL_ADDRESS is not set.")
+        assert settings.temporal_address
+        client = await connect(
+            settings.temporal_address, settings.temporal_namespace, api_key=settings.temporal_api_key_value
+        )
+        engine = create_engine(_require_database(settings), pool_size=2)
+        try:
+            async with create_sessionmaker(engine)() as session, session.begin():
+                report = await reconcile(session, client, settings.temporal_task_queue)
+        finally:
+            await engine.dispose()
+        for label, ids in (("created", report.created), ("repaired", report.repaired), ("deleted", report.deleted)):
+            for job_id in ids:
+                typer.echo(f"{label:<10} sched-{job_id}")
+        typer.echo(
+            f"{len(report.created)} created, {len(report.repaired)} repaired, {len(report.deleted)} orphans deleted, "
+            f"{report.unchanged} unchanged"
+        )
+
+    asyncio.run(_run())
 
 
 def _lock_data_dir(data_dir: Path) -> int:

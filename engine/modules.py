@@ -8,18 +8,8 @@ from engine.auth import acl as auth_acl
 from engine.auth.features import Feature, ModuleFeatures
 from engine.notifications import acl as notifications_acl
 from engine.rules import acl as rules_acl
+from engine.scheduler.acl import SCHEDULER
 from engine.workflows import acl as workflows_acl
-
-SCHEDULER = ModuleFeatures(
-    id="scheduler",
-    title="Scheduler",
-    features=(
-        Feature("scheduler.jobs.view", "View scheduled jobs"),
-        Feature("scheduler.jobs.manage", "Manage scheduled jobs"),
-        Feature("scheduler.jobs.trigger", "Trigger scheduled jobs"),
-    ),
-    default_grants={"admin": ("scheduler.*",), "employee": ("scheduler.jobs.view",)},
-)
 
 WALLET = ModuleFeatures(
     id="wallet",

@@ -95,6 +95,8 @@ class Settings(BaseSettings):
     # a client reconnecting with Last-Event-ID gets what it missed within the window.
     events_heartbeat_seconds: float = Field(default=15.0, gt=0, alias="EVENTS_HEARTBEAT_SECONDS")
     events_resume_window_seconds: int = Field(default=300, ge=1, alias="EVENTS_RESUME_WINDOW_SECONDS")
+    # Scheduled job executions older than this are deleted by the scheduler's own daily job.
+    scheduler_retention_days: int = Field(default=30, ge=1, alias="SCHEDULER_RETENTION_DAYS")
 
     @property
     def api_base_url(self) -> str:

@@ -88,6 +88,17 @@ KNOWN_DEVIATIONS: dict[str, tuple[set[str], str]] = {
         "each rule's type and action results, the SET_FIELD output and SHOW_* messages",
     ),
     "GET /business_rules/sets/{id}": ({"members.0.ruleKey"}, "a member's ruleId is the rule's UUID; ruleKey its key"),
+    "GET /scheduler/jobs": (
+        {f"items.0.{k}" for k in ("overlapPolicy", "catchupWindowSeconds", "jitterSeconds", "maxAttempts")},
+        "we also send each job's run policies",
+    ),
+    "POST /scheduler/jobs": ({"id"}, "the example's id is null; a created job always has one"),
+    "GET /scheduler/jobs/{id}/executions": (
+        {"items.0.scheduledAt", "items.0.workflowId"},
+        "we also send the firing's scheduled time and the run's Temporal workflow id",
+    ),
+    "GET /scheduler/queue-jobs/{jobId}": ({"scheduleId", "workflowId"}, "we also send the job's and workflow's ids"),
+    "POST /scheduler/trigger": ({"runId"}, "we also send the id of the run just queued"),
 }
 
 SUCCESS_EXAMPLES = [

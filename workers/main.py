@@ -7,11 +7,14 @@ import asyncio
 import logging
 import signal
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 from engine import metrics, observability
 from engine.db.session import create_engine, create_sessionmaker
 from engine.outbox.service import ensure_sweep_schedule
+from engine.scheduler.service import reconcile
 from engine.settings import Settings, get_settings
 from engine.temporal.client import connect
 from workers.registry import build_worker
@@ -31,7 +34,9 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         runtime=metrics_runtime(settings),
     )
     await ensure_sweep_schedule(client, settings.temporal_task_queue)
-    worker = build_worker(client, settings, create_sessionmaker(engine))
+    sessionmaker = create_sessionmaker(engine)
+    await reconcile_schedules(sessionmaker, client, settings.temporal_task_queue)
+    worker = build_worker(client, settings, sessionmaker)
     try:
         async with worker:
             log.info("worker polling task queue %s", settings.temporal_task_queue)
@@ -39,6 +44,20 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
             log.info("worker draining")
     finally:
         await engine.dispose()
+
+
+async def reconcile_schedules(sessionmaker: async_sessionmaker[AsyncSession], client: Client, task_queue: str) -> None:
+    """Scheduled jobs' rows and their Temporal Schedules made to agree (each outcome is logged).
+    A failure is logged and the worker starts anyway: `covo scheduler reconcile` repairs later."""
+    try:
+        async with sessionmaker() as session, session.begin():
+            report = await reconcile(session, client, task_queue)
+        log.info(
+            "scheduler reconcile: %d created, %d repaired, %d orphans deleted, %d unchanged",
+            len(report.created), len(report.repaired), len(report.deleted), report.unchanged,
+        )  # fmt: skip
+    except Exception:
+        log.exception("scheduler reconcile failed")
 
 
 def metrics_runtime(settings: Settings) -> Runtime | None:

@@ -15,12 +15,14 @@ from engine.events.workflows import DomainEventDispatchWorkflow
 from engine.mail.workflows import MailDeliveryWorkflow
 from engine.outbox.workflows import OutboxSweepWorkflow
 from engine.rules.workflows import RuleWebhookWorkflow
+from engine.scheduler.workflows import ScheduledJobRunWorkflow
 from engine.settings import Settings
 from engine.workflows.workflows import WorkflowInstanceWorkflow
 from workers.events import EventActivities
 from workers.mail import MailActivities, Mailer
 from workers.outbox import OutboxActivities
 from workers.rules import RuleActivities
+from workers.scheduler import SchedulerActivities
 from workers.workflows import functions
 from workers.workflows.implementations import WorkflowActivities
 from workers.workflows.projection import ProjectionActivities
@@ -31,6 +33,7 @@ WORKFLOWS: Sequence[type] = (
     DomainEventDispatchWorkflow,
     RuleWebhookWorkflow,
     OutboxSweepWorkflow,
+    ScheduledJobRunWorkflow,
 )
 
 
@@ -45,6 +48,7 @@ def build_activities(
     events = EventActivities(sessionmaker, settings, client)
     rules = RuleActivities(settings)
     outbox = OutboxActivities(sessionmaker, settings, client)
+    scheduler = SchedulerActivities(sessionmaker, settings, client)
     return [
         mail.deliver,
         projection.project,
@@ -53,6 +57,9 @@ def build_activities(
         events.dispatch,
         rules.call_webhook,
         outbox.sweep,
+        scheduler.begin_run,
+        scheduler.run_target,
+        scheduler.finish_run,
     ]
 
 

@@ -48,6 +48,9 @@ KINDS = {
     "/business_rules/sets": "set",
     "/business_rules/logs": "log",
     "/notifications": "notification",
+    "/scheduler/jobs": "job",
+    "/scheduler/trigger": "job",
+    "/scheduler/queue-jobs": "run",
 }
 # Routes (or prefixes) the isolation half cannot apply to, and why.
 EXEMPT = {
@@ -71,7 +74,11 @@ EXTRA_INPUT: dict[str, dict[str, Any]] = {
     "DELETE /business_rules/sets/{id}/members": {"params": {"memberId": str(uuid.UUID(int=1))}},
 }
 # Raw JSON bodies (validated in the services) whose object id travels in the body.
-RAW_BODY_SUBJECT = {"PUT /business_rules/rules": "id", "PUT /business_rules/sets": "id"}
+RAW_BODY_SUBJECT = {
+    "PUT /business_rules/rules": "id",
+    "PUT /business_rules/sets": "id",
+    "DELETE /scheduler/jobs": "id",
+}
 # Fields that only narrow a list or place a new object: not the object the route acts on.
 # (`sourceEntityId` on notifications is free text naming any entity, not an object of ours.)
 NOT_SUBJECT = {
@@ -217,6 +224,17 @@ async def world(client: httpx.AsyncClient, make_account_module: MakeAccount) -> 
     ids["log"] = (logs.get("items") or logs.get("data"))[0]["id"]
     notice = {"type": "isolation", "title": "A", "recipientUserId": str(owner.user_id)}
     ids["notification"] = (await post("/notifications", notice))["id"]
+    job = {
+        "name": "A's job", "scopeType": "tenant", "scheduleType": "cron", "scheduleValue": "0 3 * * *",
+        "targetType": "command", "targetCommand": "scheduler.test.echo", "isEnabled": False,
+    }  # fmt: skip
+    ids["job"] = (await post("/scheduler/jobs", job))["id"]
+    ids["run"] = (await post("/scheduler/trigger", {"id": ids["job"]}))["runId"]
+    for _ in range(1200):  # the run finishes in its workflow; a finished run stays as it is
+        runs = (await client.get(f"/api/scheduler/jobs/{ids['job']}/executions", headers=headers)).json()
+        if runs["items"] and runs["items"][0]["finishedAt"]:
+            break
+        await asyncio.sleep(0.05)
     return World(owner, ids)
 
 

@@ -23,6 +23,7 @@ from engine.db.models.rules import (
     RuleSetMemberRow,
     RuleSetRow,
 )
+from engine.db.models.scheduler import ScheduledJobRow, ScheduledJobRunRow
 from engine.db.models.workflows import (
     SideEffectRow,
     StepInstanceRow,
@@ -50,6 +51,8 @@ __all__ = [
     "RuleExecutionLogRow",
     "RuleSetMemberRow",
     "RuleSetRow",
+    "ScheduledJobRow",
+    "ScheduledJobRunRow",
     "SideEffectRow",
     "SidebarPreference",
     "StepInstanceRow",
