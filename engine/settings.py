@@ -67,6 +67,19 @@ class Settings(BaseSettings):
     # Where CALL_API activities reach our own API.
     internal_api_url: str | None = Field(default=None, alias="INTERNAL_API_URL")
 
+    # Consumers: sign-up lands in SIGNUP_TENANT_ID (else the `X-Tenant-Id` header, else the oldest
+    # tenant); with INVITE_CODES_REQUIRED new consumers start inactive until they apply a code.
+    signup_tenant_id: str | None = Field(default=None, alias="SIGNUP_TENANT_ID")
+    invite_codes_required: bool = Field(default=False, alias="INVITE_CODES_REQUIRED")
+    # Invite-code verify/apply attempts per user per minute.
+    invite_code_rate_limit: int = Field(default=3, alias="INVITE_CODE_RATE_LIMIT")
+    # Social sign-in: accepted audiences (comma-separated client ids; empty = provider disabled)
+    # and the JWKS the ID tokens are checked against.
+    google_client_ids: str = Field(default="", alias="GOOGLE_CLIENT_IDS")
+    google_jwks_url: str = Field(default="https://www.googleapis.com/oauth2/v3/certs", alias="GOOGLE_JWKS_URL")
+    apple_client_ids: str = Field(default="", alias="APPLE_CLIENT_IDS")
+    apple_jwks_url: str = Field(default="https://appleid.apple.com/auth/keys", alias="APPLE_JWKS_URL")
+
     @property
     def api_base_url(self) -> str:
         return self.internal_api_url or f"http://127.0.0.1:{self.api_port}"

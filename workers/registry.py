@@ -16,11 +16,13 @@ from engine.mail.workflows import MailDeliveryWorkflow
 from engine.outbox.workflows import OutboxSweepWorkflow
 from engine.rules.workflows import RuleWebhookWorkflow
 from engine.settings import Settings
+from engine.wallet.workflows import WalletAdjustmentWorkflow
 from engine.workflows.workflows import WorkflowInstanceWorkflow
 from workers.events import EventActivities
 from workers.mail import MailActivities, Mailer
 from workers.outbox import OutboxActivities
 from workers.rules import RuleActivities
+from workers.wallet import WalletActivities
 from workers.workflows import functions
 from workers.workflows.activities import WorkflowActivities
 from workers.workflows.projection import ProjectionActivities
@@ -31,6 +33,7 @@ WORKFLOWS: Sequence[type] = (
     DomainEventDispatchWorkflow,
     RuleWebhookWorkflow,
     OutboxSweepWorkflow,
+    WalletAdjustmentWorkflow,
 )
 
 
@@ -45,6 +48,7 @@ def build_activities(
     events = EventActivities(sessionmaker, settings, client)
     rules = RuleActivities(settings)
     outbox = OutboxActivities(sessionmaker, settings, client)
+    wallet = WalletActivities(sessionmaker)
     return [
         mail.deliver,
         projection.project,
@@ -53,6 +57,7 @@ def build_activities(
         events.dispatch,
         rules.call_webhook,
         outbox.sweep,
+        wallet.adjust,
     ]
 
 

@@ -13,3 +13,8 @@ def outbox_sweep_id(task_queue: str) -> str:
     """The sweep schedule's id (and its workflows' id prefix): per task queue, because several
     deployments may share a namespace."""
     return f"outbox-sweep-{task_queue}"
+
+
+def wallet_adjustment_id(tenant_id: uuid.UUID, idempotency_key: str) -> str:
+    """Per tenant, so two tenants may use the same key."""
+    return f"wallet-adj-{tenant_id}-{idempotency_key}"

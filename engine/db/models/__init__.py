@@ -13,8 +13,10 @@ from engine.db.models.auth import (
     UserAcl,
     UserRole,
 )
+from engine.db.models.consumers import ConsumerRow
 from engine.db.models.directory import Organization, Tenant
 from engine.db.models.events import DomainEventRow
+from engine.db.models.invite_codes import InviteCodeRow, InviteCodeUseRow
 from engine.db.models.mail import MailOutbox
 from engine.db.models.rules import (
     BusinessRuleRow,
@@ -23,6 +25,7 @@ from engine.db.models.rules import (
     RuleSetMemberRow,
     RuleSetRow,
 )
+from engine.db.models.wallet import BonusLotRow, WalletEntryRow, WalletHoldRow, WalletRow, WalletTransactionRow
 from engine.db.models.workflows import (
     SideEffectRow,
     StepInstanceRow,
@@ -36,8 +39,12 @@ __all__ = [
     "ApiKey",
     "AuthSession",
     "Base",
+    "BonusLotRow",
     "BusinessRuleRow",
+    "ConsumerRow",
     "DomainEventRow",
+    "InviteCodeRow",
+    "InviteCodeUseRow",
     "MailOutbox",
     "NotificationRow",
     "Organization",
@@ -56,6 +63,10 @@ __all__ = [
     "UserAcl",
     "UserRole",
     "UserTaskRow",
+    "WalletEntryRow",
+    "WalletHoldRow",
+    "WalletRow",
+    "WalletTransactionRow",
     "WorkflowDefinitionRow",
     "WorkflowEventRow",
     "WorkflowInstanceRow",
