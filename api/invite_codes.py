@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 
-from api.auth import _page, _required_id
+from api.auth import _page, _required_id, count_attempt
 from api.deps import Res, Session, features_doc, require
 from api.schemas.common import Ok, Page
 from api.schemas.invite_codes import (
@@ -21,7 +21,6 @@ from api.schemas.invite_codes import (
     RevokeBody,
     Verified,
 )
-from engine.auth import service as auth
 from engine.auth.schemas import Principal
 from engine.auth.scope import parse_uuid
 from engine.errors import BadRequest
@@ -47,9 +46,8 @@ def _user_id(principal: Principal) -> object:
 
 
 async def _count_attempt(res: Res, principal: Principal, action: str) -> None:
-    """3 per minute per user; counted in its own transaction so refused attempts count too."""
-    async with res.sessionmaker() as counting, counting.begin():
-        await auth.hit_rate_limit(counting, f"invite-{action}:{principal.id}", res.settings.invite_code_rate_limit, 60)
+    """3 per minute per user (INVITE_CODE_RATE_LIMIT); refused attempts count too."""
+    await count_attempt(res, f"invite-{action}:{principal.id}", res.settings.invite_code_rate_limit, 60)
 
 
 @router.post(
