@@ -3,6 +3,7 @@ each); admins generate without the limit, list everything, revoke."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
@@ -39,7 +40,7 @@ AdminRevoke = Annotated[Principal, Depends(require("invite-codes.admin.revoke"))
 RATE_LIMITED: dict[int | str, dict[str, Any]] = {429: {"description": "Rate limit exceeded (see Retry-After)"}}
 
 
-def _user_id(principal: Principal) -> object:
+def _own_user(principal: Principal) -> uuid.UUID:
     if principal.user_id is None:
         raise BadRequest("Only a signed-in consumer can do this")
     return principal.user_id
@@ -59,9 +60,8 @@ async def _count_attempt(res: Res, principal: Principal, action: str) -> None:
 )
 async def generate(session: Session, principal: Generate) -> GeneratedCode:
     """For the signed-in, active consumer; at most 3 usable codes at once."""
-    _user_id(principal)
-    assert principal.user_id is not None
-    return GeneratedCode.of(await service.generate_for_consumer(session, principal.tenant_id, principal.user_id))
+    user_id = _own_user(principal)
+    return GeneratedCode.of(await service.generate_for_consumer(session, principal.tenant_id, user_id))
 
 
 @router.get(
@@ -71,9 +71,8 @@ async def generate(session: Session, principal: Generate) -> GeneratedCode:
     openapi_extra=features_doc("invite-codes.list"),
 )
 async def my_codes(session: Session, principal: ListOwn) -> OwnCodes:
-    _user_id(principal)
-    assert principal.user_id is not None
-    codes = await service.own_codes(session, principal.tenant_id, principal.user_id)
+    user_id = _own_user(principal)
+    codes = await service.own_codes(session, principal.tenant_id, user_id)
     return OwnCodes(items=[OwnCode.of(c) for c in codes])
 
 
@@ -100,9 +99,8 @@ async def verify(body: CodeBody, session: Session, res: Res, principal: Verify) 
 async def apply(body: CodeBody, session: Session, res: Res, principal: Apply) -> Activated:
     """Uses the code and activates the caller's consumer account. 3 requests per minute per user."""
     await _count_attempt(res, principal, "apply")
-    _user_id(principal)
-    assert principal.user_id is not None
-    await service.apply(session, principal.tenant_id, principal.user_id, body.code)
+    user_id = _own_user(principal)
+    await service.apply(session, principal.tenant_id, user_id, body.code)
     return Activated(activated=True)
 
 

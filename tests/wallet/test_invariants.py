@@ -178,3 +178,21 @@ async def test_200_concurrent_mixed_adjustments_on_one_wallet_end_exact(
     assert entries == expected
     assert count == 1 + len(applied)
     assert report.ok
+
+
+async def test_reconcile_reports_reservations_that_match_no_hold(
+    client: httpx.AsyncClient, admin: Account, wallets: Wallets, sessionmaker: Maker
+) -> None:
+    await adjust(client, admin, wallets.bonus, "credit", 100)
+    drift = "UPDATE wallets SET held = held + :d WHERE id = :w"
+    async with sessionmaker() as session, session.begin():
+        await session.execute(text(drift), {"d": 1, "w": wallets.bonus})
+    try:
+        async with sessionmaker() as session:
+            report = await service.reconcile(session)
+        assert [str(w) for w in report.held_mismatches] == [wallets.bonus]
+        assert [str(w) for w in report.bonus_lot_mismatches] == [wallets.bonus]
+        assert not report.ok
+    finally:
+        async with sessionmaker() as session, session.begin():
+            await session.execute(text(drift), {"d": -1, "w": wallets.bonus})
