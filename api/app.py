@@ -17,19 +17,29 @@ from api import (
     consumers,
     directory,
     errors,
+    features,
     health,
     invite_codes,
+    navigation,
     openapi,
+    roles,
+    users,
     wallet,
     workflows,
 )
 from api.deps import Resources
+from api.metrics import Metrics
+from engine import observability
 from engine.db.session import create_engine, create_sessionmaker
 from engine.settings import Settings, get_settings
 
 ROUTERS = (
     health.router,
     auth.router,
+    features.router,
+    navigation.router,
+    roles.router,
+    users.router,
     directory.router,
     api_keys.router,
     workflows.router,
@@ -56,6 +66,7 @@ class RequestId:
             return
         rid = Headers(scope=scope).get("x-request-id") or str(uuid.uuid4())
         scope.setdefault("state", {})["request_id"] = rid
+        observability.request_id.set(rid)  # for the logs (each request runs in its own context)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -90,7 +101,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     errors.install(app)
 
+    if settings.metrics_enabled:
+        app.add_middleware(Metrics)
     app.add_middleware(RequestId)
+    if settings.log_format == "json":
+        observability.configure_logging(settings)
+    if observability.setup_tracing(settings) is not None:
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+        FastAPIInstrumentor.instrument_app(
+            app, tracer_provider=observability.setup_tracing(settings), excluded_urls="/api/health/.*,/metrics"
+        )
 
     for router in ROUTERS:
         openapi.document_errors(router)

@@ -6,7 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from api.auth import _page, _required_id, client_ip, count_attempt
+from api.auth import client_ip, count_attempt
+from api.common import page_params, required_id
 from api.deps import CurrentPrincipal, Res, Session, features_doc, require
 from api.schemas.common import Created, Ok, Page
 from api.schemas.consumers import (
@@ -59,7 +60,7 @@ async def list_consumers(
 ) -> Page[Consumer]:
     """Consumers of the caller's tenant, newest first; `search` matches e-mail, names and phone;
     `id` or `userId` narrow the list to one consumer."""
-    params = _page(page, pageSize)
+    params = page_params(page, pageSize)
     total, rows = await service.list_consumers(
         session,
         principal.tenant_id,
@@ -101,7 +102,7 @@ async def create_consumer(body: ConsumerCreateBody, session: Session, principal:
     openapi_extra=features_doc("consumers.admin.update"),
 )
 async def update_consumer(body: ConsumerUpdateBody, session: Session, principal: AdminUpdate) -> Ok:
-    row = await service.consumer_by_id(session, principal.tenant_id, _required_id(body.id))
+    row = await service.consumer_by_id(session, principal.tenant_id, required_id(body.id))
     await service.update_profile(session, row, body.profile())
     return Ok(ok=True)
 
@@ -115,7 +116,7 @@ async def update_consumer(body: ConsumerUpdateBody, session: Session, principal:
 )
 async def delete_consumer(session: Session, principal: AdminDelete, id: str | None = Query(default=None)) -> Ok:
     """Soft delete: the profile and its login go; wallets and their history stay."""
-    await service.delete_consumer(session, principal.tenant_id, _required_id(id))
+    await service.delete_consumer(session, principal.tenant_id, required_id(id))
     return Ok(ok=True)
 
 

@@ -12,8 +12,10 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
+from engine import observability
 from engine.auth import service as auth
 from engine.auth.schemas import Principal
+from engine.db.session import unit_of_work
 from engine.errors import Forbidden, ServiceUnavailable, Unauthorized
 from engine.settings import Settings
 from engine.temporal.client import connect
@@ -38,7 +40,10 @@ class Resources:
                 try:
                     # A short patience: a request should fail fast with 503, not hang on a down server.
                     self.temporal = await connect(
-                        self.settings.temporal_address, self.settings.temporal_namespace, patience=1.0
+                        self.settings.temporal_address,
+                        self.settings.temporal_namespace,
+                        patience=1.0,
+                        api_key=self.settings.temporal_api_key_value,
                     )
                 except Exception as exc:
                     raise ServiceUnavailable(f"Temporal unavailable: {exc}")
@@ -51,13 +56,11 @@ def resources(request: Request) -> Resources:
 
 
 async def get_session(res: Annotated[Resources, Depends(resources)]) -> AsyncIterator[AsyncSession]:
-    async with res.sessionmaker() as session:
-        try:
-            yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
+    """The request's one transaction: routers and services only flush; this commits after the
+    endpoint returns, then runs the work services registered with `engine.db.session.after_commit`
+    (outbox hand-off, event dispatch). An exception rolls back and drops that work."""
+    async with unit_of_work(res.sessionmaker) as session:
+        yield session
 
 
 # Function scope: the commit runs when the endpoint returns, before the response is sent (the
@@ -89,6 +92,7 @@ async def current_principal(request: Request, session: Session, res: Res) -> Pri
     if principal is None:
         raise Unauthorized("Unauthorized")
     request.state.principal = principal
+    observability.tenant_id.set(str(principal.tenant_id))
     return principal
 
 

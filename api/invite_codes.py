@@ -8,7 +8,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 
-from api.auth import _page, _required_id, count_attempt
+from api.auth import count_attempt
+from api.common import page_params, required_id
 from api.deps import Res, Session, features_doc, require
 from api.schemas.common import Ok, Page
 from api.schemas.invite_codes import (
@@ -123,7 +124,7 @@ async def list_codes(
 ) -> Page[AdminCode]:
     """`status` available|used|expired|revoked; `search` matches the code and the creator's and
     redeemer's e-mails."""
-    params = _page(page, pageSize)
+    params = page_params(page, pageSize)
     total, codes = await service.list_codes(
         session,
         principal.tenant_id,
@@ -167,5 +168,5 @@ async def admin_generate(body: AdminGenerateBody, session: Session, principal: A
     openapi_extra=features_doc("invite-codes.admin.revoke"),
 )
 async def revoke(body: RevokeBody, session: Session, principal: AdminRevoke) -> Ok:
-    await service.revoke(session, principal.tenant_id, _required_id(body.id))
+    await service.revoke(session, principal.tenant_id, required_id(body.id))
     return Ok(ok=True)

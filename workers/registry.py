@@ -24,7 +24,7 @@ from workers.outbox import OutboxActivities
 from workers.rules import RuleActivities
 from workers.wallet import WalletActivities
 from workers.workflows import functions
-from workers.workflows.activities import WorkflowActivities
+from workers.workflows.implementations import WorkflowActivities
 from workers.workflows.projection import ProjectionActivities
 
 WORKFLOWS: Sequence[type] = (
