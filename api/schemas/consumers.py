@@ -7,9 +7,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from api.schemas.common import Body
+from engine.clock import iso as iso_timestamp
 from engine.consumers.schemas import ProfileChanges
 from engine.consumers.service import Consumer as ConsumerView
-from engine.workflows.interpreter_logic import iso_timestamp
 
 
 class ProfileBody(BaseModel):

@@ -7,13 +7,10 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas.common import Body
+from engine.clock import iso as iso_timestamp
+from engine.clock import iso_or_none as _iso
 from engine.db.models import InviteCodeRow
 from engine.invite_codes.service import ListedCode
-from engine.workflows.interpreter_logic import iso_timestamp
-
-
-def _iso(value: datetime | None) -> str | None:
-    return iso_timestamp(value) if value is not None else None
 
 
 class CodeBody(BaseModel):

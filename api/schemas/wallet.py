@@ -9,8 +9,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas.common import Body
+from engine.clock import iso as iso_timestamp
 from engine.wallet.service import ListedEntry, ListedWallet
-from engine.workflows.interpreter_logic import iso_timestamp
 
 
 class Money(Body):

@@ -28,6 +28,7 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
+from engine import metrics
 from engine.db.base import utcnow
 from engine.db.models import BonusLotRow, User, WalletEntryRow, WalletHoldRow, WalletRow, WalletTransactionRow
 from engine.errors import BadRequest, DomainError, NotFound, ServiceUnavailable, Unprocessable
@@ -116,6 +117,7 @@ async def adjust(session: AsyncSession, request: AdjustmentRequest) -> Adjustmen
         await repo.add_lot(
             session, request.tenant_id, request.wallet_id, transaction_id, delta, request.expires_at, lot_id=lot_id
         )
+    metrics.WALLET_ADJUSTMENTS.inc(kind=request.type)
     return AdjustmentResult(transaction_id=transaction_id, new_balance=new_balance)
 
 
