@@ -54,7 +54,7 @@ lock: install
 	$(LOCK) pyproject.toml -c requirements.lock -o requirements-prod.lock
 	$(LOCK) --group pyproject.toml:build -o requirements-build.lock
 
-.PHONY: bench bench-scheduler drill scale fuzz browser
+.PHONY: bench bench-scheduler bench-wallet drill scale fuzz browser
 
 ## Benchmarks: workflow engine vs a plain Temporal workflow (own embedded stack), then JsonLogic.
 bench: install
@@ -66,6 +66,10 @@ bench: install
 ## Scheduler benchmark (own embedded stack, ~10 minutes): jobs/s, list p99, firing skew vs bare Temporal Schedules, idle CPU.
 bench-scheduler: install
 	$(BIN)/python bench/bench_scheduler.py
+
+## Wallet adjustments benchmark (own embedded stack); writes bench/results/wallet.md.
+bench-wallet: install
+	$(BIN)/python bench/bench_wallet.py
 
 ## Scale-out on this machine: the checkout benchmark with 1/2 workers x 1/2 API processes on one
 ## dev server, then two workers with one SIGKILLed mid-run (bench/results/scale.md).

@@ -15,15 +15,18 @@ from api import (
     api_keys,
     auth,
     business_rules,
+    consumers,
     directory,
     errors,
     features,
     health,
+    invite_codes,
     navigation,
     openapi,
     roles,
     scheduler,
     users,
+    wallet,
     workflows,
 )
 from api import notifications as notifications_api
@@ -49,6 +52,10 @@ ROUTERS = (
     workflows.router,
     business_rules.router,
     scheduler.router,
+    consumers.router,
+    consumers.signup_router,
+    wallet.router,
+    invite_codes.router,
 )
 ROUTERS_INBOX = (workflow_tasks.router, notifications_api.router, live_stream.router)
 

@@ -6,27 +6,13 @@ from __future__ import annotations
 
 from engine.auth import acl as auth_acl
 from engine.auth.features import Feature, ModuleFeatures
+from engine.consumers import acl as consumers_acl
+from engine.invite_codes import acl as invite_codes_acl
 from engine.notifications import acl as notifications_acl
 from engine.rules import acl as rules_acl
 from engine.scheduler.acl import SCHEDULER
+from engine.wallet import acl as wallet_acl
 from engine.workflows import acl as workflows_acl
-
-WALLET = ModuleFeatures(
-    id="wallet",
-    title="Wallet",
-    features=(
-        Feature("wallet.balance.view", "View own wallet balance"),
-        Feature("wallet.transactions.view", "View own wallet transactions"),
-        Feature("wallet.admin.list", "List wallets"),
-        Feature("wallet.admin.create", "Create wallets"),
-        Feature("wallet.admin.adjust", "Adjust wallet balances"),
-    ),
-    default_grants={
-        "admin": ("wallet.*",),
-        "employee": ("wallet.admin.list",),
-        "consumer": ("wallet.balance.view", "wallet.transactions.view"),
-    },
-)
 
 ESIMS = ModuleFeatures(
     id="esims",
@@ -53,9 +39,11 @@ MODULES: tuple[ModuleFeatures, ...] = (
     workflows_acl.WORKFLOWS,
     rules_acl.BUSINESS_RULES,
     SCHEDULER,
-    WALLET,
+    wallet_acl.MODULE,
     ESIMS,
     notifications_acl.MODULE,
+    consumers_acl.MODULE,
+    invite_codes_acl.MODULE,
 )
 
 SEEDED_ROLES = ("superadmin", "admin", "employee", "consumer")

@@ -98,6 +98,22 @@ class Settings(BaseSettings):
     # Scheduled job executions older than this are deleted by the scheduler's own daily job.
     scheduler_retention_days: int = Field(default=30, ge=1, alias="SCHEDULER_RETENTION_DAYS")
 
+    # Consumers: sign-up lands in SIGNUP_TENANT_ID (else the `X-Tenant-Id` header, else the oldest
+    # tenant); with INVITE_CODES_REQUIRED new consumers start inactive until they apply a code.
+    signup_tenant_id: str | None = Field(default=None, alias="SIGNUP_TENANT_ID")
+    invite_codes_required: bool = Field(default=False, alias="INVITE_CODES_REQUIRED")
+    # Invite-code verify/apply attempts per user per minute.
+    invite_code_rate_limit: int = Field(default=3, alias="INVITE_CODE_RATE_LIMIT")
+    # How long an adjustment request waits for its workflow before answering 503 (retry with the
+    # same Idempotency-Key to get the result).
+    wallet_adjust_wait_seconds: float = Field(default=30, gt=0, alias="WALLET_ADJUST_WAIT_SECONDS")
+    # Social sign-in: accepted audiences (comma-separated client ids; empty = provider disabled)
+    # and the JWKS the ID tokens are checked against.
+    google_client_ids: str = Field(default="", alias="GOOGLE_CLIENT_IDS")
+    google_jwks_url: str = Field(default="https://www.googleapis.com/oauth2/v3/certs", alias="GOOGLE_JWKS_URL")
+    apple_client_ids: str = Field(default="", alias="APPLE_CLIENT_IDS")
+    apple_jwks_url: str = Field(default="https://appleid.apple.com/auth/keys", alias="APPLE_JWKS_URL")
+
     @property
     def api_base_url(self) -> str:
         return self.internal_api_url or f"http://127.0.0.1:{self.api_port}"

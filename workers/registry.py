@@ -17,12 +17,14 @@ from engine.outbox.workflows import OutboxSweepWorkflow
 from engine.rules.workflows import RuleWebhookWorkflow
 from engine.scheduler.workflows import ScheduledJobRunWorkflow
 from engine.settings import Settings
+from engine.wallet.workflows import WalletAdjustmentWorkflow
 from engine.workflows.workflows import WorkflowInstanceWorkflow
 from workers.events import EventActivities
 from workers.mail import MailActivities, Mailer
 from workers.outbox import OutboxActivities
 from workers.rules import RuleActivities
 from workers.scheduler import SchedulerActivities
+from workers.wallet import WalletActivities
 from workers.workflows import functions
 from workers.workflows.implementations import WorkflowActivities
 from workers.workflows.projection import ProjectionActivities
@@ -34,6 +36,7 @@ WORKFLOWS: Sequence[type] = (
     RuleWebhookWorkflow,
     OutboxSweepWorkflow,
     ScheduledJobRunWorkflow,
+    WalletAdjustmentWorkflow,
 )
 
 
@@ -49,6 +52,7 @@ def build_activities(
     rules = RuleActivities(settings)
     outbox = OutboxActivities(sessionmaker, settings, client)
     scheduler = SchedulerActivities(sessionmaker, settings, client)
+    wallet = WalletActivities(sessionmaker)
     return [
         mail.deliver,
         projection.project,
@@ -60,6 +64,7 @@ def build_activities(
         scheduler.begin_run,
         scheduler.run_target,
         scheduler.finish_run,
+        wallet.adjust,
     ]
 
 

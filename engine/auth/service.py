@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -232,7 +233,12 @@ async def principal_from_api_key(session: AsyncSession, secret: str) -> Principa
 async def check_rate_limit(sessionmaker: async_sessionmaker[AsyncSession], key: str, settings: Settings) -> None:
     """Counts one hit in the current fixed window; raises 429 past the limit. The hit is its own
     unit of work (committed at once), so it counts even when the request itself later fails."""
-    window = settings.auth_rate_window_seconds
+    await hit_rate_limit(sessionmaker, key, settings.auth_rate_limit, settings.auth_rate_window_seconds)
+
+
+async def hit_rate_limit(sessionmaker: async_sessionmaker[AsyncSession], key: str, limit: int, window: int) -> None:
+    """Counts one hit of `key` in the current fixed window of `window` seconds (its own unit of
+    work); past `limit` hits raises 429 whose `retryAfter` is the seconds until the window ends."""
     start = datetime.fromtimestamp(int(now().timestamp()) // window * window, UTC)
     statement = (
         insert(RateLimitBucket)
@@ -245,8 +251,9 @@ async def check_rate_limit(sessionmaker: async_sessionmaker[AsyncSession], key: 
     )
     async with unit_of_work(sessionmaker) as session:
         hits = int((await session.execute(statement)).scalar_one())
-    if hits > settings.auth_rate_limit:
-        raise TooManyRequests("Too many requests, try again later", extra={"retryAfter": window})
+    if hits > limit:
+        retry_after = max(1, math.ceil(start.timestamp() + window - now().timestamp()))
+        raise TooManyRequests("Too many requests, try again later", extra={"retryAfter": retry_after})
 
 
 async def find_user_by_email(session: AsyncSession, email: str) -> User | None:
@@ -278,6 +285,11 @@ async def login(session: AsyncSession, email: str, password: str, settings: Sett
     if not user.is_active or not await _live_tenant(session, user.tenant_id):
         raise Forbidden("Account is disabled")
     user.last_login_at = now()
+    return await _open_session(session, user, settings)
+
+
+async def open_session(session: AsyncSession, user: User, settings: Settings) -> Tokens:
+    """Signs `user` in: a new session row and its access and refresh tokens."""
     return await _open_session(session, user, settings)
 
 

@@ -18,8 +18,19 @@ from tests.helpers import anonymous
 
 ENDPOINTS: list[dict[str, Any]] = CONTRACT  # api/contract/endpoints.json, the one copy in the repository
 IN_SCOPE = [e for e in ENDPOINTS if e["scope"] in ("core", "supporting")]
-# The sections this service owns; "Authentication" (better_auth) is a separate service's.
-OWN_SECTIONS = {"Authentication & Accounts", "Directory", "Directory (Tenants & Organizations)", "API Keys", "Health"}
+# The sections this service owns ("Authentication" is sign-up and social sign-in, better_auth).
+OWN_SECTIONS = {
+    "Authentication & Accounts",
+    "Directory",
+    "Directory (Tenants & Organizations)",
+    "API Keys",
+    "Health",
+    "Authentication",
+    "Consumers",
+    "Invite Codes",
+    "Wallet",
+    "Wallet Admin",
+}
 
 
 def _shape(path: str) -> str:
@@ -91,7 +102,7 @@ async def test_protected_endpoint_without_credentials_is_401(
 
 def test_every_endpoint_of_our_sections_is_served() -> None:
     ours = [e for e in ENDPOINTS if e["section"] in OWN_SECTIONS]
-    assert len(ours) == 43
+    assert len(ours) == 64
     assert [_label(e) for e in ours if route_of(e) is None] == []
 
 

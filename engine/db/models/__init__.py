@@ -13,8 +13,10 @@ from engine.db.models.auth import (
     UserAcl,
     UserRole,
 )
+from engine.db.models.consumers import ConsumerRow
 from engine.db.models.directory import Organization, Tenant
 from engine.db.models.events import DomainEventRow
+from engine.db.models.invite_codes import InviteCodeRow, InviteCodeUseRow
 from engine.db.models.mail import MailOutbox
 from engine.db.models.notifications import LiveEventRow, NotificationRow, NotificationSettingsRow
 from engine.db.models.rules import (
@@ -24,6 +26,7 @@ from engine.db.models.rules import (
     RuleSetRow,
 )
 from engine.db.models.scheduler import ScheduledJobRow, ScheduledJobRunRow
+from engine.db.models.wallet import BonusLotRow, WalletEntryRow, WalletHoldRow, WalletRow, WalletTransactionRow
 from engine.db.models.workflows import (
     SideEffectRow,
     StepInstanceRow,
@@ -37,9 +40,13 @@ __all__ = [
     "ApiKey",
     "AuthSession",
     "Base",
+    "BonusLotRow",
     "BusinessRuleRow",
+    "ConsumerRow",
     "DomainEventRow",
     "LiveEventRow",
+    "InviteCodeRow",
+    "InviteCodeUseRow",
     "MailOutbox",
     "NotificationRow",
     "NotificationSettingsRow",
@@ -61,6 +68,10 @@ __all__ = [
     "UserAcl",
     "UserRole",
     "UserTaskRow",
+    "WalletEntryRow",
+    "WalletHoldRow",
+    "WalletRow",
+    "WalletTransactionRow",
     "WorkflowDefinitionRow",
     "WorkflowEventRow",
     "WorkflowInstanceRow",

@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = '9157ff04759c'
-down_revision: str | None = '2d6e268e4dd7'
+down_revision: str | None = 'a7c3e9d2b410'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
