@@ -68,6 +68,8 @@ def instance_id_for_key(tenant_id: uuid.UUID, idempotency_key: str) -> uuid.UUID
     """The instance id a start with an `Idempotency-Key` gets: the same key of the same tenant always
     names the same instance (and so the same workflow id), so a retried start re-attaches."""
     return uuid.uuid5(_INSTANCE_KEYS, f"{tenant_id}:{idempotency_key}")
+
+
 def wallet_adjustment_id(tenant_id: uuid.UUID, idempotency_key: str) -> str:
     """Per tenant, so two tenants may use the same key."""
     return f"wallet-adj-{tenant_id}-{idempotency_key}"
