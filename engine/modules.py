@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from engine.auth import acl as auth_acl
 from engine.auth.features import Feature, ModuleFeatures
+from engine.esims.acl import ESIMS
 
 WORKFLOWS = ModuleFeatures(
     id="workflows",
@@ -87,26 +88,6 @@ WALLET = ModuleFeatures(
         "admin": ("wallet.*",),
         "employee": ("wallet.admin.list",),
         "consumer": ("wallet.balance.view", "wallet.transactions.view"),
-    },
-)
-
-ESIMS = ModuleFeatures(
-    id="esims",
-    title="eSIMs",
-    features=(
-        Feature("esims.view", "View own eSIMs"),
-        Feature("esims.list", "List own eSIMs"),
-        Feature("esims.create", "Order eSIMs"),
-        Feature("esims.usage", "View eSIM usage"),
-        Feature("esims.home-zone", "Manage eSIM home zone"),
-        Feature("esims.admin.list", "List all eSIMs"),
-        Feature("esims.admin.generate", "Generate eSIMs"),
-        Feature("esims.admin.update", "Update eSIMs"),
-    ),
-    default_grants={
-        "admin": ("esims.*",),
-        "employee": ("esims.admin.list",),
-        "consumer": ("esims.view", "esims.list", "esims.create", "esims.usage", "esims.home-zone"),
     },
 )
 

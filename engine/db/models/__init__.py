@@ -14,6 +14,7 @@ from engine.db.models.auth import (
     UserRole,
 )
 from engine.db.models.directory import Organization, Tenant
+from engine.db.models.esims import EsimEventRow, EsimRow, EsimUsageDayRow, OneGlobalWebhookRow
 from engine.db.models.events import DomainEventRow
 from engine.db.models.mail import MailOutbox
 from engine.db.models.rules import (
@@ -38,8 +39,12 @@ __all__ = [
     "Base",
     "BusinessRuleRow",
     "DomainEventRow",
+    "EsimEventRow",
+    "EsimRow",
+    "EsimUsageDayRow",
     "MailOutbox",
     "NotificationRow",
+    "OneGlobalWebhookRow",
     "Organization",
     "PasswordReset",
     "RateLimitBucket",
