@@ -13,3 +13,17 @@ def outbox_sweep_id(task_queue: str) -> str:
     """The sweep schedule's id (and its workflows' id prefix): per task queue, because several
     deployments may share a namespace."""
     return f"outbox-sweep-{task_queue}"
+
+
+def esim_id(esim: uuid.UUID) -> str:
+    """The eSIM's `ProvisionEsim` workflow, from order to terminal status."""
+    return f"esim-{esim}"
+
+
+def esim_home_zone_id(esim: uuid.UUID, request: uuid.UUID) -> str:
+    return f"esim-{esim}-home-zone-{request}"
+
+
+def esim_usage_sync_id(tenant_id: uuid.UUID | None) -> str:
+    """One usage sync at a time per scope (every tenant, or one)."""
+    return f"esim-usage-sync-{tenant_id or 'all'}"

@@ -1,0 +1,391 @@
+"""eSIM rules and Temporal calls: ordering (one `ProvisionEsim` workflow per eSIM, answered through
+its `order_placement` update), reads scoped to the caller, rename, home zone, usage, webhook
+intake and the usage sync. Returns rows or typed results; never commits."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowFailureError
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from engine.auth.schemas import Principal
+from engine.db.models import EsimRow, EsimUsageDayRow, User
+from engine.errors import BadRequest
+from engine.esims import onglobal_fields as f
+from engine.esims import repository
+from engine.esims.errors import ConsumerNotFound, EsimNotFound, EsimNotReady, InsufficientFunds, OneGlobalError
+from engine.esims.schemas import (
+    EsimSignal,
+    HomeZoneInput,
+    NewEsim,
+    OrderPlacement,
+    PollPolicy,
+    ProvisionEsimInput,
+    UsageSyncInput,
+    UsageSyncResult,
+)
+from engine.esims.state_machine import EsimStatus
+from engine.esims.workflows import EsimHomeZoneWorkflow, EsimUsageSyncWorkflow, ProvisionEsimWorkflow
+from engine.pagination import PageParams, page_of, sort_order
+from engine.settings import Settings
+from engine.temporal.ids import esim_home_zone_id, esim_id as esim_workflow_id, esim_usage_sync_id
+
+ACTIVE = (EsimStatus.READY, EsimStatus.DOWNLOADED, EsimStatus.INSTALLED, EsimStatus.ACTIVE)
+# Statuses where the eSIM has a 1Global subscription to act on.
+SUBSCRIBED = (*ACTIVE, EsimStatus.SUSPENDED, EsimStatus.DEPLETED)
+TIMELINE_DAYS = 7
+
+
+# ---------------------------------------------------------------- consumers
+
+
+@dataclass(frozen=True)
+class Consumer:
+    id: uuid.UUID
+    user_id: uuid.UUID | None
+    email: str | None
+    first_name: str
+    last_name: str
+
+
+async def _consumer(session: AsyncSession, tenant_id: uuid.UUID, *, user_id: uuid.UUID) -> Consumer | None:
+    """The active consumer behind a user of the tenant. (Until consumer profiles land, the user
+    is the consumer: the profile id is the user id.)"""
+    user = await session.scalar(
+        select(User).where(
+            User.id == user_id, User.tenant_id == tenant_id, User.is_active.is_(True), User.deleted_at.is_(None)
+        )
+    )
+    if user is None:
+        return None
+    first, _, last = (user.name or "").partition(" ")
+    return Consumer(id=user.id, user_id=user.id, email=user.email, first_name=first, last_name=last)
+
+
+async def consumer_for_caller(session: AsyncSession, principal: Principal) -> Consumer:
+    found = None
+    if principal.user_id is not None:
+        found = await _consumer(session, principal.tenant_id, user_id=principal.user_id)
+    if found is None:
+        raise ConsumerNotFound("Consumer profile not found")
+    return found
+
+
+async def consumer_by_id(session: AsyncSession, principal: Principal, consumer_id: uuid.UUID) -> Consumer:
+    found = await _consumer(session, principal.tenant_id, user_id=consumer_id)
+    if found is None:
+        raise ConsumerNotFound("Consumer not found or not active")
+    return found
+
+
+# ---------------------------------------------------------------- ordering
+
+
+def poll_policy(settings: Settings) -> PollPolicy:
+    return PollPolicy(
+        fast_seconds=settings.esims_poll_seconds,
+        fast_for_seconds=settings.esims_poll_fast_for_seconds,
+        slow_seconds=settings.esims_poll_slow_seconds,
+        deadline_seconds=settings.esims_poll_deadline_seconds,
+    )
+
+
+async def order(
+    client: Client, settings: Settings, principal: Principal, consumer: Consumer, name: str | None
+) -> uuid.UUID:
+    """Starts the eSIM's workflow and waits until the order is placed (the eSIM is `pending`):
+    1Global's refusal is a 502 with its message, and the eSIM is left `provisioning_failed`."""
+    esim_id = uuid.uuid4()
+    new = NewEsim(
+        tenant_id=principal.tenant_id,
+        consumer_profile_id=consumer.id,
+        user_id=consumer.user_id,
+        consumer_email=consumer.email,
+        first_name=consumer.first_name,
+        last_name=consumer.last_name,
+        name=(name or "").strip() or "eSIM",
+        product_offering_id=settings.oneglobal_product_offering_id,
+    )
+    start = WithStartWorkflowOperation(
+        ProvisionEsimWorkflow.run,
+        ProvisionEsimInput(esim_id=esim_id, new=new, poll=poll_policy(settings)),
+        id=esim_workflow_id(esim_id),
+        task_queue=settings.temporal_task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+    placement: OrderPlacement = await client.execute_update_with_start_workflow(
+        ProvisionEsimWorkflow.order_placement, start_workflow_operation=start
+    )
+    if placement.status == "insufficient_funds":
+        raise InsufficientFunds(placement.message or "Insufficient funds")
+    if placement.status != "placed":
+        raise OneGlobalError(placement.message or "1Global refused the order")
+    return esim_id
+
+
+# ---------------------------------------------------------------- reads
+
+
+def _owned_or_admin(principal: Principal) -> list[Any]:
+    """Who sees an eSIM: its owner, or anyone of the tenant who may list all eSIMs."""
+    if principal.can("esims.admin.list"):
+        return []
+    return [EsimRow.user_id == principal.user_id]
+
+
+async def visible(session: AsyncSession, principal: Principal, esim_id: uuid.UUID) -> EsimRow:
+    row: EsimRow | None = await session.scalar(
+        repository.in_tenant(principal.tenant_id).where(EsimRow.id == esim_id, *_owned_or_admin(principal))
+    )
+    if row is None:
+        raise EsimNotFound()
+    return row
+
+
+SORTABLE = {
+    "createdAt": EsimRow.created_at,
+    "name": EsimRow.name,
+    "status": EsimRow.status,
+    "iccid": EsimRow.iccid,
+    "consumerEmail": EsimRow.consumer_email,
+    "updatedAt": EsimRow.updated_at,
+}
+
+
+async def admin_list(
+    session: AsyncSession,
+    principal: Principal,
+    params: PageParams,
+    *,
+    search: str | None = None,
+    sort_field: str | None = None,
+    sort_dir: str | None = None,
+    esim_id: uuid.UUID | None = None,
+    consumer_id: uuid.UUID | None = None,
+) -> tuple[int, list[EsimRow]]:
+    order_by = sort_order(SORTABLE, sort_field, sort_dir, default="createdAt", default_dir="desc")
+    query = repository.in_tenant(principal.tenant_id)
+    if esim_id is not None:
+        query = query.where(EsimRow.id == esim_id)
+    if consumer_id is not None:
+        query = query.where(EsimRow.consumer_profile_id == consumer_id)
+    if search:
+        pattern = f"%{search.strip()}%"
+        query = query.where(
+            or_(
+                EsimRow.name.ilike(pattern),
+                EsimRow.iccid.ilike(pattern),
+                EsimRow.consumer_email.ilike(pattern),
+                EsimRow.one_global_order_id.ilike(pattern),
+                EsimRow.one_global_subscription_id.ilike(pattern),
+                EsimRow.status.ilike(pattern),
+            )
+        )
+    total, page = await page_of(session, query, params, order_by, EsimRow.id)
+    rows = list(page.scalars().all())
+    if esim_id is not None and not rows:
+        raise EsimNotFound()
+    return total, rows
+
+
+async def mine(
+    session: AsyncSession, principal: Principal, params: PageParams, status: str | None
+) -> tuple[int, list[EsimRow]]:
+    query = repository.in_tenant(principal.tenant_id).where(EsimRow.user_id == principal.user_id)
+    if status:
+        wanted = [s.strip().lower() for s in status.split(",") if s.strip()]
+        unknown = set(wanted) - {s.value for s in EsimStatus}
+        if unknown:
+            raise BadRequest(f"Invalid query parameters: unknown status {', '.join(sorted(unknown))}")
+        query = query.where(EsimRow.status.in_(wanted))
+    total, page = await page_of(session, query, params, EsimRow.created_at.desc(), EsimRow.id)
+    return total, list(page.scalars().all())
+
+
+def usage_percent(used: int, total: int) -> float | None:
+    return round(used * 100 / total, 1) if total else None
+
+
+@dataclass(frozen=True)
+class UsageSummary:
+    total_used_bytes: int
+    total_available_bytes: int | None
+    data_limit_bytes: int | None
+    active_esim_count: int
+
+
+async def usage_summary(session: AsyncSession, principal: Principal) -> UsageSummary:
+    """Over the caller's own active eSIMs."""
+    used, total, limit, count = (
+        await session.execute(
+            select(
+                func.coalesce(func.sum(EsimRow.used_bytes), 0),
+                func.sum(EsimRow.total_bytes),
+                func.sum(EsimRow.data_limit_bytes),
+                func.count(),
+            ).where(
+                EsimRow.tenant_id == principal.tenant_id,
+                EsimRow.user_id == principal.user_id,
+                EsimRow.status.in_([s.value for s in ACTIVE]),
+            )
+        )
+    ).one()
+    available = max(int(total) - int(used), 0) if total is not None else None
+    return UsageSummary(int(used), available, int(limit) if limit is not None else None, int(count))
+
+
+@dataclass(frozen=True)
+class UsageDay:
+    date: date
+    usage_bytes: int
+    total_bytes: int  # cumulative bytes used by the end of the day
+
+
+async def timeline(session: AsyncSession, row: EsimRow, today: date | None = None) -> list[UsageDay]:
+    """The last 7 days (oldest first): each day's usage is the growth of the cumulative snapshot."""
+    today = today or datetime.now(UTC).date()
+    first = today - timedelta(days=TIMELINE_DAYS - 1)
+    snapshots = await repository.usage_days(session, row.id, first, today)
+    before = await session.scalar(
+        select(EsimUsageDayRow.used_bytes)
+        .where(EsimUsageDayRow.esim_id == row.id, EsimUsageDayRow.day < first)
+        .order_by(EsimUsageDayRow.day.desc())
+        .limit(1)
+    )
+    snapshots[today] = max(snapshots.get(today, 0), row.used_bytes)
+    previous = int(before or 0)
+    days = []
+    for offset in range(TIMELINE_DAYS):
+        day = first + timedelta(days=offset)
+        cumulative = max(snapshots.get(day, previous), previous)
+        days.append(UsageDay(day, cumulative - previous, cumulative))
+        previous = cumulative
+    return days
+
+
+# ---------------------------------------------------------------- changes
+
+
+async def rename(session: AsyncSession, principal: Principal, esim_id: uuid.UUID, name: str) -> None:
+    name = name.strip()
+    if not name:
+        raise BadRequest("name must not be empty")
+    row = await repository.get(session, principal.tenant_id, esim_id)
+    if row is None:
+        raise EsimNotFound()
+    row.name = name[:255]
+    await session.flush()
+
+
+async def owned(session: AsyncSession, principal: Principal, esim_id: uuid.UUID) -> EsimRow:
+    """Only the owner acts on the eSIM itself; anyone else gets 404, as for a missing one."""
+    row = await repository.get(session, principal.tenant_id, esim_id)
+    if row is None or row.user_id is None or row.user_id != principal.user_id:
+        raise EsimNotFound()
+    return row
+
+
+async def set_home_zone(
+    client: Client, settings: Settings, row: EsimRow, disabled: bool, request_id: uuid.UUID | None = None
+) -> None:
+    """Through 1Global (a short workflow whose activity calls it and records the result)."""
+    if row.status not in SUBSCRIBED or not row.one_global_subscription_id:
+        raise EsimNotReady(f"The eSIM is {row.status}: its home zone cannot be changed")
+    try:
+        await client.execute_workflow(
+            EsimHomeZoneWorkflow.run,
+            HomeZoneInput(esim_id=row.id, disabled=disabled),
+            id=esim_home_zone_id(row.id, request_id or uuid.uuid4()),
+            task_queue=settings.temporal_task_queue,
+        )
+    except WorkflowFailureError as exc:
+        cause = exc.cause
+        while getattr(cause, "cause", None) is not None:
+            cause = cause.cause  # type: ignore[union-attr]
+        raise OneGlobalError(getattr(cause, "message", None) or str(cause or exc))
+
+
+# ---------------------------------------------------------------- webhooks
+
+
+@dataclass(frozen=True)
+class StoredWebhook:
+    row_id: uuid.UUID
+    fresh: bool
+    signal: EsimSignal
+    esim_id: uuid.UUID | None
+    needs_signal: bool
+
+
+async def store_webhook(session: AsyncSession, payload: dict[str, Any]) -> StoredWebhook:
+    """Stores the raw event (once per vendor id) and finds its eSIM. A replay that was signalled
+    before needs nothing more; one stored but never signalled (Temporal was down) is signalled now."""
+    event_id, kind = str(payload["id"]), str(payload["type"])
+    normalized = f.normalise_type(kind)
+    row_id, fresh, signalled_at, esim = await repository.store_webhook(session, event_id, kind, normalized, payload)
+    if fresh or esim is None:
+        esim = await repository.esim_for_vendor_keys(
+            session,
+            order_id=f.webhook_order_id(payload),
+            subscription_id=f.webhook_subscription_id(payload),
+            iccid=f.webhook_iccid(payload),
+        )
+        if esim is not None:
+            await repository.mark_webhook(session, row_id, esim, signalled=False)
+    signal = EsimSignal(event_id=event_id, type=normalized, payload=payload)
+    needs = esim is not None and signalled_at is None and normalized in f.KNOWN_EVENTS
+    return StoredWebhook(row_id, fresh, signal, esim, needs)
+
+
+async def signal_webhook(client: Client, settings: Settings, stored: StoredWebhook) -> None:
+    """Signal-with-start: a running workflow gets the event; an ended one (terminal eSIM) is
+    started again just to record it."""
+    assert stored.esim_id is not None
+    await signal_esim(client, settings, stored.esim_id, stored.signal)
+
+
+async def signal_esim(client: Client, settings: Settings, esim: uuid.UUID, signal: EsimSignal) -> None:
+    await client.start_workflow(
+        ProvisionEsimWorkflow.run,
+        ProvisionEsimInput(esim_id=esim, poll=poll_policy(settings)),
+        id=esim_workflow_id(esim),
+        task_queue=settings.temporal_task_queue,
+        start_signal="onglobal_event",
+        start_signal_args=[signal],
+    )
+
+
+async def mark_signalled(session: AsyncSession, stored: StoredWebhook) -> None:
+    await repository.mark_webhook(session, stored.row_id, stored.esim_id, signalled=True)
+
+
+# ---------------------------------------------------------------- usage sync
+
+
+async def sync_usage(
+    client: Client, task_queue: str, *, tenant_id: uuid.UUID | None = None, days: int = TIMELINE_DAYS
+) -> UsageSyncResult:
+    """Reads 1Global's itemised usage into the timeline (every eSIM, or one tenant's). A plain
+    async function for the scheduler's command-target registry; one run at a time per scope."""
+    try:
+        result: UsageSyncResult = await client.execute_workflow(
+            EsimUsageSyncWorkflow.run,
+            UsageSyncInput(tenant_id=tenant_id, days=days),
+            id=esim_usage_sync_id(tenant_id),
+            task_queue=task_queue,
+        )
+    except WorkflowAlreadyStartedError:
+        return UsageSyncResult()
+    return result
+
+
+def total_pages(total: int, params: PageParams) -> int:
+    return math.ceil(total / params.page_size)
