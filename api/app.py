@@ -10,12 +10,20 @@ from fastapi import FastAPI
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import api_keys, auth, business_rules, directory, errors, health, openapi, workflows
+from api import api_keys, auth, business_rules, directory, errors, esims, health, openapi, workflows
 from api.deps import Resources
 from engine.db.session import create_engine, create_sessionmaker
 from engine.settings import Settings, get_settings
 
-ROUTERS = (health.router, auth.router, directory.router, api_keys.router, workflows.router, business_rules.router)
+ROUTERS = (
+    health.router,
+    auth.router,
+    directory.router,
+    api_keys.router,
+    workflows.router,
+    business_rules.router,
+    esims.router,
+)
 
 
 class RequestId:

@@ -9,7 +9,7 @@ import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
 import segno
@@ -296,7 +296,7 @@ class EsimActivities:
         today = datetime.now(UTC).date()
         first = today - timedelta(days=request.days - 1)
         items = await self.onglobal.usage_items(first, today)
-        by_subscription: dict[str, list[tuple[Any, int]]] = defaultdict(list)
+        by_subscription: dict[str, list[tuple[date, int]]] = defaultdict(list)
         for item in items:
             if item.subscription_id:
                 by_subscription[item.subscription_id].append((item.started_at.date(), item.bytes))
@@ -308,6 +308,7 @@ class EsimActivities:
         async with self.sessionmaker() as session:
             esims = (await session.execute(query)).all()
         for esim_id, subscription_id in esims:
+            assert subscription_id is not None
             subscription = await self.onglobal.get_subscription(subscription_id)
             values = _subscription_values(subscription)
             used_now = int(values.get("used_bytes") or 0)

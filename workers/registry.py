@@ -11,14 +11,17 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from engine.esims.workflows import EsimHomeZoneWorkflow, EsimUsageSyncWorkflow, ProvisionEsimWorkflow
 from engine.events.workflows import DomainEventDispatchWorkflow
 from engine.mail.workflows import MailDeliveryWorkflow
 from engine.outbox.workflows import OutboxSweepWorkflow
 from engine.rules.workflows import RuleWebhookWorkflow
 from engine.settings import Settings
 from engine.workflows.workflows import WorkflowInstanceWorkflow
+from workers.esims import EsimActivities
 from workers.events import EventActivities
 from workers.mail import MailActivities, Mailer
+from workers.onglobal.client import OneGlobalClient
 from workers.outbox import OutboxActivities
 from workers.rules import RuleActivities
 from workers.workflows import functions
@@ -31,6 +34,9 @@ WORKFLOWS: Sequence[type] = (
     DomainEventDispatchWorkflow,
     RuleWebhookWorkflow,
     OutboxSweepWorkflow,
+    ProvisionEsimWorkflow,
+    EsimHomeZoneWorkflow,
+    EsimUsageSyncWorkflow,
 )
 
 
@@ -45,6 +51,7 @@ def build_activities(
     events = EventActivities(sessionmaker, settings, client)
     rules = RuleActivities(settings)
     outbox = OutboxActivities(sessionmaker, settings, client)
+    esims = EsimActivities(sessionmaker, settings, client, OneGlobalClient(settings))
     return [
         mail.deliver,
         projection.project,
@@ -53,6 +60,14 @@ def build_activities(
         events.dispatch,
         rules.call_webhook,
         outbox.sweep,
+        esims.prepare,
+        esims.ensure_subscriber,
+        esims.place_order,
+        esims.check_order,
+        esims.complete_order,
+        esims.apply_event,
+        esims.set_home_zone,
+        esims.sync_usage,
     ]
 
 

@@ -17,7 +17,7 @@ from engine.db.models import EsimEventRow, EsimRow, EsimUsageDayRow, OneGlobalWe
 from engine.esims.state_machine import Transition, allowed_from, target
 
 
-def in_tenant(tenant_id: uuid.UUID) -> Select[tuple[EsimRow]]:
+def in_tenant(tenant_id: uuid.UUID) -> Select[Any]:
     return select(EsimRow).where(EsimRow.tenant_id == tenant_id)
 
 
@@ -126,7 +126,9 @@ async def snapshot_usage(
         if authoritative
         else func.greatest(EsimUsageDayRow.used_bytes, statement.excluded.used_bytes)
     )
-    await session.execute(statement.on_conflict_do_update(index_elements=["esim_id", "day"], set_={"used_bytes": value}))
+    await session.execute(
+        statement.on_conflict_do_update(index_elements=["esim_id", "day"], set_={"used_bytes": value})
+    )
 
 
 async def usage_days(session: AsyncSession, esim_id: uuid.UUID, first: date, last: date) -> dict[date, int]:
@@ -215,4 +217,3 @@ async def claim_unassigned_webhooks(
     for row in rows:
         row.esim_id = esim_id
     return rows
-

@@ -14,7 +14,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client, WithStartWorkflowOperation, WorkflowFailureError
 from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import FailureError, WorkflowAlreadyStartedError
 
 from engine.auth.schemas import Principal
 from engine.db.models import EsimRow, EsimUsageDayRow, User
@@ -36,7 +36,7 @@ from engine.esims.state_machine import EsimStatus
 from engine.esims.workflows import EsimHomeZoneWorkflow, EsimUsageSyncWorkflow, ProvisionEsimWorkflow
 from engine.pagination import PageParams, page_of, sort_order
 from engine.settings import Settings
-from engine.temporal.ids import esim_home_zone_id, esim_id as esim_workflow_id, esim_usage_sync_id
+from engine.temporal.ids import esim_home_zone_id, esim_usage_sync_id, esim_workflow_id
 
 ACTIVE = (EsimStatus.READY, EsimStatus.DOWNLOADED, EsimStatus.INSTALLED, EsimStatus.ACTIVE)
 # Statuses where the eSIM has a 1Global subscription to act on.
@@ -122,7 +122,7 @@ async def order(
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
     placement: OrderPlacement = await client.execute_update_with_start_workflow(
-        ProvisionEsimWorkflow.order_placement, start_workflow_operation=start
+        "order_placement", start_workflow_operation=start, result_type=OrderPlacement
     )
     if placement.status == "insufficient_funds":
         raise InsufficientFunds(placement.message or "Insufficient funds")
@@ -307,10 +307,10 @@ async def set_home_zone(
             task_queue=settings.temporal_task_queue,
         )
     except WorkflowFailureError as exc:
-        cause = exc.cause
-        while getattr(cause, "cause", None) is not None:
-            cause = cause.cause  # type: ignore[union-attr]
-        raise OneGlobalError(getattr(cause, "message", None) or str(cause or exc))
+        cause: BaseException | None = exc.cause
+        while isinstance(cause, FailureError) and cause.cause is not None:
+            cause = cause.cause
+        raise OneGlobalError(cause.message if isinstance(cause, FailureError) else str(cause or exc))
 
 
 # ---------------------------------------------------------------- webhooks

@@ -111,13 +111,13 @@ class ProvisionEsimWorkflow:
             self.placement = OrderPlacement(status="placed", order_id=state.order_id)
 
         while not is_terminal(status):
-            await workflow.wait_condition(
-                lambda: bool(self.events) or workflow.info().is_continue_as_new_suggested()
-            )
+            await workflow.wait_condition(lambda: bool(self.events) or workflow.info().is_continue_as_new_suggested())
             if not self.events:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(
-                    ProvisionEsimInput(esim_id=request.esim_id, poll=request.poll, seen_event_ids=self.seen[-SEEN_KEPT:])
+                    ProvisionEsimInput(
+                        esim_id=request.esim_id, poll=request.poll, seen_event_ids=self.seen[-SEEN_KEPT:]
+                    )
                 )
             status = (await self._apply(request, self.events.pop(0))).status
         # Late events for an eSIM that has ended are recorded (and ignored) too.
@@ -244,4 +244,3 @@ class EsimUsageSyncWorkflow:
             retry_policy=RetryPolicy(maximum_attempts=3, initial_interval=timedelta(seconds=5)),
         )
         return result
-

@@ -15,7 +15,7 @@ def outbox_sweep_id(task_queue: str) -> str:
     return f"outbox-sweep-{task_queue}"
 
 
-def esim_id(esim: uuid.UUID) -> str:
+def esim_workflow_id(esim: uuid.UUID) -> str:
     """The eSIM's `ProvisionEsim` workflow, from order to terminal status."""
     return f"esim-{esim}"
 

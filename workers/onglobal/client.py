@@ -37,16 +37,18 @@ MAX_RETRY_AFTER_SECONDS = 30.0  # a longer wait is Temporal's job (activity retr
 def retry_after(response: httpx.Response, attempt: int) -> float:
     """`Retry-After` in seconds or as an HTTP date; without it, a short exponential backoff."""
     value = response.headers.get("retry-after")
+    delay: float
     if value:
         try:
             delay = float(value)
         except ValueError:
             try:
-                delay = (parsedate_to_datetime(value) - datetime.now(parsedate_to_datetime(value).tzinfo)).total_seconds()
+                moment = parsedate_to_datetime(value)
+                delay = (moment - datetime.now(moment.tzinfo)).total_seconds()
             except (TypeError, ValueError):
                 delay = 0.0
-        return min(max(delay, 0.0), MAX_RETRY_AFTER_SECONDS)
-    return min(0.2 * 2**attempt, 5.0)
+        return float(min(max(delay, 0.0), MAX_RETRY_AFTER_SECONDS))
+    return float(min(0.2 * 2**attempt, 5.0))
 
 
 class OneGlobalClient:
@@ -120,7 +122,12 @@ class OneGlobalClient:
             if response.status_code == 429 or response.status_code >= 500:
                 message = f.error_message(_json(response), response.status_code)
                 log.warning(
-                    "1Global %s %s -> %s (%s), correlation %s", method, url, response.status_code, message, correlation_id
+                    "1Global %s %s -> %s (%s), correlation %s",
+                    method,
+                    url,
+                    response.status_code,
+                    message,
+                    correlation_id,
                 )
                 if attempt + 1 >= attempts:
                     raise OneGlobalUnavailable(f"1Global answered {response.status_code}: {message}")

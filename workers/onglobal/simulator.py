@@ -296,8 +296,9 @@ class Simulator:
     def complete(self, order: dict[str, Any]) -> None:
         iccid = "8944" + "".join(secrets.choice("0123456789") for _ in range(15))
         matching_id = "".join(secrets.choice(CROCKFORD) for _ in range(20))
-        subscription = {
-            "id": vendor_id("sub_"),
+        subscription_id = vendor_id("sub_")
+        subscription: dict[str, Any] = {
+            "id": subscription_id,
             "status": "PENDING_USAGE",
             "sim_id": iccid,
             "initial_balance": DEFAULT_BYTES,
@@ -309,10 +310,10 @@ class Simulator:
             "country_code": "GB",
             "home_zone_disabled": False,
         }
-        self.state.subscriptions[subscription["id"]] = subscription
+        self.state.subscriptions[subscription_id] = subscription
         order.update(
             status="completed",
-            subscription_id=subscription["id"],
+            subscription_id=subscription_id,
             sim_profile={"iccid": iccid, "matching_id": matching_id, "smdp_address": f.SMDP_ADDRESS},
             _embedded={"_links": {"qrcode": {"href": f"https://qr.sim.1global.test/{matching_id}.png"}}},
         )
@@ -371,7 +372,7 @@ class Simulator:
 
     async def set_behaviour(self, request: Request) -> Response:
         body = await request.json()
-        email = body.pop("email", None)
+        email = str(body.pop("email", "") or "")
         try:
             if email:
                 self.state.by_email[email] = self.state.behaviour.updated(body)
