@@ -4,6 +4,7 @@ vendor's message; 429/5xx are retried by the client and then by Temporal."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import uuid
@@ -51,15 +52,29 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def vendor_refusals(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-    """1Global's 4xx: not retried, the vendor's words kept for the API's 502."""
+HEARTBEAT_SECONDS = 1.0
+
+
+async def _heartbeat() -> None:
+    while True:
+        activity.heartbeat()
+        await asyncio.sleep(HEARTBEAT_SECONDS)
+
+
+def vendor_call(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Heartbeats while 1Global is being called, so a worker that dies mid-call is noticed
+    within the workflow's heartbeat timeout (not the whole start-to-close timeout); 1Global's 4xx
+    becomes a non-retryable error carrying the vendor's words (the API's 502)."""
 
     @functools.wraps(fn)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        beating = asyncio.create_task(_heartbeat())
         try:
             return await fn(*args, **kwargs)
         except OneGlobalRefused as exc:
             raise ApplicationError(exc.message, type="OneGlobalRefused", non_retryable=True) from exc
+        finally:
+            beating.cancel()
 
     return wrapper
 
@@ -112,7 +127,7 @@ class EsimActivities:
             )
 
     @activity.defn(name=act.ENSURE_SUBSCRIBER)
-    @vendor_refusals
+    @vendor_call
     async def ensure_subscriber(self, request: EsimRef) -> None:
         async with self.sessionmaker() as session, session.begin():
             row = await self._row(session, request.esim_id)
@@ -132,7 +147,7 @@ class EsimActivities:
             row.one_global_subscriber_id = subscriber
 
     @activity.defn(name=act.PLACE_ORDER)
-    @vendor_refusals
+    @vendor_call
     async def place_order(self, request: EsimRef) -> PlaceOrderResult:
         async with self.sessionmaker() as session, session.begin():
             row = await self._row(session, request.esim_id)
@@ -153,7 +168,7 @@ class EsimActivities:
             return PlaceOrderResult(order_id=placed.id)
 
     @activity.defn(name=act.CHECK_ORDER)
-    @vendor_refusals
+    @vendor_call
     async def check_order(self, request: EsimRef) -> OrderCheck:
         async with self.sessionmaker() as session:
             row = await self._row(session, request.esim_id)
@@ -163,7 +178,7 @@ class EsimActivities:
         return OrderCheck(status=(await self.onglobal.get_order(order_id)).status)
 
     @activity.defn(name=act.COMPLETE_ORDER)
-    @vendor_refusals
+    @vendor_call
     async def complete_order(self, request: CompleteOrder) -> AppliedEvent:
         """Reads the order (the webhook is only a hint) and moves the row to `ready` with every
         artefact, or to `provisioning_failed`."""
@@ -212,7 +227,7 @@ class EsimActivities:
         return AppliedEvent(status=status, changed=moved)
 
     @activity.defn(name=act.APPLY_EVENT)
-    @vendor_refusals
+    @vendor_call
     async def apply_event(self, request: ApplyEvent) -> AppliedEvent:
         event, payload = request.event, request.event.payload
         async with self.sessionmaker() as session:
@@ -275,7 +290,7 @@ class EsimActivities:
         return AppliedEvent(status=status, changed=moved)
 
     @activity.defn(name=act.SET_HOME_ZONE)
-    @vendor_refusals
+    @vendor_call
     async def set_home_zone(self, request: HomeZoneInput) -> None:
         async with self.sessionmaker() as session:
             row = await self._row(session, request.esim_id)
@@ -289,7 +304,7 @@ class EsimActivities:
             await repository.set_values(session, request.esim_id, home_zone_disabled=request.disabled)
 
     @activity.defn(name=act.SYNC_USAGE)
-    @vendor_refusals
+    @vendor_call
     async def sync_usage(self, request: UsageSyncInput) -> UsageSyncResult:
         """Itemised usage of the last days → per-day cumulative snapshots (replacing what webhooks
         estimated), and the subscription's balance → used/total bytes."""

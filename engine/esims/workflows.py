@@ -52,6 +52,8 @@ VENDOR_CALL = RetryPolicy(
     maximum_attempts=5,
     non_retryable_error_types=[REFUSED],
 )
+# Vendor-calling activities heartbeat every second: a dead worker is noticed after this.
+HEARTBEAT = timedelta(seconds=5)
 DURABLE = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=60))
 
 
@@ -135,6 +137,7 @@ class ProvisionEsimWorkflow:
             ApplyEvent(esim_id=request.esim_id, event=event),
             result_type=AppliedEvent,
             start_to_close_timeout=timedelta(seconds=60),
+            heartbeat_timeout=HEARTBEAT,
             retry_policy=DURABLE,
         )
         return result
@@ -145,13 +148,18 @@ class ProvisionEsimWorkflow:
         if order_id is None:
             try:
                 await workflow.execute_activity(
-                    act.ENSURE_SUBSCRIBER, ref, start_to_close_timeout=timedelta(seconds=60), retry_policy=VENDOR_CALL
+                    act.ENSURE_SUBSCRIBER,
+                    ref,
+                    start_to_close_timeout=timedelta(seconds=60),
+                    heartbeat_timeout=HEARTBEAT,
+                    retry_policy=VENDOR_CALL,
                 )
                 placed: PlaceOrderResult = await workflow.execute_activity(
                     act.PLACE_ORDER,
                     ref,
                     result_type=PlaceOrderResult,
                     start_to_close_timeout=timedelta(seconds=60),
+                    heartbeat_timeout=HEARTBEAT,
                     retry_policy=VENDOR_CALL,
                 )
             except ActivityError as error:
@@ -183,6 +191,7 @@ class ProvisionEsimWorkflow:
                         ref,
                         result_type=OrderCheck,
                         start_to_close_timeout=timedelta(seconds=60),
+                        heartbeat_timeout=HEARTBEAT,
                         retry_policy=RetryPolicy(maximum_attempts=2, non_retryable_error_types=[REFUSED]),
                     )
                 except ActivityError:
@@ -213,6 +222,7 @@ class ProvisionEsimWorkflow:
             ),
             result_type=AppliedEvent,
             start_to_close_timeout=timedelta(seconds=60),
+            heartbeat_timeout=HEARTBEAT,
             retry_policy=DURABLE,
         )
         return result.status
@@ -225,7 +235,11 @@ class EsimHomeZoneWorkflow:
     @workflow.run
     async def run(self, request: HomeZoneInput) -> None:
         await workflow.execute_activity(
-            act.SET_HOME_ZONE, request, start_to_close_timeout=timedelta(seconds=60), retry_policy=VENDOR_CALL
+            act.SET_HOME_ZONE,
+            request,
+            start_to_close_timeout=timedelta(seconds=60),
+            heartbeat_timeout=HEARTBEAT,
+            retry_policy=VENDOR_CALL,
         )
 
 

@@ -68,8 +68,20 @@ class Behaviour:
     out_of_order: bool = False
     install: bool = True
     refuse: dict[str, Any] | None = None
+    fail_orders: int = 0  # the next N order POSTs answer `fail_status`
+    fail_status: int = 503
+    retry_after: float | None = None
+    order_delay: float = 0.0  # seconds before the order POST is answered
 
-    ALIASES = {"completeAfter": "complete_after", "webhookDelay": "webhook_delay", "outOfOrder": "out_of_order"}
+    ALIASES = {
+        "completeAfter": "complete_after",
+        "webhookDelay": "webhook_delay",
+        "outOfOrder": "out_of_order",
+        "failOrders": "fail_orders",
+        "failStatus": "fail_status",
+        "retryAfter": "retry_after",
+        "orderDelay": "order_delay",
+    }
 
     def updated(self, changes: dict[str, Any]) -> Behaviour:
         names = {fl.name for fl in fields(self)}
@@ -101,6 +113,7 @@ class State:
     subscriptions: dict[str, dict[str, Any]] = field(default_factory=dict)
     usage: list[dict[str, Any]] = field(default_factory=list)
     idempotency: dict[str, str] = field(default_factory=dict)  # key → resource id
+    order_posts: dict[str, int] = field(default_factory=dict)  # per subscriber e-mail
     requests: int = 0
     webhooks_sent: int = 0
     webhooks_failed: int = 0
@@ -208,32 +221,41 @@ class Simulator:
     async def create_order(self, request: Request) -> Response:
         if (denied := self.gate(request)) is not None:
             return denied
-        if (known := self.replay(request, "orders")) is not None:
-            return JSONResponse(self.state.orders[known], status_code=201)
         try:
             body = await request.json()
         except ValueError:
             return error(400, "INVALID_HTTP_MESSAGE", "body is not JSON")
         email = str((body.get("subscriber") or {}).get("email") or "")
+        self.state.order_posts[email] = self.state.order_posts.get(email, 0) + 1
         behaviour = self.state.behaviour_for(email)
+        if behaviour.fail_orders > 0:
+            behaviour.fail_orders -= 1
+            headers = {"Retry-After": str(behaviour.retry_after)} if behaviour.retry_after is not None else {}
+            kind = "TOO MANY REQUESTS" if behaviour.fail_status == 429 else "INTERNAL_ERROR"
+            return error(behaviour.fail_status, kind, "injected failure", headers)
+        if (known := self.replay(request, "orders")) is not None:
+            return JSONResponse(self.state.orders[known], status_code=201)
         if behaviour.refuse:
             status = int(behaviour.refuse.get("status", 422))
             return error(status, "INVALID_REQUEST_PARAMS", str(behaviour.refuse.get("message", "order refused")))
         if body.get("type") != "activate_subscription" or not body.get("account_id"):
             return error(400, "INVALID_REQUEST_PARAMS", "type activate_subscription and account_id are required")
+        order_id = vendor_id("order_")  # created and remembered with no await in between
         order = {
-            "id": vendor_id("order_"),
+            "id": order_id,
             "type": "activate_subscription",
             "status": "pending",
             "account_id": body["account_id"],
             "created_at": iso(now()),
-            "_links": {"self": {"href": f.order_path("")}},
+            "_links": {"self": {"href": f.order_path(order_id)}},
         }
-        order["_links"]["self"]["href"] = f.order_path(order["id"])
-        self.state.orders[order["id"]] = order
-        self.state.order_email[order["id"]] = email
-        self.remember(request, "orders", order["id"])
-        self.spawn(self.fulfil(order["id"], behaviour))
+        self.state.orders[order_id] = order
+        self.state.order_email[order_id] = email
+        self.remember(request, "orders", order_id)
+        self.spawn(self.fulfil(order_id, behaviour))
+        # A slow answer: the order exists already (a caller that gives up and retries with the
+        # same Idempotency-Key gets this same order).
+        await asyncio.sleep(behaviour.order_delay)
         return JSONResponse(order, status_code=201)
 
     async def get_order(self, request: Request) -> Response:
@@ -486,6 +508,7 @@ class Simulator:
         return JSONResponse(
             {
                 "orders": len(s.orders),
+                "orderPosts": s.order_posts,
                 "requests": s.requests,
                 "webhooksSent": s.webhooks_sent,
                 "webhooksFailed": s.webhooks_failed,
