@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import api_keys, auth, business_rules, directory, errors, esims, health, openapi, workflows
+from api import api_keys, auth, business_rules, consumers, directory, errors, esims, health, openapi, wallet, workflows
 from api.deps import Resources
 from engine.db.session import create_engine, create_sessionmaker
 from engine.settings import Settings, get_settings
@@ -23,6 +23,9 @@ ROUTERS = (
     workflows.router,
     business_rules.router,
     esims.router,
+    consumers.router,
+    consumers.signup_router,
+    wallet.router,
 )
 
 

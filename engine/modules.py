@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from engine.auth import acl as auth_acl
 from engine.auth.features import Feature, ModuleFeatures
-from engine.esims.acl import ESIMS
+from engine.consumers import acl as consumers_acl
+from engine.esims import acl as esims_acl
+from engine.invite_codes import acl as invite_codes_acl
+from engine.wallet import acl as wallet_acl
 
 WORKFLOWS = ModuleFeatures(
     id="workflows",
@@ -74,24 +77,16 @@ SCHEDULER = ModuleFeatures(
     default_grants={"admin": ("scheduler.*",), "employee": ("scheduler.jobs.view",)},
 )
 
-WALLET = ModuleFeatures(
-    id="wallet",
-    title="Wallet",
-    features=(
-        Feature("wallet.balance.view", "View own wallet balance"),
-        Feature("wallet.transactions.view", "View own wallet transactions"),
-        Feature("wallet.admin.list", "List wallets"),
-        Feature("wallet.admin.create", "Create wallets"),
-        Feature("wallet.admin.adjust", "Adjust wallet balances"),
-    ),
-    default_grants={
-        "admin": ("wallet.*",),
-        "employee": ("wallet.admin.list",),
-        "consumer": ("wallet.balance.view", "wallet.transactions.view"),
-    },
+MODULES: tuple[ModuleFeatures, ...] = (
+    *auth_acl.MODULES,
+    WORKFLOWS,
+    BUSINESS_RULES,
+    SCHEDULER,
+    wallet_acl.MODULE,
+    esims_acl.MODULE,
+    consumers_acl.MODULE,
+    invite_codes_acl.MODULE,
 )
-
-MODULES: tuple[ModuleFeatures, ...] = (*auth_acl.MODULES, WORKFLOWS, BUSINESS_RULES, SCHEDULER, WALLET, ESIMS)
 
 SEEDED_ROLES = ("superadmin", "admin", "employee", "consumer")
 

@@ -88,6 +88,18 @@ class Settings(BaseSettings):
     esims_poll_fast_for_seconds: float = Field(default=300, ge=0, alias="ESIMS_POLL_FAST_FOR_SECONDS")
     esims_poll_slow_seconds: float = Field(default=300, gt=0, alias="ESIMS_POLL_SLOW_SECONDS")
     esims_poll_deadline_seconds: float = Field(default=24 * 3600, gt=0, alias="ESIMS_POLL_DEADLINE_SECONDS")
+    # Consumers: sign-up lands in SIGNUP_TENANT_ID (else the `X-Tenant-Id` header, else the oldest
+    # tenant); with INVITE_CODES_REQUIRED new consumers start inactive until they apply a code.
+    signup_tenant_id: str | None = Field(default=None, alias="SIGNUP_TENANT_ID")
+    invite_codes_required: bool = Field(default=False, alias="INVITE_CODES_REQUIRED")
+    # Invite-code verify/apply attempts per user per minute.
+    invite_code_rate_limit: int = Field(default=3, alias="INVITE_CODE_RATE_LIMIT")
+    # Social sign-in: accepted audiences (comma-separated client ids; empty = provider disabled)
+    # and the JWKS the ID tokens are checked against.
+    google_client_ids: str = Field(default="", alias="GOOGLE_CLIENT_IDS")
+    google_jwks_url: str = Field(default="https://www.googleapis.com/oauth2/v3/certs", alias="GOOGLE_JWKS_URL")
+    apple_client_ids: str = Field(default="", alias="APPLE_CLIENT_IDS")
+    apple_jwks_url: str = Field(default="https://appleid.apple.com/auth/keys", alias="APPLE_JWKS_URL")
 
     @property
     def api_base_url(self) -> str:

@@ -17,6 +17,7 @@ from engine.mail.workflows import MailDeliveryWorkflow
 from engine.outbox.workflows import OutboxSweepWorkflow
 from engine.rules.workflows import RuleWebhookWorkflow
 from engine.settings import Settings
+from engine.wallet.workflows import WalletAdjustmentWorkflow
 from engine.workflows.workflows import WorkflowInstanceWorkflow
 from workers.esims import EsimActivities
 from workers.events import EventActivities
@@ -24,6 +25,7 @@ from workers.mail import MailActivities, Mailer
 from workers.onglobal.client import OneGlobalClient
 from workers.outbox import OutboxActivities
 from workers.rules import RuleActivities
+from workers.wallet import WalletActivities
 from workers.workflows import functions
 from workers.workflows.activities import WorkflowActivities
 from workers.workflows.projection import ProjectionActivities
@@ -37,6 +39,7 @@ WORKFLOWS: Sequence[type] = (
     ProvisionEsimWorkflow,
     EsimHomeZoneWorkflow,
     EsimUsageSyncWorkflow,
+    WalletAdjustmentWorkflow,
 )
 
 
@@ -52,6 +55,7 @@ def build_activities(
     rules = RuleActivities(settings)
     outbox = OutboxActivities(sessionmaker, settings, client)
     esims = EsimActivities(sessionmaker, settings, client, OneGlobalClient(settings))
+    wallet = WalletActivities(sessionmaker)
     return [
         mail.deliver,
         projection.project,
@@ -68,6 +72,7 @@ def build_activities(
         esims.apply_event,
         esims.set_home_zone,
         esims.sync_usage,
+        wallet.adjust,
     ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -223,7 +224,12 @@ async def principal_from_api_key(session: AsyncSession, secret: str) -> Principa
 async def check_rate_limit(session: AsyncSession, key: str, settings: Settings) -> None:
     """Counts one hit in the current fixed window; raises 429 past the limit. Runs in its own
     statement so the count holds even when the request itself later fails."""
-    window = settings.auth_rate_window_seconds
+    await hit_rate_limit(session, key, settings.auth_rate_limit, settings.auth_rate_window_seconds)
+
+
+async def hit_rate_limit(session: AsyncSession, key: str, limit: int, window: int) -> None:
+    """Counts one hit of `key` in the current fixed window of `window` seconds; past `limit` hits
+    raises 429 whose `retryAfter` is the number of seconds until the window ends."""
     start = datetime.fromtimestamp(int(now().timestamp()) // window * window, UTC)
     statement = (
         insert(RateLimitBucket)
@@ -235,8 +241,9 @@ async def check_rate_limit(session: AsyncSession, key: str, settings: Settings) 
         .returning(RateLimitBucket.count)
     )
     hits = int((await session.execute(statement)).scalar_one())
-    if hits > settings.auth_rate_limit:
-        raise TooManyRequests("Too many requests, try again later", extra={"retryAfter": window})
+    if hits > limit:
+        retry_after = max(1, math.ceil(start.timestamp() + window - now().timestamp()))
+        raise TooManyRequests("Too many requests, try again later", extra={"retryAfter": retry_after})
 
 
 async def find_user_by_email(session: AsyncSession, email: str) -> User | None:
@@ -267,6 +274,11 @@ async def login(session: AsyncSession, email: str, password: str, settings: Sett
     if not user.is_active or not await _live_tenant(session, user.tenant_id):
         raise Forbidden("Account is disabled")
     user.last_login_at = now()
+    return await _open_session(session, user, settings)
+
+
+async def open_session(session: AsyncSession, user: User, settings: Settings) -> Tokens:
+    """Signs `user` in: a new session row and its access and refresh tokens."""
     return await _open_session(session, user, settings)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from engine.auth.features import Feature, ModuleFeatures
 
-ESIMS = ModuleFeatures(
+MODULE = ModuleFeatures(
     id="esims",
     title="eSIMs",
     features=(

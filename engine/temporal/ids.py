@@ -27,3 +27,8 @@ def esim_home_zone_id(esim: uuid.UUID, request: uuid.UUID) -> str:
 def esim_usage_sync_id(tenant_id: uuid.UUID | None) -> str:
     """One usage sync at a time per scope (every tenant, or one)."""
     return f"esim-usage-sync-{tenant_id or 'all'}"
+
+
+def wallet_adjustment_id(tenant_id: uuid.UUID, idempotency_key: str) -> str:
+    """Per tenant, so two tenants may use the same key."""
+    return f"wallet-adj-{tenant_id}-{idempotency_key}"

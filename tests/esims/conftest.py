@@ -130,13 +130,12 @@ async def esims(
     webhook_url = f"http://127.0.0.1:{api_port}/api/esims/webhooks/1global"
     async with running(webhook_url, WEBHOOK_USER, WEBHOOK_PASSWORD) as (sim, sim_url):
         configured = esim_settings(settings, sim_url, f"covo-esims-{uuid.uuid4().hex[:8]}")
-        async with build_worker(temporal_client, configured, sessionmaker):
-            async with serve_api(configured, api_port):
-                async with (
-                    httpx.AsyncClient(base_url=f"http://127.0.0.1:{api_port}", timeout=60) as http,
-                    httpx.AsyncClient(base_url=sim_url, timeout=30) as sim_http,
-                ):
-                    yield EsimStack(http, sim, sim_http, configured, sessionmaker)
+        async with build_worker(temporal_client, configured, sessionmaker), serve_api(configured, api_port):
+            async with (
+                httpx.AsyncClient(base_url=f"http://127.0.0.1:{api_port}", timeout=60) as http,
+                httpx.AsyncClient(base_url=sim_url, timeout=30) as sim_http,
+            ):
+                yield EsimStack(http, sim, sim_http, configured, sessionmaker)
 
 
 @pytest.fixture

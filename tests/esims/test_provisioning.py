@@ -3,7 +3,7 @@ placed, ready with every activation artefact, then installed from the device's w
 
 from __future__ import annotations
 
-from tests.conftest import Account, MakeAccount
+from tests.conftest import Account
 from tests.esims.conftest import EsimStack
 
 
@@ -23,7 +23,11 @@ async def test_an_ordered_esim_is_pending_then_ready_with_its_activation_code_th
     assert ready["homeZoneDisabled"] is False and ready["isThrottled"] is False
 
     kinds = [(e.kind, e.to_status, e.applied) for e in await esims.events(esim_id)]
-    assert kinds == [("order_completed", "ready", True), ("downloaded", "downloaded", True), ("installed", "installed", True)]
+    assert kinds == [
+        ("order_completed", "ready", True),
+        ("downloaded", "downloaded", True),
+        ("installed", "installed", True),
+    ]
 
     mine = await esims.http.get("/api/esims/list", headers=consumer.headers)
     assert mine.status_code == 200

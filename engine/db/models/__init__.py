@@ -13,9 +13,11 @@ from engine.db.models.auth import (
     UserAcl,
     UserRole,
 )
+from engine.db.models.consumers import ConsumerRow
 from engine.db.models.directory import Organization, Tenant
 from engine.db.models.esims import EsimEventRow, EsimRow, EsimUsageDayRow, OneGlobalWebhookRow
 from engine.db.models.events import DomainEventRow
+from engine.db.models.invite_codes import InviteCodeRow, InviteCodeUseRow
 from engine.db.models.mail import MailOutbox
 from engine.db.models.rules import (
     BusinessRuleRow,
@@ -24,6 +26,7 @@ from engine.db.models.rules import (
     RuleSetMemberRow,
     RuleSetRow,
 )
+from engine.db.models.wallet import BonusLotRow, WalletEntryRow, WalletHoldRow, WalletRow, WalletTransactionRow
 from engine.db.models.workflows import (
     SideEffectRow,
     StepInstanceRow,
@@ -37,11 +40,15 @@ __all__ = [
     "ApiKey",
     "AuthSession",
     "Base",
+    "BonusLotRow",
     "BusinessRuleRow",
+    "ConsumerRow",
     "DomainEventRow",
     "EsimEventRow",
     "EsimRow",
     "EsimUsageDayRow",
+    "InviteCodeRow",
+    "InviteCodeUseRow",
     "MailOutbox",
     "NotificationRow",
     "OneGlobalWebhookRow",
@@ -61,6 +68,10 @@ __all__ = [
     "UserAcl",
     "UserRole",
     "UserTaskRow",
+    "WalletEntryRow",
+    "WalletHoldRow",
+    "WalletRow",
+    "WalletTransactionRow",
     "WorkflowDefinitionRow",
     "WorkflowEventRow",
     "WorkflowInstanceRow",

@@ -1,7 +1,7 @@
 """esims
 
 Revision ID: 1c6e5ecfffce
-Revises: 2d6e268e4dd7
+Revises: 014328d3abbd
 Create Date: 2026-12-05 20:35:13.481901
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = '1c6e5ecfffce'
-down_revision: str | None = '2d6e268e4dd7'
+down_revision: str | None = '014328d3abbd'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

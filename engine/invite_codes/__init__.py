@@ -1,0 +1,1 @@
+"""Invite codes: consumers and admins generate unguessable codes; applying one activates a consumer."""
