@@ -49,6 +49,7 @@ AdminUpdate = Annotated[Principal, Depends(require("esims.admin.update"))]
 
 ORDER_ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "Consumer profile not found or not active"},
+    422: {"description": "Insufficient funds for the tenant's eSIM price (nothing was ordered)"},
     502: {"description": "1Global refused the order; `error` carries its message"},
 }
 
@@ -89,9 +90,8 @@ async def order_esim(principal: Create, session: Session, res: Res, body: OrderB
     """Places a 1Global `activate_subscription` order and answers `pending` as soon as it is placed;
     the eSIM becomes `ready` (ICCID, activation code, QR code) when 1Global completes it."""
     consumer = await service.consumer_for_caller(session, principal)
-    esim_id = await service.order(
-        await res.temporal_client(), res.settings, principal, consumer, body.name if body else None
-    )
+    name = body.name if body else None
+    esim_id = await service.order(session, await res.temporal_client(), res.settings, principal, consumer, name)
     return EsimCreated(id=str(esim_id), status="pending")
 
 
@@ -107,7 +107,7 @@ async def generate_esim(principal: AdminGenerate, session: Session, res: Res, bo
     """Ensures the consumer's 1Global subscriber, places the order, and answers `pending` once it is
     placed; provisioning then continues asynchronously (webhooks, with polling as a fallback)."""
     consumer = await service.consumer_by_id(session, principal, body.consumer_id)
-    esim_id = await service.order(await res.temporal_client(), res.settings, principal, consumer, body.name)
+    esim_id = await service.order(session, await res.temporal_client(), res.settings, principal, consumer, body.name)
     return EsimCreated(id=str(esim_id), status="pending")
 
 

@@ -33,6 +33,7 @@ from engine.esims.schemas import (
     EsimRef,
     EsimSignal,
     EsimState,
+    HoldOutcome,
     HomeZoneInput,
     OrderCheck,
     PlaceOrderResult,
@@ -44,6 +45,8 @@ from engine.esims.schemas import (
 from engine.esims.service import signal_esim
 from engine.esims.state_machine import Transition
 from engine.settings import Settings
+from engine.wallet import service as wallet
+from engine.wallet.errors import InsufficientFunds, WalletNotFound
 from workers.workflows.errors import NonRetryable
 
 log = logging.getLogger("covo.esims")
@@ -126,6 +129,32 @@ class EsimActivities:
                 hold_id=row.hold_id,
             )
 
+    @activity.defn(name=act.HOLD_FUNDS)
+    async def hold_funds(self, request: EsimRef) -> HoldOutcome:
+        """Holds the price on the consumer's wallet (idempotent by `esim-<id>`). Too little money:
+        the eSIM row is removed in the same transaction, since nothing was ordered."""
+        async with self.sessionmaker() as session, session.begin():
+            row = await self._row(session, request.esim_id)
+            if row.price_cents <= 0 or row.user_id is None:
+                return HoldOutcome(held=True)
+            try:
+                async with session.begin_nested():  # a refused hold leaves nothing behind
+                    held = await wallet.hold(
+                        session,
+                        tenant_id=row.tenant_id,
+                        user_id=row.user_id,
+                        amount=row.price_cents,
+                        idempotency_key=hold_key(row.id),
+                        reference_type="esim",
+                        reference_id=str(row.id),
+                        description=f"eSIM {row.name}",
+                    )
+            except (InsufficientFunds, WalletNotFound) as exc:
+                await session.delete(row)
+                return HoldOutcome(held=False, message=exc.message)
+            row.hold_id = str(held.hold_id)
+            return HoldOutcome(held=True)
+
     @activity.defn(name=act.ENSURE_SUBSCRIBER)
     @vendor_call
     async def ensure_subscriber(self, request: EsimRef) -> None:
@@ -184,7 +213,7 @@ class EsimActivities:
         artefact, or to `provisioning_failed`."""
         async with self.sessionmaker() as session:
             row = await self._row(session, request.esim_id)
-            order_id = row.one_global_order_id
+            order_id, tenant_id, hold_id = row.one_global_order_id, row.tenant_id, row.hold_id
         reason = request.reason
         values: dict[str, Any] = {}
         move = Transition(request.transition)
@@ -217,6 +246,10 @@ class EsimActivities:
                 values=values,
                 detail={"reason": reason} if reason else {},
             )
+            if moved and hold_id:
+                # In the status change's own transaction: the money moves exactly when the eSIM does.
+                settle = wallet.post_hold if move == Transition.ORDER_COMPLETED else wallet.void_hold
+                await settle(session, tenant_id=tenant_id, idempotency_key=hold_key(request.esim_id))
             if moved and move == Transition.ORDER_COMPLETED:
                 rows = await repository.claim_unassigned_webhooks(
                     session, request.esim_id, values.get("one_global_subscription_id"), values.get("iccid")
@@ -335,6 +368,10 @@ class EsimActivities:
                     later = sum(n for d, n in by_subscription[subscription_id] if d > day)
                     await repository.snapshot_usage(session, esim_id, day, max(used_now - later, 0), authoritative=True)
         return UsageSyncResult(esims=len(esims), items=len(items))
+
+
+def hold_key(esim_id: uuid.UUID) -> str:
+    return f"esim-{esim_id}"
 
 
 def _subscription_values(subscription: VendorSubscription) -> dict[str, Any]:

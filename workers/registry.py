@@ -65,6 +65,7 @@ def build_activities(
         rules.call_webhook,
         outbox.sweep,
         esims.prepare,
+        esims.hold_funds,
         esims.ensure_subscriber,
         esims.place_order,
         esims.check_order,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 PREPARE = "esims.prepare"  # write the row (first run) or read it (resumed run)
+HOLD_FUNDS = "esims.hold_funds"  # the tenant's price held on the consumer's wallet (key esim-<id>)
 ENSURE_SUBSCRIBER = "esims.ensure_subscriber"  # 1Global account check + subscriber find-or-create
 PLACE_ORDER = "esims.place_order"  # activate_subscription, Idempotency-Key from the eSIM id
 CHECK_ORDER = "esims.check_order"  # the polling fallback

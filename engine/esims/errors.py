@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.errors import Conflict, DomainError, NotFound, Unprocessable
+from engine.errors import Conflict, DomainError, NotFound
 
 
 class EsimNotFound(NotFound):
@@ -10,10 +10,6 @@ class EsimNotFound(NotFound):
 
     def __init__(self) -> None:
         super().__init__("eSIM not found")
-
-
-class ConsumerNotFound(NotFound):
-    code = "consumer_not_found"
 
 
 class OneGlobalError(DomainError):
@@ -25,7 +21,3 @@ class OneGlobalError(DomainError):
 
 class EsimNotReady(Conflict):
     code = "esim_not_ready"
-
-
-class InsufficientFunds(Unprocessable):
-    code = "insufficient_funds"

@@ -123,6 +123,11 @@ class EsimState(BaseModel):
     hold_id: str | None = None
 
 
+class HoldOutcome(BaseModel):
+    held: bool
+    message: str | None = None
+
+
 class PlaceOrderResult(BaseModel):
     order_id: str
 

@@ -11,17 +11,20 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client, WithStartWorkflowOperation, WorkflowFailureError
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import FailureError, WorkflowAlreadyStartedError
 
 from engine.auth.schemas import Principal
-from engine.db.models import EsimRow, EsimUsageDayRow, User
+from engine.consumers import service as consumers
+from engine.consumers.errors import ConsumerNotFound
+from engine.db.models import ConsumerRow, EsimPriceRow, EsimRow, EsimUsageDayRow
 from engine.errors import BadRequest
 from engine.esims import onglobal_fields as f
 from engine.esims import repository
-from engine.esims.errors import ConsumerNotFound, EsimNotFound, EsimNotReady, InsufficientFunds, OneGlobalError
+from engine.esims.errors import EsimNotFound, EsimNotReady, OneGlobalError
 from engine.esims.schemas import (
     EsimSignal,
     HomeZoneInput,
@@ -37,6 +40,7 @@ from engine.esims.workflows import EsimHomeZoneWorkflow, EsimUsageSyncWorkflow, 
 from engine.pagination import PageParams, page_of, sort_order
 from engine.settings import Settings
 from engine.temporal.ids import esim_home_zone_id, esim_usage_sync_id, esim_workflow_id
+from engine.wallet.errors import InsufficientFunds
 
 ACTIVE = (EsimStatus.READY, EsimStatus.DOWNLOADED, EsimStatus.INSTALLED, EsimStatus.ACTIVE)
 # Statuses where the eSIM has a 1Global subscription to act on.
@@ -50,40 +54,56 @@ TIMELINE_DAYS = 7
 @dataclass(frozen=True)
 class Consumer:
     id: uuid.UUID
-    user_id: uuid.UUID | None
-    email: str | None
+    user_id: uuid.UUID
+    email: str
     first_name: str
     last_name: str
 
 
-async def _consumer(session: AsyncSession, tenant_id: uuid.UUID, *, user_id: uuid.UUID) -> Consumer | None:
-    """The active consumer behind a user of the tenant. (Until consumer profiles land, the user
-    is the consumer: the profile id is the user id.)"""
-    user = await session.scalar(
-        select(User).where(
-            User.id == user_id, User.tenant_id == tenant_id, User.is_active.is_(True), User.deleted_at.is_(None)
-        )
-    )
-    if user is None:
-        return None
-    first, _, last = (user.name or "").partition(" ")
-    return Consumer(id=user.id, user_id=user.id, email=user.email, first_name=first, last_name=last)
+async def _consumer(session: AsyncSession, row: ConsumerRow) -> Consumer:
+    if not row.active:
+        raise ConsumerNotFound()  # an inactive profile cannot order: as if there were none
+    found = await consumers.with_email(session, row)
+    return Consumer(row.id, row.user_id, found.email, row.first_name or "", row.last_name or "")
 
 
 async def consumer_for_caller(session: AsyncSession, principal: Principal) -> Consumer:
-    found = None
-    if principal.user_id is not None:
-        found = await _consumer(session, principal.tenant_id, user_id=principal.user_id)
-    if found is None:
-        raise ConsumerNotFound("Consumer profile not found")
-    return found
+    """The caller's own active consumer profile (404 without one)."""
+    if principal.user_id is None:
+        raise ConsumerNotFound()
+    return await _consumer(session, await consumers.consumer_of_user(session, principal.tenant_id, principal.user_id))
 
 
 async def consumer_by_id(session: AsyncSession, principal: Principal, consumer_id: uuid.UUID) -> Consumer:
-    found = await _consumer(session, principal.tenant_id, user_id=consumer_id)
-    if found is None:
-        raise ConsumerNotFound("Consumer not found or not active")
-    return found
+    """An active consumer profile of the caller's tenant (404 when unknown or inactive)."""
+    return await _consumer(session, await consumers.consumer_by_id(session, principal.tenant_id, consumer_id))
+
+
+# ---------------------------------------------------------------- prices
+
+
+async def price_of(session: AsyncSession, tenant_id: uuid.UUID, product_offering_id: str) -> int:
+    price = await session.scalar(
+        select(EsimPriceRow.price_cents).where(
+            EsimPriceRow.tenant_id == tenant_id, EsimPriceRow.product_offering_id == product_offering_id
+        )
+    )
+    return int(price or 0)
+
+
+async def set_price(session: AsyncSession, tenant_id: uuid.UUID, product_offering_id: str, price_cents: int) -> None:
+    """What the tenant charges for an eSIM of that product (0 makes it free again)."""
+    if price_cents < 0:
+        raise BadRequest("price must not be negative")
+    statement = insert(EsimPriceRow).values(
+        tenant_id=tenant_id, product_offering_id=product_offering_id, price_cents=price_cents
+    )
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[EsimPriceRow.tenant_id, EsimPriceRow.product_offering_id],
+            set_={"price_cents": statement.excluded.price_cents},
+        )
+    )
 
 
 # ---------------------------------------------------------------- ordering
@@ -99,11 +119,19 @@ def poll_policy(settings: Settings) -> PollPolicy:
 
 
 async def order(
-    client: Client, settings: Settings, principal: Principal, consumer: Consumer, name: str | None
+    session: AsyncSession,
+    client: Client,
+    settings: Settings,
+    principal: Principal,
+    consumer: Consumer,
+    name: str | None,
 ) -> uuid.UUID:
-    """Starts the eSIM's workflow and waits until the order is placed (the eSIM is `pending`):
-    1Global's refusal is a 502 with its message, and the eSIM is left `provisioning_failed`."""
+    """Starts the eSIM's workflow and waits until the order is placed (the eSIM is `pending`).
+    Where the tenant charges for eSIMs the price is held on the consumer's wallet first: too
+    little money is a 422 before any order. 1Global's refusal is a 502 with its message; the eSIM
+    is then `provisioning_failed` and the hold voided."""
     esim_id = uuid.uuid4()
+    product = settings.oneglobal_product_offering_id
     new = NewEsim(
         tenant_id=principal.tenant_id,
         consumer_profile_id=consumer.id,
@@ -112,7 +140,8 @@ async def order(
         first_name=consumer.first_name,
         last_name=consumer.last_name,
         name=(name or "").strip() or "eSIM",
-        product_offering_id=settings.oneglobal_product_offering_id,
+        product_offering_id=product,
+        price_cents=await price_of(session, principal.tenant_id, product),
     )
     start = WithStartWorkflowOperation(
         ProvisionEsimWorkflow.run,
@@ -125,7 +154,7 @@ async def order(
         "order_placement", start_workflow_operation=start, result_type=OrderPlacement
     )
     if placement.status == "insufficient_funds":
-        raise InsufficientFunds(placement.message or "Insufficient funds")
+        raise InsufficientFunds()
     if placement.status != "placed":
         raise OneGlobalError(placement.message or "1Global refused the order")
     return esim_id

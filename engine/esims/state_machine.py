@@ -79,4 +79,8 @@ def next_status(current: EsimStatus, transition: Transition) -> EsimStatus | Non
 
 
 def is_terminal(status: EsimStatus | str) -> bool:
-    return EsimStatus(status) in TERMINAL
+    """Terminal statuses end the eSIM's workflow; so does an eSIM that is gone (no such status)."""
+    try:
+        return EsimStatus(status) in TERMINAL
+    except ValueError:
+        return True

@@ -31,6 +31,7 @@ from engine.esims.schemas import (
     EsimRef,
     EsimSignal,
     EsimState,
+    HoldOutcome,
     HomeZoneInput,
     OrderCheck,
     OrderPlacement,
@@ -145,6 +146,18 @@ class ProvisionEsimWorkflow:
     async def _provision(self, request: ProvisionEsimInput, state: EsimState) -> str:
         ref = EsimRef(esim_id=request.esim_id)
         order_id = state.order_id
+        if order_id is None and state.price_cents > 0:
+            # Saga: the money is held before anything is ordered; posted on ready, voided on failure.
+            funds: HoldOutcome = await workflow.execute_activity(
+                act.HOLD_FUNDS,
+                ref,
+                result_type=HoldOutcome,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=DURABLE,
+            )
+            if not funds.held:
+                self.placement = OrderPlacement(status="insufficient_funds", message=funds.message)
+                return "removed"  # the activity removed the row: nothing was ordered
         if order_id is None:
             try:
                 await workflow.execute_activity(

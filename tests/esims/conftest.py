@@ -11,7 +11,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import pytest
@@ -24,11 +24,19 @@ from api.app import create_app
 from engine.devstack import free_port
 from engine.settings import Settings
 from tests.conftest import Account, MakeAccount
+from tests.consumers.conftest import SignedUpConsumer, sign_up
 from workers.onglobal.simulator import Simulator, running
 from workers.registry import build_worker
 
 WEBHOOK_USER = "oneglobal-test"
 WEBHOOK_PASSWORD = "webhook-secret-for-tests-0123456789"
+
+
+class Caller(Protocol):
+    email: str
+
+    @property
+    def headers(self) -> dict[str, str]: ...
 
 
 @dataclass
@@ -44,21 +52,21 @@ class EsimStack:
         response = await self.sim_http.post("/_sim/behaviour", json=body)
         assert response.status_code == 200, response.text
 
-    async def order(self, consumer: Account, **body: Any) -> httpx.Response:
+    async def order(self, consumer: Caller, **body: Any) -> httpx.Response:
         return await self.http.post("/api/esims", json=body, headers=consumer.headers)
 
-    async def ordered(self, consumer: Account) -> str:
+    async def ordered(self, consumer: Caller) -> str:
         response = await self.order(consumer)
         assert response.status_code == 201, response.text
         assert response.json()["status"] == "pending"
         return str(response.json()["id"])
 
-    async def detail(self, account: Account, esim_id: str) -> dict[str, Any]:
+    async def detail(self, account: Caller, esim_id: str) -> dict[str, Any]:
         response = await self.http.get(f"/api/esims/{esim_id}", headers=account.headers)
         assert response.status_code == 200, response.text
         return dict(response.json())
 
-    async def wait_for(self, account: Account, esim_id: str, status: str, within: float = 60) -> dict[str, Any]:
+    async def wait_for(self, account: Caller, esim_id: str, status: str, within: float = 60) -> dict[str, Any]:
         deadline = time.monotonic() + within
         while True:
             body = await self.detail(account, esim_id)
@@ -130,15 +138,22 @@ async def esims(
     webhook_url = f"http://127.0.0.1:{api_port}/api/esims/webhooks/1global"
     async with running(webhook_url, WEBHOOK_USER, WEBHOOK_PASSWORD) as (sim, sim_url):
         configured = esim_settings(settings, sim_url, f"covo-esims-{uuid.uuid4().hex[:8]}")
-        async with build_worker(temporal_client, configured, sessionmaker), serve_api(configured, api_port):
-            async with (
-                httpx.AsyncClient(base_url=f"http://127.0.0.1:{api_port}", timeout=60) as http,
-                httpx.AsyncClient(base_url=sim_url, timeout=30) as sim_http,
-            ):
-                yield EsimStack(http, sim, sim_http, configured, sessionmaker)
+        async with (
+            build_worker(temporal_client, configured, sessionmaker),
+            serve_api(configured, api_port),
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{api_port}", timeout=60) as http,
+            httpx.AsyncClient(base_url=sim_url, timeout=30) as sim_http,
+        ):
+            yield EsimStack(http, sim, sim_http, configured, sessionmaker)
 
 
 @pytest.fixture
-async def consumer(make_account: MakeAccount) -> Account:
-    """A consumer in a fresh tenant (its e-mail is unique, so simulator behaviour can target it)."""
-    return await make_account("consumer")
+async def tenant_admin(make_account: MakeAccount) -> Account:
+    return await make_account("admin")
+
+
+@pytest.fixture
+async def consumer(client: httpx.AsyncClient, tenant_admin: Account) -> SignedUpConsumer:
+    """A consumer signed up in the admin's fresh tenant (with a profile and both wallets). Its
+    e-mail is unique, so simulator behaviour can target its orders."""
+    return await sign_up(client, tenant_admin.tenant_id)

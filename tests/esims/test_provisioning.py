@@ -8,7 +8,7 @@ from tests.esims.conftest import EsimStack
 
 
 async def test_an_ordered_esim_is_pending_then_ready_with_its_activation_code_then_installed(
-    esims: EsimStack, consumer: Account
+    esims: EsimStack, consumer: SignedUpConsumer
 ) -> None:
     esim_id = await esims.ordered(consumer)
     assert len(esims.orders_of(consumer.email)) == 1

@@ -92,3 +92,15 @@ class EsimUsageDayRow(Base):
     esim_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("esims.id", ondelete="CASCADE"), primary_key=True)
     day: Mapped[date] = mapped_column(primary_key=True)
     used_bytes: Mapped[int] = mapped_column(BigInteger)
+
+
+class EsimPriceRow(Base):
+    """What a tenant charges for an eSIM of a 1Global product offering (euro cents). Without a
+    row the eSIM is free; with one, provisioning holds the price on the consumer's wallet first,
+    posts it when the eSIM is ready and voids it when provisioning fails."""
+
+    __tablename__ = "esim_prices"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    product_offering_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    price_cents: Mapped[int] = mapped_column(BigInteger)

@@ -1,8 +1,8 @@
 """esims
 
-Revision ID: 1c6e5ecfffce
+Revision ID: 736da6df3e1f
 Revises: 014328d3abbd
-Create Date: 2026-12-05 20:35:13.481901
+Create Date: 2026-12-05 20:45:54.189238
 """
 
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = '1c6e5ecfffce'
+revision: str = '736da6df3e1f'
 down_revision: str | None = '014328d3abbd'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -32,6 +32,13 @@ def upgrade() -> None:
     sa.UniqueConstraint('event_id', name=op.f('uq_oneglobal_webhooks_event_id'))
     )
     op.create_index(op.f('ix_oneglobal_webhooks_esim_id'), 'oneglobal_webhooks', ['esim_id'], unique=False)
+    op.create_table('esim_prices',
+    sa.Column('tenant_id', sa.Uuid(), nullable=False),
+    sa.Column('product_offering_id', sa.String(length=100), nullable=False),
+    sa.Column('price_cents', sa.BigInteger(), nullable=False),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_esim_prices_tenant_id_tenants'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('tenant_id', 'product_offering_id', name=op.f('pk_esim_prices'))
+    )
     op.create_table('esims',
     sa.Column('tenant_id', sa.Uuid(), nullable=False),
     sa.Column('consumer_profile_id', sa.Uuid(), nullable=False),
@@ -109,6 +116,7 @@ def downgrade() -> None:
     op.drop_index(op.f('ix_esims_iccid'), table_name='esims')
     op.drop_index(op.f('ix_esims_consumer_profile_id'), table_name='esims')
     op.drop_table('esims')
+    op.drop_table('esim_prices')
     op.drop_index(op.f('ix_oneglobal_webhooks_esim_id'), table_name='oneglobal_webhooks')
     op.drop_table('oneglobal_webhooks')
     # ### end Alembic commands ###
