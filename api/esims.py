@@ -305,13 +305,15 @@ async def onglobal_webhook(request: Request, res: Res) -> WebhookAck | JSONRespo
     except Exception:
         log.exception("1Global webhook %s not stored", payload.get("id"))
         return _fail(500, "Processing failed")
-    if stored.needs_signal:
-        try:
+    try:
+        async with res.sessionmaker() as session, session.begin():
+            stored = await service.route_webhook(session, stored)
+        if stored.needs_signal:
             await service.signal_webhook(await res.temporal_client(), settings, stored)
             async with res.sessionmaker() as session, session.begin():
                 await service.mark_signalled(session, stored)
-        except Exception:
-            # Stored but not handed over: a redelivery of the same id signals it then, and the
-            # order's polling fallback covers order events meanwhile.
-            log.exception("1Global webhook %s stored but not signalled", stored.signal.event_id)
+    except Exception:
+        # Stored but not handed over: a redelivery of the same id hands it over then, and the
+        # order's polling fallback covers order events meanwhile.
+        log.exception("1Global webhook %s stored but not signalled", stored.signal.event_id)
     return WebhookAck()

@@ -250,7 +250,9 @@ class EsimActivities:
                 # In the status change's own transaction: the money moves exactly when the eSIM does.
                 settle = wallet.post_hold if move == Transition.ORDER_COMPLETED else wallet.void_hold
                 await settle(session, tenant_id=tenant_id, idempotency_key=hold_key(request.esim_id))
-            if moved and move == Transition.ORDER_COMPLETED:
+        if moved and move == Transition.ORDER_COMPLETED:
+            # After the ICCID is committed (see service.route_webhook for the other half).
+            async with self.sessionmaker() as session, session.begin():
                 rows = await repository.claim_unassigned_webhooks(
                     session, request.esim_id, values.get("one_global_subscription_id"), values.get("iccid")
                 )

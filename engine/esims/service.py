@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -348,30 +348,43 @@ async def set_home_zone(
 @dataclass(frozen=True)
 class StoredWebhook:
     row_id: uuid.UUID
-    fresh: bool
     signal: EsimSignal
     esim_id: uuid.UUID | None
-    needs_signal: bool
+    signalled: bool
+
+    @property
+    def needs_signal(self) -> bool:
+        """Known types of a known eSIM, not handed over yet (a replay of a signalled event is not)."""
+        return self.esim_id is not None and not self.signalled and self.signal.type in f.KNOWN_EVENTS
 
 
 async def store_webhook(session: AsyncSession, payload: dict[str, Any]) -> StoredWebhook:
-    """Stores the raw event (once per vendor id) and finds its eSIM. A replay that was signalled
-    before needs nothing more; one stored but never signalled (Temporal was down) is signalled now."""
+    """Stores the raw event, once per vendor event id (its own transaction: stored before anything
+    else happens)."""
     event_id, kind = str(payload["id"]), str(payload["type"])
     normalized = f.normalise_type(kind)
-    row_id, fresh, signalled_at, esim = await repository.store_webhook(session, event_id, kind, normalized, payload)
-    if fresh or esim is None:
-        esim = await repository.esim_for_vendor_keys(
-            session,
-            order_id=f.webhook_order_id(payload),
-            subscription_id=f.webhook_subscription_id(payload),
-            iccid=f.webhook_iccid(payload),
-        )
-        if esim is not None:
-            await repository.mark_webhook(session, row_id, esim, signalled=False)
+    row_id, _, signalled_at, esim = await repository.store_webhook(session, event_id, kind, normalized, payload)
     signal = EsimSignal(event_id=event_id, type=normalized, payload=payload)
-    needs = esim is not None and signalled_at is None and normalized in f.KNOWN_EVENTS
-    return StoredWebhook(row_id, fresh, signal, esim, needs)
+    return StoredWebhook(row_id, signal, esim, signalled_at is not None)
+
+
+async def route_webhook(session: AsyncSession, stored: StoredWebhook) -> StoredWebhook:
+    """Finds the event's eSIM (by order, subscription or ICCID). Run after the event is committed:
+    an eSIM that gets its ICCID meanwhile claims the committed event itself (see
+    `repository.claim_unassigned_webhooks`), so an early event is never lost between the two."""
+    if stored.esim_id is not None:
+        return stored
+    payload = stored.signal.payload
+    esim = await repository.esim_for_vendor_keys(
+        session,
+        order_id=f.webhook_order_id(payload),
+        subscription_id=f.webhook_subscription_id(payload),
+        iccid=f.webhook_iccid(payload),
+    )
+    if esim is None:
+        return stored
+    await repository.mark_webhook(session, stored.row_id, esim, signalled=False)
+    return replace(stored, esim_id=esim)
 
 
 async def signal_webhook(client: Client, settings: Settings, stored: StoredWebhook) -> None:

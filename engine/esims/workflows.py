@@ -177,8 +177,10 @@ class ProvisionEsimWorkflow:
                 )
             except ActivityError as error:
                 message = _vendor_message(error)
+                # Marked failed (hold voided) before the API hears of it: nothing stays half-created.
+                status = await self._complete(request, Transition.ORDER_CANCELED, reason=message)
                 self.placement = OrderPlacement(status="refused", message=message)
-                return await self._complete(request, Transition.ORDER_CANCELED, reason=message)
+                return status
             order_id = placed.order_id
         self.placement = OrderPlacement(status="placed", order_id=order_id)
 

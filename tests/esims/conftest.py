@@ -42,6 +42,7 @@ class Caller(Protocol):
 @dataclass
 class EsimStack:
     http: httpx.AsyncClient  # the API over HTTP
+    asgi: httpx.AsyncClient  # the session's in-process client (sign-up, wallet adjustments)
     sim: Simulator
     sim_http: httpx.AsyncClient  # the simulator's admin endpoint
     settings: Settings
@@ -132,7 +133,10 @@ async def serve_api(settings: Settings, port: int) -> AsyncIterator[None]:
 
 @pytest.fixture(scope="session")
 async def esims(
-    settings: Settings, temporal_client: Client, sessionmaker: async_sessionmaker[AsyncSession]
+    settings: Settings,
+    temporal_client: Client,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    client: httpx.AsyncClient,
 ) -> AsyncIterator[EsimStack]:
     api_port = free_port()
     webhook_url = f"http://127.0.0.1:{api_port}/api/esims/webhooks/1global"
@@ -144,7 +148,7 @@ async def esims(
             httpx.AsyncClient(base_url=f"http://127.0.0.1:{api_port}", timeout=60) as http,
             httpx.AsyncClient(base_url=sim_url, timeout=30) as sim_http,
         ):
-            yield EsimStack(http, sim, sim_http, configured, sessionmaker)
+            yield EsimStack(http, client, sim, sim_http, configured, sessionmaker)
 
 
 @pytest.fixture

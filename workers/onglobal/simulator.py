@@ -67,6 +67,7 @@ class Behaviour:
     duplicates: int = 0
     out_of_order: bool = False
     install: bool = True
+    install_after: float = 0.5  # seconds between the order webhook and the device's first one
     refuse: dict[str, Any] | None = None
     fail_orders: int = 0  # the next N order POSTs answer `fail_status`
     fail_status: int = 503
@@ -81,6 +82,7 @@ class Behaviour:
         "failStatus": "fail_status",
         "retryAfter": "retry_after",
         "orderDelay": "order_delay",
+        "installAfter": "install_after",
     }
 
     def updated(self, changes: dict[str, Any]) -> Behaviour:
@@ -368,6 +370,8 @@ class Simulator:
         else:
             events += lifecycle
         for item in events:
+            if item is (lifecycle[0] if lifecycle else None) and not behaviour.out_of_order:
+                await asyncio.sleep(behaviour.install_after)  # the user scans the QR code
             for _ in range(1 + behaviour.duplicates):
                 await asyncio.sleep(behaviour.webhook_delay)
                 await self.deliver(item)
