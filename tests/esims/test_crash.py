@@ -54,7 +54,7 @@ async def test_a_worker_killed_while_placing_the_order_leaves_one_order_and_a_re
 ) -> None:
     task_queue = f"covo-esim-crash-{uuid.uuid4().hex[:8]}"
     # 1Global takes its time to answer the order: the worker dies while it waits.
-    await esims.behave(consumer.email, orderDelay=4)
+    await esims.behave(consumer.email, orderDelay=4, install=False)
     workers = [start_worker(stack, esims.settings, task_queue, 0)]
     clients = make_client(temporal_task_queue=task_queue, esims_poll_seconds=2.0)
     api = await clients.__anext__()
