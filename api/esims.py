@@ -11,12 +11,12 @@ import logging
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import Field, StrictBool
 
 from api.auth import Camel, _page
-from api.deps import Res, Session, features_doc, require
+from api.deps import Res, Resources, Session, features_doc, require
 from api.schemas.common import Ok, Page
 from api.schemas.esims import (
     AdminEsim,
@@ -265,6 +265,13 @@ async def _read_limited(request: Request, limit: int) -> bytes | None:
     return bytes(body)
 
 
+async def _dispatch(res: Resources, stored: service.StoredWebhook) -> None:
+    try:
+        await service.dispatch_webhook(res.sessionmaker, await res.temporal_client(), res.settings, stored)
+    except Exception:
+        log.exception("1Global webhook %s stored but not signalled (the sweep will)", stored.signal.event_id)
+
+
 def _fail(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
@@ -280,7 +287,7 @@ def _fail(status: int, message: str, headers: dict[str, str] | None = None) -> J
         500: {"description": "The event could not be stored: 1Global should retry"},
     },
 )
-async def onglobal_webhook(request: Request, res: Res) -> WebhookAck | JSONResponse:
+async def onglobal_webhook(request: Request, res: Res, background: BackgroundTasks) -> WebhookAck | JSONResponse:
     """Basic authentication. The raw event is stored first, once per event `id` (a redelivery
     answers 200 and changes nothing), then handed to the eSIM's workflow. Unknown types are stored
     and answered 200. Types match case-insensitively with `.` and `_` alike."""
@@ -305,15 +312,7 @@ async def onglobal_webhook(request: Request, res: Res) -> WebhookAck | JSONRespo
     except Exception:
         log.exception("1Global webhook %s not stored", payload.get("id"))
         return _fail(500, "Processing failed")
-    try:
-        async with res.sessionmaker() as session, session.begin():
-            stored = await service.route_webhook(session, stored)
-        if stored.needs_signal:
-            await service.signal_webhook(await res.temporal_client(), settings, stored)
-            async with res.sessionmaker() as session, session.begin():
-                await service.mark_signalled(session, stored)
-    except Exception:
-        # Stored but not handed over: a redelivery of the same id hands it over then, and the
-        # order's polling fallback covers order events meanwhile.
-        log.exception("1Global webhook %s stored but not signalled", stored.signal.event_id)
+    # Handed to the eSIM's workflow after the answer is sent: 1Global gets its 2xx as soon as the
+    # event is safe. Should this process die first, the webhook sweep hands it over.
+    background.add_task(_dispatch, res, stored)
     return WebhookAck()

@@ -293,14 +293,9 @@ def run() -> None:
             )
             env.pop("ONEGLOBAL_TOKEN_URL", None)
             webhook_url = f"http://127.0.0.1:{settings.api_port}/api/esims/webhooks/1global"
-            children.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", SIMULATOR_MODULE, "--port", str(settings.oneglobal_sim_port)]
-                    + ["--webhook-url", webhook_url],
-                    env=env,
-                    start_new_session=True,
-                )
-            )
+            simulator = [sys.executable, "-m", SIMULATOR_MODULE, "--port", str(settings.oneglobal_sim_port)]
+            simulator += ["--webhook-url", webhook_url]
+            children.append(subprocess.Popen(simulator, env=env, start_new_session=True))
             wait_for_port(settings.oneglobal_sim_port, 60, children[-1])
         # Own sessions: a Ctrl-C in the terminal reaches only this supervisor, which then stops the
         # children in order (API first, then the worker drains) instead of each dying on its own.

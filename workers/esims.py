@@ -21,7 +21,7 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
-from engine.db.models import EsimRow
+from engine.db.models import EsimRow, OneGlobalWebhookRow
 from engine.esims import activities as act
 from engine.esims import onglobal_fields as f
 from engine.esims import repository
@@ -38,11 +38,13 @@ from engine.esims.schemas import (
     OrderCheck,
     PlaceOrderResult,
     PrepareEsim,
+    SweepWebhooks,
+    SweepWebhooksResult,
     UsageSyncInput,
     UsageSyncResult,
     VendorSubscription,
 )
-from engine.esims.service import signal_esim
+from engine.esims.service import StoredWebhook, dispatch_webhook, signal_esim
 from engine.esims.state_machine import Transition
 from engine.settings import Settings
 from engine.wallet import service as wallet
@@ -370,6 +372,42 @@ class EsimActivities:
                     later = sum(n for d, n in by_subscription[subscription_id] if d > day)
                     await repository.snapshot_usage(session, esim_id, day, max(used_now - later, 0), authoritative=True)
         return UsageSyncResult(esims=len(esims), items=len(items))
+
+
+class EsimSweepActivities:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, client: Client) -> None:
+        self.sessionmaker = sessionmaker
+        self.settings = settings
+        self.client = client
+
+    @activity.defn(name=act.SWEEP_WEBHOOKS)
+    async def sweep_webhooks(self, request: SweepWebhooks) -> SweepWebhooksResult:
+        now = datetime.now(UTC)
+        async with self.sessionmaker() as session:
+            rows = (
+                await session.scalars(
+                    select(OneGlobalWebhookRow)
+                    .where(
+                        OneGlobalWebhookRow.signalled_at.is_(None),
+                        OneGlobalWebhookRow.received_at < now - timedelta(seconds=request.grace_seconds),
+                        OneGlobalWebhookRow.received_at > now - timedelta(seconds=request.horizon_seconds),
+                        OneGlobalWebhookRow.normalized_type.in_(list(f.KNOWN_EVENTS)),
+                    )
+                    .order_by(OneGlobalWebhookRow.received_at)
+                    .limit(request.limit)
+                )
+            ).all()
+        signalled = 0
+        for row in rows:
+            stored = StoredWebhook(
+                row.id,
+                EsimSignal(event_id=row.event_id, type=row.normalized_type, payload=row.payload),
+                row.esim_id,
+                False,
+            )
+            signalled += await dispatch_webhook(self.sessionmaker, self.client, self.settings, stored)
+            activity.heartbeat()
+        return SweepWebhooksResult(signalled=signalled)
 
 
 def hold_key(esim_id: uuid.UUID) -> str:

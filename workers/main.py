@@ -8,6 +8,7 @@ import logging
 import signal
 
 from engine.db.session import create_engine, create_sessionmaker
+from engine.esims.service import ensure_webhook_sweep_schedule
 from engine.outbox.service import ensure_sweep_schedule
 from engine.settings import Settings, get_settings
 from engine.temporal.client import connect
@@ -22,6 +23,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
     client = await connect(settings.temporal_address, settings.temporal_namespace)
     await ensure_sweep_schedule(client, settings.temporal_task_queue)
+    await ensure_webhook_sweep_schedule(client, settings.temporal_task_queue)
     worker = build_worker(client, settings, create_sessionmaker(engine))
     try:
         async with worker:

@@ -11,7 +11,12 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from engine.esims.workflows import EsimHomeZoneWorkflow, EsimUsageSyncWorkflow, ProvisionEsimWorkflow
+from engine.esims.workflows import (
+    EsimHomeZoneWorkflow,
+    EsimUsageSyncWorkflow,
+    EsimWebhookSweepWorkflow,
+    ProvisionEsimWorkflow,
+)
 from engine.events.workflows import DomainEventDispatchWorkflow
 from engine.mail.workflows import MailDeliveryWorkflow
 from engine.outbox.workflows import OutboxSweepWorkflow
@@ -19,7 +24,7 @@ from engine.rules.workflows import RuleWebhookWorkflow
 from engine.settings import Settings
 from engine.wallet.workflows import WalletAdjustmentWorkflow
 from engine.workflows.workflows import WorkflowInstanceWorkflow
-from workers.esims import EsimActivities
+from workers.esims import EsimActivities, EsimSweepActivities
 from workers.events import EventActivities
 from workers.mail import MailActivities, Mailer
 from workers.onglobal.client import OneGlobalClient
@@ -39,6 +44,7 @@ WORKFLOWS: Sequence[type] = (
     ProvisionEsimWorkflow,
     EsimHomeZoneWorkflow,
     EsimUsageSyncWorkflow,
+    EsimWebhookSweepWorkflow,
     WalletAdjustmentWorkflow,
 )
 
@@ -73,6 +79,7 @@ def build_activities(
         esims.apply_event,
         esims.set_home_zone,
         esims.sync_usage,
+        EsimSweepActivities(sessionmaker, settings, client).sweep_webhooks,
         wallet.adjust,
     ]
 

@@ -11,3 +11,4 @@ COMPLETE_ORDER = "esims.complete_order"  # pending → ready (artefacts) | provi
 APPLY_EVENT = "esims.apply_event"  # one lifecycle webhook → forward-only transition + event row
 SET_HOME_ZONE = "esims.set_home_zone"
 SYNC_USAGE = "esims.sync_usage"
+SWEEP_WEBHOOKS = "esims.sweep_webhooks"  # stored webhooks never handed to a workflow

@@ -167,3 +167,15 @@ class UsageSyncInput(BaseModel):
 class UsageSyncResult(BaseModel):
     esims: int = 0
     items: int = 0
+
+
+class SweepWebhooks(BaseModel):
+    # Younger events are still being handed over by the request that stored them.
+    grace_seconds: float = Field(default=30.0, ge=0)
+    # Events that found no eSIM for this long are left alone (stored, never signalled).
+    horizon_seconds: float = Field(default=24 * 3600.0, gt=0)
+    limit: int = Field(default=1000, ge=1)
+
+
+class SweepWebhooksResult(BaseModel):
+    signalled: int = 0

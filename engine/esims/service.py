@@ -12,8 +12,19 @@ from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import Client, WithStartWorkflowOperation, WorkflowFailureError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleHandle,
+    ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec,
+    WithStartWorkflowOperation,
+    WorkflowFailureError,
+)
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import FailureError, WorkflowAlreadyStartedError
 
@@ -32,14 +43,21 @@ from engine.esims.schemas import (
     OrderPlacement,
     PollPolicy,
     ProvisionEsimInput,
+    SweepWebhooks,
     UsageSyncInput,
     UsageSyncResult,
 )
 from engine.esims.state_machine import EsimStatus
-from engine.esims.workflows import EsimHomeZoneWorkflow, EsimUsageSyncWorkflow, ProvisionEsimWorkflow
+from engine.esims.workflows import (
+    EsimHomeZoneWorkflow,
+    EsimUsageSyncWorkflow,
+    EsimWebhookSweepWorkflow,
+    ProvisionEsimWorkflow,
+)
 from engine.pagination import PageParams, page_of, sort_order
 from engine.settings import Settings
-from engine.temporal.ids import esim_home_zone_id, esim_usage_sync_id, esim_workflow_id
+from engine.temporal.ids import esim_home_zone_id, esim_usage_sync_id, esim_webhook_sweep_id, esim_workflow_id
+from engine.temporal.schedules import ensure_schedule
 from engine.wallet.errors import InsufficientFunds
 
 ACTIVE = (EsimStatus.READY, EsimStatus.DOWNLOADED, EsimStatus.INSTALLED, EsimStatus.ACTIVE)
@@ -407,6 +425,38 @@ async def signal_esim(client: Client, settings: Settings, esim: uuid.UUID, signa
 
 async def mark_signalled(session: AsyncSession, stored: StoredWebhook) -> None:
     await repository.mark_webhook(session, stored.row_id, stored.esim_id, signalled=True)
+
+
+async def dispatch_webhook(
+    sessionmaker: async_sessionmaker[AsyncSession], client: Client, settings: Settings, stored: StoredWebhook
+) -> bool:
+    """Hands a stored webhook to its eSIM's workflow: finds the eSIM (after the event is committed),
+    signals, records that it did. False when there is nothing to signal (yet)."""
+    async with sessionmaker() as session, session.begin():
+        stored = await route_webhook(session, stored)
+    if not stored.needs_signal:
+        return False
+    await signal_webhook(client, settings, stored)
+    async with sessionmaker() as session, session.begin():
+        await mark_signalled(session, stored)
+    return True
+
+
+SWEEP_WEBHOOKS_EVERY = timedelta(minutes=1)
+
+
+async def ensure_webhook_sweep_schedule(client: Client, task_queue: str) -> ScheduleHandle:
+    schedule = Schedule(
+        action=ScheduleActionStartWorkflow(
+            EsimWebhookSweepWorkflow.run,
+            SweepWebhooks(),
+            id=esim_webhook_sweep_id(task_queue),
+            task_queue=task_queue,
+        ),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=SWEEP_WEBHOOKS_EVERY)]),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=SWEEP_WEBHOOKS_EVERY),
+    )
+    return await ensure_schedule(client, esim_webhook_sweep_id(task_queue), schedule)
 
 
 # ---------------------------------------------------------------- usage sync

@@ -39,6 +39,8 @@ from engine.esims.schemas import (
     PrepareEsim,
     ProvisionEsimInput,
     ProvisionEsimResult,
+    SweepWebhooks,
+    SweepWebhooksResult,
     UsageSyncInput,
     UsageSyncResult,
 )
@@ -271,5 +273,23 @@ class EsimUsageSyncWorkflow:
             result_type=UsageSyncResult,
             start_to_close_timeout=timedelta(minutes=10),
             retry_policy=RetryPolicy(maximum_attempts=3, initial_interval=timedelta(seconds=5)),
+        )
+        return result
+
+
+@workflow.defn(name="EsimWebhookSweep")
+class EsimWebhookSweepWorkflow:
+    """Hands stored webhooks that were never signalled (the API process died after answering,
+    Temporal was down) to their eSIMs' workflows. Every minute, by a schedule ensured at worker
+    start; signalling twice is harmless (the workflow and the event log de-duplicate by event id)."""
+
+    @workflow.run
+    async def run(self, request: SweepWebhooks) -> SweepWebhooksResult:
+        result: SweepWebhooksResult = await workflow.execute_activity(
+            act.SWEEP_WEBHOOKS,
+            request,
+            result_type=SweepWebhooksResult,
+            start_to_close_timeout=timedelta(minutes=5),
+            retry_policy=RetryPolicy(maximum_attempts=3),
         )
         return result

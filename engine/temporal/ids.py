@@ -24,6 +24,10 @@ def esim_home_zone_id(esim: uuid.UUID, request: uuid.UUID) -> str:
     return f"esim-{esim}-home-zone-{request}"
 
 
+def esim_webhook_sweep_id(task_queue: str) -> str:
+    return f"esim-webhook-sweep-{task_queue}"
+
+
 def esim_usage_sync_id(tenant_id: uuid.UUID | None) -> str:
     """One usage sync at a time per scope (every tenant, or one)."""
     return f"esim-usage-sync-{tenant_id or 'all'}"

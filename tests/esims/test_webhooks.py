@@ -4,7 +4,13 @@ storage before anything else, replays that change nothing, unknown and misspelt 
 from __future__ import annotations
 
 import json
+import uuid
 
+from temporalio.client import Client
+
+from engine.esims import repository
+from engine.esims.schemas import SweepWebhooks
+from engine.esims.workflows import EsimWebhookSweepWorkflow
 from tests.consumers.conftest import SignedUpConsumer
 from tests.esims.conftest import WEBHOOK_PASSWORD, WEBHOOK_USER, EsimStack
 
@@ -99,3 +105,30 @@ async def test_a_webhook_that_cannot_be_stored_is_500(esims: EsimStack) -> None:
     response = await esims.webhook({"id": "evt_nul", "type": "USAGE_THRESHOLD", "note": "a\u0000b"})
     assert response.status_code == 500
     assert await stored(esims, "evt_nul") == []
+
+
+async def test_a_stored_webhook_never_handed_over_is_signalled_by_the_sweep(
+    esims: EsimStack, consumer: SignedUpConsumer, temporal_client: Client
+) -> None:
+    await esims.behave(consumer.email, install=False)
+    esim_id = await esims.ordered(consumer)
+    ready = await esims.wait_for(consumer, esim_id, "ready")
+    # As if the API process died right after storing the event (and answering 200).
+    payload = {
+        "id": f"evt_orphan_{esim_id}",
+        "type": "DOWNLOAD_PROGRESS",
+        "iccid": ready["iccid"],
+        "download_progress_step": "BPP_INSTALLATION",
+        "notification_status": "SUCCESS",
+    }
+    async with esims.sessionmaker() as session, session.begin():
+        await repository.store_webhook(session, payload["id"], payload["type"], "download_progress", payload)
+
+    result = await temporal_client.execute_workflow(
+        EsimWebhookSweepWorkflow.run,
+        SweepWebhooks(grace_seconds=0),
+        id=f"test-sweep-{uuid.uuid4()}",
+        task_queue=esims.settings.temporal_task_queue,
+    )
+    assert result.signalled >= 1
+    await esims.wait_for(consumer, esim_id, "installed")

@@ -8,7 +8,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.db.base import Base, Timestamps, UUIDPk
@@ -73,6 +73,10 @@ class OneGlobalWebhookRow(UUIDPk, Base):
     """Every 1Global webhook as received (unknown types too), stored before it is acted on."""
 
     __tablename__ = "oneglobal_webhooks"
+    # The sweep's query: only events not handed over yet, which are few, are indexed.
+    __table_args__ = (
+        Index("ix_oneglobal_webhooks_unsignalled", "received_at", postgresql_where=text("signalled_at IS NULL")),
+    )
 
     event_id: Mapped[str] = mapped_column(String(200), unique=True)
     type: Mapped[str] = mapped_column(String(100))

@@ -1,8 +1,8 @@
 """esims
 
-Revision ID: 736da6df3e1f
+Revision ID: 4fdff4d6a34d
 Revises: 014328d3abbd
-Create Date: 2026-12-05 20:45:54.189238
+Create Date: 2026-12-05 21:26:50.490017
 """
 
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = '736da6df3e1f'
+revision: str = '4fdff4d6a34d'
 down_revision: str | None = '014328d3abbd'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -32,6 +32,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('event_id', name=op.f('uq_oneglobal_webhooks_event_id'))
     )
     op.create_index(op.f('ix_oneglobal_webhooks_esim_id'), 'oneglobal_webhooks', ['esim_id'], unique=False)
+    op.create_index('ix_oneglobal_webhooks_unsignalled', 'oneglobal_webhooks', ['received_at'], unique=False, postgresql_where=sa.text('signalled_at IS NULL'))
     op.create_table('esim_prices',
     sa.Column('tenant_id', sa.Uuid(), nullable=False),
     sa.Column('product_offering_id', sa.String(length=100), nullable=False),
@@ -117,6 +118,7 @@ def downgrade() -> None:
     op.drop_index(op.f('ix_esims_consumer_profile_id'), table_name='esims')
     op.drop_table('esims')
     op.drop_table('esim_prices')
+    op.drop_index('ix_oneglobal_webhooks_unsignalled', table_name='oneglobal_webhooks', postgresql_where=sa.text('signalled_at IS NULL'))
     op.drop_index(op.f('ix_oneglobal_webhooks_esim_id'), table_name='oneglobal_webhooks')
     op.drop_table('oneglobal_webhooks')
     # ### end Alembic commands ###
