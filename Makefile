@@ -44,13 +44,21 @@ lock: install
 	$(BIN)/uv pip compile pyproject.toml --group dev --generate-hashes --python-version 3.11 --quiet \
 		--custom-compile-command "make lock" -o requirements.lock
 
-.PHONY: bench drill
+.PHONY: bench bench-wallet bench-esims drill
 
 ## Benchmarks: workflow engine vs a plain Temporal workflow (own embedded stack), then JsonLogic.
 bench: install
 	$(BIN)/python bench/bench_workflows.py
 	$(BIN)/python bench/bench_rules.py
 	$(BIN)/python bench/bench_jsonlogic.py
+
+## Wallet adjustments benchmark (own embedded stack); writes bench/results/wallet.md.
+bench-wallet: install
+	$(BIN)/python bench/bench_wallet.py
+
+## eSIM benchmark with the 1Global simulator (own embedded stack); writes bench/results/esims.md.
+bench-esims: install
+	$(BIN)/python bench/bench_esims.py
 
 ## Operational drills (kill the worker mid-flight, ...); not part of `make test`.
 drill: install

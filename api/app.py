@@ -10,7 +10,20 @@ from fastapi import FastAPI
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import api_keys, auth, business_rules, consumers, directory, errors, esims, health, openapi, wallet, workflows
+from api import (
+    api_keys,
+    auth,
+    business_rules,
+    consumers,
+    directory,
+    errors,
+    esims,
+    health,
+    invite_codes,
+    openapi,
+    wallet,
+    workflows,
+)
 from api.deps import Resources
 from engine.db.session import create_engine, create_sessionmaker
 from engine.settings import Settings, get_settings
@@ -26,6 +39,7 @@ ROUTERS = (
     consumers.router,
     consumers.signup_router,
     wallet.router,
+    invite_codes.router,
 )
 
 

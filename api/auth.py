@@ -61,6 +61,18 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+async def count_attempt(res: Res, key: str, limit: int | None = None, window: int | None = None) -> None:
+    """Counts one attempt of `key` in its own transaction, so it holds even when the request then
+    fails; past the limit (default: the auth limit) a 429 with Retry-After."""
+    async with res.sessionmaker() as counting, counting.begin():
+        await auth.hit_rate_limit(
+            counting,
+            key,
+            res.settings.auth_rate_limit if limit is None else limit,
+            res.settings.auth_rate_window_seconds if window is None else window,
+        )
+
+
 def _set_auth_cookies(response: Response, access: str, refresh: str | None, res: Res) -> None:
     secure = res.settings.environment == "production"
     response.set_cookie(

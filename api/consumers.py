@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from api.auth import _page, _required_id, client_ip
+from api.auth import _page, _required_id, client_ip, count_attempt
 from api.deps import CurrentPrincipal, Res, Session, features_doc, require
 from api.schemas.common import Created, Ok, Page
 from api.schemas.consumers import (
@@ -16,11 +16,13 @@ from api.schemas.consumers import (
     ProfilePatchBody,
     SignedUp,
     SignupBody,
+    SocialBody,
+    SocialSignedIn,
 )
-from engine.auth import service as auth
 from engine.auth.schemas import Principal
 from engine.auth.scope import parse_uuid
 from engine.consumers import service
+from engine.consumers.social import JwksCache, verify_id_token
 from engine.errors import BadRequest
 
 router = APIRouter(tags=["Consumers"])
@@ -157,7 +159,7 @@ async def signup(body: SignupBody, request: Request, session: Session, res: Res)
     The consumer starts inactive when the deployment requires invite codes
     (`INVITE_CODES_REQUIRED`). The tenant is `SIGNUP_TENANT_ID`, else the `X-Tenant-Id` header,
     else the oldest tenant. Rate-limited like login."""
-    await _count_attempt(res, f"signup:{client_ip(request)}")
+    await count_attempt(res, f"signup:{client_ip(request)}")
     tenant_id = await service.signup_tenant(session, request.headers.get("x-tenant-id"), res.settings)
     tokens, consumer = await service.signup(
         session, tenant_id=tenant_id, email=body.email, password=body.password, settings=res.settings
@@ -165,7 +167,35 @@ async def signup(body: SignupBody, request: Request, session: Session, res: Res)
     return SignedUp(token=tokens.access_token, refreshToken=tokens.refresh_token, user=Consumer.of(consumer))
 
 
-async def _count_attempt(res: Res, key: str) -> None:
-    """Counts the attempt in its own transaction, so it holds even when the request fails."""
-    async with res.sessionmaker() as counting, counting.begin():
-        await auth.check_rate_limit(counting, key, res.settings)
+@signup_router.post(
+    "/better_auth/social",
+    summary="Sign in or sign up with a social provider",
+    response_model=SocialSignedIn,
+    responses={
+        401: {"description": "Invalid or expired token"},
+        409: {"description": "The e-mail belongs to another account"},
+        429: {"description": "Too many attempts"},
+        503: {"description": "The provider's keys could not be fetched"},
+    },
+)
+async def social(body: SocialBody, request: Request, session: Session, res: Res) -> SocialSignedIn:
+    """`provider` google or apple (when configured: GOOGLE_CLIENT_IDS, APPLE_CLIENT_IDS), `token`
+    the provider's ID token, verified against the provider's JWKS (signature, issuer, audience,
+    expiry). Signs in the consumer of that provider account, or creates one (`isNewUser`)."""
+    await count_attempt(res, f"social:{client_ip(request)}")
+    identity = await verify_id_token(res.settings, _jwks(request), body.provider, body.token)
+    tenant_id = await service.signup_tenant(session, request.headers.get("x-tenant-id"), res.settings)
+    tokens, consumer, is_new = await service.social_sign_in(
+        session, tenant_id=tenant_id, identity=identity, settings=res.settings
+    )
+    return SocialSignedIn(
+        token=tokens.access_token, refreshToken=tokens.refresh_token, user=Consumer.of(consumer), isNewUser=is_new
+    )
+
+
+def _jwks(request: Request) -> JwksCache:
+    """One key cache per app, so providers' keys are fetched once an hour, not per sign-in."""
+    cache: JwksCache | None = getattr(request.app.state, "jwks_cache", None)
+    if cache is None:
+        cache = request.app.state.jwks_cache = JwksCache()
+    return cache

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request
@@ -40,7 +41,7 @@ AdminCreate = Annotated[Principal, Depends(require("wallet.admin.create"))]
 AdminAdjust = Annotated[Principal, Depends(require("wallet.admin.adjust"))]
 
 
-def _user(principal: Principal) -> object:
+def _own_user(principal: Principal) -> uuid.UUID:
     if principal.user_id is None:
         raise BadRequest("Only a signed-in user has wallets")
     return principal.user_id
@@ -55,9 +56,8 @@ def _user(principal: Principal) -> object:
 async def my_wallets(session: Session, principal: BalanceView) -> OwnWallets:
     """Standard, bonus and their combined virtual total (id null). Balances are what can be spent:
     the posted balance minus pending purchase holds."""
-    _user(principal)
-    assert principal.user_id is not None
-    rows = await service.user_wallets(session, principal.tenant_id, principal.user_id)
+    user_id = _own_user(principal)
+    rows = await service.user_wallets(session, principal.tenant_id, user_id)
     wallets = [OwnWallet(id=str(w.id), type=w.type, balance=Money.eur(w.balance - w.held)) for w in rows]
     total = sum(w.balance.amount for w in wallets)
     return OwnWallets(wallets=[*wallets, OwnWallet(id=None, type="total", balance=Money.eur(total))])
@@ -78,9 +78,8 @@ async def my_transactions(
     walletType: str | None = None,
 ) -> OwnTransactions:
     """Entries on the caller's wallets, newest first; `type` credit|debit, `walletType` standard|bonus."""
-    _user(principal)
-    assert principal.user_id is not None
-    rows = await service.user_wallets(session, principal.tenant_id, principal.user_id)
+    user_id = _own_user(principal)
+    rows = await service.user_wallets(session, principal.tenant_id, user_id)
     total, entries = await service.list_entries(
         session,
         principal.tenant_id,
@@ -163,6 +162,7 @@ async def wallet_transactions(
         404: {"description": "Wallet not found"},
         409: {"description": "Idempotency-Key reused with a different body"},
         422: {"description": "Insufficient funds (nothing is written)"},
+        503: {"description": "Still running after WALLET_ADJUST_WAIT_SECONDS: retry with the same key"},
     },
     openapi_extra=features_doc("wallet.admin.adjust"),
 )
@@ -200,5 +200,6 @@ async def adjust(
             reference_id=body.referenceId,
             expires_at=body.expiresAt,
         ),
+        wait_seconds=res.settings.wallet_adjust_wait_seconds,
     )
     return AdjustmentMade(transactionId=str(result.transaction_id), newBalance=Money.eur(result.new_balance))

@@ -15,7 +15,6 @@ import asyncio
 import os
 import platform
 import secrets
-import signal
 import sys
 import time
 import uuid
@@ -27,7 +26,7 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from stack import ADMIN_EMAIL, ROOT, Stack, say
+from stack import ADMIN_EMAIL, ROOT, Stack, publish, run_measured, say
 
 from engine.db.session import create_engine
 from engine.devstack import free_port
@@ -259,10 +258,6 @@ def main() -> int:
     parser.add_argument("--api-workers", type=int, default=2, help="API processes (API_WORKERS)")
     args = parser.parse_args()
 
-    def interrupt(*_: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, interrupt)
     sim_port = free_port()
     sim_url = f"http://127.0.0.1:{sim_port}"
     env = {
@@ -279,21 +274,10 @@ def main() -> int:
         keep=args.keep, api_workers=args.api_workers, extra_env=env, extra_children=[("onglobal-sim", simulator)]
     )
     began = time.monotonic()
-    try:
-        stack.start()
-        provisioning, result = asyncio.run(measure(stack, args, sim_url))
-    except KeyboardInterrupt:
-        say("interrupted; stopping everything")
+    measured = run_measured(stack, lambda: measure(stack, args, sim_url))
+    if measured is None:
         return 130
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        stack.stop()
-    table = report(provisioning, result, args, time.monotonic() - began)
-    print(table)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(table)
-    say(f"written to {args.output}")
+    publish(report(*measured, args, time.monotonic() - began), args.output)
     return 0
 
 

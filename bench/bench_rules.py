@@ -27,7 +27,6 @@ import asyncio
 import math
 import os
 import platform
-import signal
 import sys
 import time
 from collections.abc import Iterable
@@ -38,7 +37,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
-from stack import ADMIN_EMAIL, Stack, say
+from stack import ADMIN_EMAIL, Stack, publish, run_measured, say
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "rules.md"
@@ -298,27 +297,13 @@ def main() -> int:
     )
     args = parser.parse_args()
 
-    def interrupt(*_: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, interrupt)
     stack = Stack(keep=args.keep, api_workers=args.api_workers)
     began = time.monotonic()
-    try:
-        stack.start()
-        runs, reference = asyncio.run(measure(stack, args))
-    except KeyboardInterrupt:
-        say("interrupted; stopping everything")
+    measured = run_measured(stack, lambda: measure(stack, args))
+    if measured is None:
         return 130
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        stack.stop()
-    table = report(runs, reference, args, time.monotonic() - began)
-    print(table)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(table)
-    say(f"written to {args.output}")
+    runs, reference = measured
+    publish(report(runs, reference, args, time.monotonic() - began), args.output)
     return 0
 
 

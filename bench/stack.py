@@ -8,10 +8,13 @@ import asyncio
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import text
 
@@ -170,3 +173,33 @@ class Stack:
             say(f"kept {self.dir}")
         else:
             shutil.rmtree(self.dir, ignore_errors=True)
+
+
+T = TypeVar("T")
+
+
+def run_measured(stack: Stack, work: Callable[[], Awaitable[T]]) -> T | None:
+    """Starts the stack, runs `work` against it and stops everything, also on Ctrl-C or SIGTERM
+    (then returns None)."""
+
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        stack.start()
+        return asyncio.run(work())
+    except KeyboardInterrupt:
+        say("interrupted; stopping everything")
+        return None
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        stack.stop()
+
+
+def publish(table: str, output: Path) -> None:
+    print(table)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(table)
+    say(f"written to {output}")

@@ -18,6 +18,7 @@ import typer
 
 from engine.devstack import EmbeddedPostgres, StackError, TemporalDevServer, port_is_free, wait_for_port
 from engine.settings import Settings, get_settings
+from engine.wallet.cli import wallet_app
 
 app = typer.Typer(help="Covo Engine: workflows, rules, schedules, eSIMs and wallets on Temporal.", no_args_is_help=True)
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
@@ -26,6 +27,7 @@ admin_app = typer.Typer(help="Administrator accounts.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(admin_app, name="admin")
 app.add_typer(definitions_app, name="definitions")
+app.add_typer(wallet_app, name="wallet")
 
 API_APP = "api.app:create_app"
 WORKER_MODULE = "workers"

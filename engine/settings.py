@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     invite_codes_required: bool = Field(default=False, alias="INVITE_CODES_REQUIRED")
     # Invite-code verify/apply attempts per user per minute.
     invite_code_rate_limit: int = Field(default=3, alias="INVITE_CODE_RATE_LIMIT")
+    # How long an adjustment request waits for its workflow before answering 503 (retry with the
+    # same Idempotency-Key to get the result).
+    wallet_adjust_wait_seconds: float = Field(default=30, gt=0, alias="WALLET_ADJUST_WAIT_SECONDS")
     # Social sign-in: accepted audiences (comma-separated client ids; empty = provider disabled)
     # and the JWKS the ID tokens are checked against.
     google_client_ids: str = Field(default="", alias="GOOGLE_CLIENT_IDS")

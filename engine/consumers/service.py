@@ -19,10 +19,11 @@ from engine.auth.security import hash_password
 from engine.consumers import repository as repo
 from engine.consumers.errors import ConsumerInactive, ConsumerNotFound, EmailTaken
 from engine.consumers.schemas import ProfileChanges
+from engine.consumers.social import SocialIdentity
 from engine.db.base import utcnow
 from engine.db.models import ConsumerRow, Role, Tenant, User, UserRole
 from engine.db.session import flush_unique
-from engine.errors import BadRequest
+from engine.errors import BadRequest, Unauthorized
 from engine.pagination import PageParams, page_of, sort_order
 from engine.settings import Settings
 from engine.wallet import service as wallet
@@ -207,3 +208,50 @@ async def delete_consumer(session: AsyncSession, tenant_id: uuid.UUID, consumer_
 async def activate(session: AsyncSession, row: ConsumerRow) -> None:
     row.active = True
     await session.flush()
+
+
+async def social_sign_in(
+    session: AsyncSession, *, tenant_id: uuid.UUID, identity: SocialIdentity, settings: Settings
+) -> tuple[auth.Tokens, Consumer, bool]:
+    """Signs in the consumer this provider account belongs to, or creates one (returns
+    `is_new`). An existing consumer with the same, provider-verified e-mail is linked; any other
+    account holding the e-mail is EmailTaken (409)."""
+    row = await session.scalar(
+        select(ConsumerRow).where(
+            ConsumerRow.tenant_id == tenant_id,
+            ConsumerRow.social_provider == identity.provider,
+            ConsumerRow.social_subject == identity.subject,
+            ConsumerRow.deleted_at.is_(None),
+        )
+    )
+    is_new = False
+    if row is None:
+        if not identity.email:
+            raise BadRequest("The provider did not share an e-mail address")
+        user = await auth.find_user_by_email(session, identity.email)
+        if user is not None:
+            linked = await session.scalar(
+                select(ConsumerRow).where(
+                    ConsumerRow.user_id == user.id, ConsumerRow.tenant_id == tenant_id, ConsumerRow.deleted_at.is_(None)
+                )
+            )
+            if linked is None or not identity.email_verified or linked.social_subject is not None:
+                raise EmailTaken()
+            linked.social_provider, linked.social_subject = identity.provider, identity.subject
+            row = linked
+        else:
+            created = await create_consumer(
+                session,
+                tenant_id=tenant_id,
+                email=identity.email,
+                password=None,
+                profile=ProfileChanges(first_name=identity.first_name, last_name=identity.last_name),
+                active=not settings.invite_codes_required,
+                social=(identity.provider, identity.subject),
+            )
+            row, is_new = created.row, True
+    user = await session.get(User, row.user_id)
+    if user is None or not user.is_active or user.deleted_at is not None:
+        raise Unauthorized("Account is disabled")
+    consumer = Consumer(row, user.email)
+    return await sign_in(session, consumer, settings), consumer, is_new

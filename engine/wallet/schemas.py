@@ -61,10 +61,20 @@ class ReconcileReport(BaseModel):
     # Sum of every entry of every account (user wallets and system accounts): always 0.
     global_sum: int
     unbalanced_transactions: list[uuid.UUID] = Field(default_factory=list)
+    # Wallets whose `held` differs from their pending holds, and bonus wallets whose unreserved
+    # balance differs from what their lots have left.
+    held_mismatches: list[uuid.UUID] = Field(default_factory=list)
+    bonus_lot_mismatches: list[uuid.UUID] = Field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.differences and self.global_sum == 0 and not self.unbalanced_transactions
+        return not (
+            self.differences
+            or self.global_sum
+            or self.unbalanced_transactions
+            or self.held_mismatches
+            or self.bonus_lot_mismatches
+        )
 
 
 class ExpiryReport(BaseModel):

@@ -15,13 +15,14 @@ Used by the scheduler: `expire_bonus(session)` and `reconcile(session)`."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
@@ -29,7 +30,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
 from engine.db.base import utcnow
 from engine.db.models import BonusLotRow, User, WalletEntryRow, WalletHoldRow, WalletRow, WalletTransactionRow
-from engine.errors import BadRequest, DomainError, NotFound, Unprocessable
+from engine.errors import BadRequest, DomainError, NotFound, ServiceUnavailable, Unprocessable
 from engine.pagination import OffsetParams, page_of
 from engine.temporal import ids
 from engine.wallet import repository as repo
@@ -504,7 +505,9 @@ async def expire_bonus(session: AsyncSession, *, now: datetime | None = None, li
 
 async def reconcile(session: AsyncSession) -> ReconcileReport:
     """Checks every user wallet's cached balance against the sum of its entries, that the sum over
-    all accounts is zero and that every transaction balances. Reads only."""
+    all accounts is zero, that every transaction balances, that each wallet's held amount is what
+    its pending holds reserve and that a bonus wallet's unreserved balance is what its lots have
+    left. Reads only."""
     sums = (
         select(WalletEntryRow.wallet_id, func.sum(WalletEntryRow.amount).label("total"))
         .group_by(WalletEntryRow.wallet_id)
@@ -527,6 +530,30 @@ async def reconcile(session: AsyncSession) -> ReconcileReport:
             .having(func.sum(WalletEntryRow.amount) != 0)
         )
     ).all()
+    # Reservations: a wallet's `held` is what its pending holds reserve, and a bonus wallet's
+    # unreserved balance is what its lots have left.
+    pending = (
+        select(WalletHoldRow.user_id, WalletHoldRow.bonus_amount, WalletHoldRow.standard_amount)
+        .where(WalletHoldRow.status == "pending")
+        .subquery()
+    )
+    reserved = func.coalesce(
+        select(func.sum(case((WalletRow.type == BONUS, pending.c.bonus_amount), else_=pending.c.standard_amount)))
+        .where(pending.c.user_id == WalletRow.user_id)
+        .scalar_subquery(),
+        0,
+    )
+    lots_left = func.coalesce(
+        select(func.sum(BonusLotRow.remaining)).where(BonusLotRow.wallet_id == WalletRow.id).scalar_subquery(), 0
+    )
+    held_wrong = (
+        await session.scalars(select(WalletRow.id).where(WalletRow.type != "system", WalletRow.held != reserved))
+    ).all()
+    lots_wrong = (
+        await session.scalars(
+            select(WalletRow.id).where(WalletRow.type == BONUS, WalletRow.balance - WalletRow.held != lots_left)
+        )
+    ).all()
     return ReconcileReport(
         wallets_checked=int(checked or 0),
         differences=[
@@ -534,6 +561,8 @@ async def reconcile(session: AsyncSession) -> ReconcileReport:
         ],
         global_sum=int(global_sum or 0),
         unbalanced_transactions=list(unbalanced),
+        held_mismatches=list(held_wrong),
+        bonus_lot_mismatches=list(lots_wrong),
     )
 
 
@@ -547,10 +576,14 @@ _FAILURES: dict[str, Callable[[], DomainError]] = {
 }
 
 
-async def run_adjustment(client: Client, task_queue: str, request: AdjustmentRequest) -> AdjustmentResult:
+async def run_adjustment(
+    client: Client, task_queue: str, request: AdjustmentRequest, *, wait_seconds: float = 30
+) -> AdjustmentResult:
     """Starts the adjustment workflow `wallet-adj-<tenant>-<key>` and waits for its result. A
     retried request (same key) attaches to the first workflow, running or finished, and gets its
-    result; the same key with a different request is IdempotencyKeyReused (409)."""
+    result; the same key with a different request is IdempotencyKeyReused (409). When the result
+    takes longer than `wait_seconds` (no worker running), ServiceUnavailable (503): the
+    adjustment still happens, and a retry with the same key returns it."""
     workflow_id = ids.wallet_adjustment_id(request.tenant_id, request.idempotency_key)
     try:
         handle = await client.start_workflow(
@@ -568,7 +601,9 @@ async def run_adjustment(client: Client, task_queue: str, request: AdjustmentReq
         if await description.memo_value("requestHash", None, type_hint=str) != request.request_hash:
             raise IdempotencyKeyReused()
     try:
-        return await handle.result()
+        return await asyncio.wait_for(handle.result(), timeout=wait_seconds)
+    except TimeoutError:
+        raise ServiceUnavailable("The adjustment is still running; retry with the same Idempotency-Key")
     except WorkflowFailureError as exc:
         cause: BaseException | None = exc.cause
         while cause is not None:

@@ -17,7 +17,7 @@ from api.app import create_app
 from engine.settings import Settings
 from tests.helpers import anonymous
 
-CONTRACT_PATH = Path(__file__).resolve().parents[3] / "shared/contract/endpoints.json"
+CONTRACT_PATH = Path(__file__).resolve().parents[1] / "data/contract/endpoints.json"
 ENDPOINTS: list[dict[str, Any]] = json.loads(CONTRACT_PATH.read_text())
 IN_SCOPE = [e for e in ENDPOINTS if e["scope"] in ("core", "supporting")]
 # The sections this service owns; "Authentication" (better_auth) is a separate service's.

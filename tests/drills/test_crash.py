@@ -9,15 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -29,12 +24,12 @@ from temporalio.client import Client
 
 from engine.settings import Settings
 from tests.conftest import MakeAccount, Stack
+from tests.subprocess_worker import Workers, app_client
 from tests.workflows.conftest import WorkflowApi, flow, step, tr
 from tests.workflows.functions import COUNTER_TABLE
 
 pytestmark = [pytest.mark.drill, pytest.mark.timeout(900)]
 
-ROOT = Path(__file__).resolve().parents[2]
 INSTANCES = 50
 LABELS = ("a", "b", "c")
 # Events of one instance, in seq order, when nothing goes wrong (and so also after a crash).
@@ -89,57 +84,6 @@ def drill_flow() -> dict[str, Any]:
         tr("count-c", "end"),
     ]
     return flow("crash-drill", steps, transitions)
-
-
-class Workers:
-    """`python -m workers` subprocesses on one task queue; whatever is still alive is killed at the end."""
-
-    def __init__(self, stack: Stack, settings: Settings, task_queue: str) -> None:
-        self.env = dict(
-            os.environ,
-            COVO_ENV="test",
-            COVO_DATA_DIR=str(stack.data_dir),
-            DATABASE_URL=stack.database_url,
-            TEMPORAL_ADDRESS=stack.temporal_address,
-            TEMPORAL_TASK_QUEUE=task_queue,
-            JWT_SECRET=settings.jwt_secret,
-            DB_POOL_SIZE="5",
-            WORKFLOW_FUNCTION_MODULES="tests.workflows.functions",
-        )
-        self.log_dir = stack.data_dir
-        self.started: list[subprocess.Popen[bytes]] = []
-
-    def start(self) -> subprocess.Popen[bytes]:
-        log = open(self.log_dir / f"drill-worker-{len(self.started)}.log", "ab")  # noqa: SIM115
-        process = subprocess.Popen(
-            [sys.executable, "-m", "workers"], cwd=ROOT, env=self.env, stdout=log, stderr=log, start_new_session=True
-        )
-        log.close()
-        self.started.append(process)
-        return process
-
-    def stop_all(self) -> None:
-        for process in self.started:
-            if process.poll() is None:
-                process.terminate()
-        for process in self.started:
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-@asynccontextmanager
-async def app_client(
-    make_client: Callable[..., AsyncIterator[httpx.AsyncClient]], **changes: Any
-) -> AsyncIterator[httpx.AsyncClient]:
-    clients = make_client(**changes)
-    client = await clients.__anext__()
-    try:
-        yield client
-    finally:
-        await clients.aclose()  # type: ignore[attr-defined]
 
 
 async def scalar(sessionmaker: async_sessionmaker[AsyncSession], sql: str, **params: Any) -> Any:

@@ -38,6 +38,8 @@ async def test_hold_spends_bonus_first_and_post_debits_once(
     assert (held.bonus_amount, held.standard_amount, held.status) == (300, 200, "pending")
     # Held money is not available, but nothing is posted yet.
     assert await balances(client, wallets.consumer) == {"standard": 800, "bonus": 0, "total": 800}
+    async with sessionmaker() as session:
+        assert (await service.reconcile(session)).ok
     async with sessionmaker() as session, session.begin():
         again = await service.hold(
             session, tenant_id=admin.tenant_id, user_id=user_id, amount=500, idempotency_key="esim-1"
