@@ -17,6 +17,7 @@ from pathlib import Path
 import typer
 
 from engine.devstack import EmbeddedPostgres, StackError, TemporalDevServer, port_is_free, wait_for_port
+from engine.esims.cli import esims_app
 from engine.settings import Settings, get_settings
 from engine.wallet.cli import wallet_app
 
@@ -28,6 +29,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(admin_app, name="admin")
 app.add_typer(definitions_app, name="definitions")
 app.add_typer(wallet_app, name="wallet")
+app.add_typer(esims_app, name="esims")
 
 API_APP = "api.app:create_app"
 WORKER_MODULE = "workers"
