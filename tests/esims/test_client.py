@@ -48,22 +48,17 @@ async def test_concurrent_calls_share_one_token_and_carry_the_headers(vendor: Ve
     assert all(h["api-version"] == "2026-02-05" for h in calls)
     assert len({h["x-correlation-id"] for h in calls}) == 10
 
-    order = await client.activate_subscription(
-        subscriber_id="sbr_1",
-        email="a@covo.test",
-        first_name="A",
-        last_name="B",
-        product_offering_id="prdoff_1",
-        idempotency_key="esim-1",
-    )
-    again = await client.activate_subscription(
-        subscriber_id="sbr_1",
-        email="a@covo.test",
-        first_name="A",
-        last_name="B",
-        product_offering_id="prdoff_1",
-        idempotency_key="esim-1",
-    )
+    order, again = [
+        await client.activate_subscription(
+            subscriber_id="sbr_1",
+            email="a@covo.test",
+            first_name="A",
+            last_name="B",
+            product_offering_id="prdoff_1",
+            idempotency_key="esim-1",
+        )
+        for _ in range(2)
+    ]
     assert again.id == order.id and len(simulator.state.orders) == 1
     assert vendor.sent[-1]["idempotency-key"] == "esim-1"
 
