@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     # Attempts per call inside one activity attempt (429/5xx); Temporal retries the activity after that.
     oneglobal_max_attempts: int = Field(default=3, ge=1, alias="ONEGLOBAL_MAX_ATTEMPTS")
     oneglobal_sim_port: int = Field(default=8290, alias="ONEGLOBAL_SIM_PORT")
+    # How long `POST /esims` waits for the order to be placed; after that it answers 201 `pending`
+    # anyway (the workflow carries on; a later refusal shows as `provisioning_failed`).
+    esims_order_wait_seconds: float = Field(default=60, gt=0, alias="ESIMS_ORDER_WAIT_SECONDS")
     esims_webhook_max_bytes: int = Field(default=256 * 1024, ge=1024, alias="ESIMS_WEBHOOK_MAX_BYTES")
     # The polling fallback when no order webhook arrives (seconds).
     esims_poll_seconds: float = Field(default=30, gt=0, alias="ESIMS_POLL_SECONDS")

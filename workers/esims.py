@@ -21,6 +21,8 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
+from engine.consumers import service as consumers
+from engine.consumers.errors import ConsumerNotFound
 from engine.db.models import EsimRow, OneGlobalWebhookRow
 from engine.esims import activities as act
 from engine.esims import onglobal_fields as f
@@ -168,11 +170,11 @@ class EsimActivities:
             await self.onglobal.get_account(self.settings.oneglobal_account_id)
             subscriber = await self.onglobal.find_subscriber(email)
             if subscriber is None:
-                first, _, last = (row.name or "").partition(" ")
+                first, last = await _names(session, row)
                 subscriber = await self.onglobal.create_subscriber(
                     email=email,
-                    first_name=first or "Covo",
-                    last_name=last or "Consumer",
+                    first_name=first,
+                    last_name=last,
                     idempotency_key=f"subscriber-{row.consumer_profile_id}",
                 )
             row.one_global_subscriber_id = subscriber
@@ -187,11 +189,12 @@ class EsimActivities:
             email = row.consumer_email or f"{row.consumer_profile_id}@consumers.covo.invalid"
             # The key is our eSIM id: a retried attempt (or a new worker after a crash) gets the
             # same order back instead of a second one.
+            first, last = await _names(session, row)
             placed = await self.onglobal.activate_subscription(
                 subscriber_id=row.one_global_subscriber_id or "",
                 email=email,
-                first_name="Covo",
-                last_name="Consumer",
+                first_name=first,
+                last_name=last,
                 product_offering_id=row.product_offering_id,
                 idempotency_key=f"esim-{row.id}",
             )
@@ -408,6 +411,15 @@ class EsimSweepActivities:
             signalled += await dispatch_webhook(self.sessionmaker, self.client, self.settings, stored)
             activity.heartbeat()
         return SweepWebhooksResult(signalled=signalled)
+
+
+async def _names(session: AsyncSession, row: EsimRow) -> tuple[str, str]:
+    """The consumer's names for 1Global's subscriber (required there; placeholders when unknown)."""
+    try:
+        consumer = await consumers.consumer_by_id(session, row.tenant_id, row.consumer_profile_id)
+    except ConsumerNotFound:
+        return "Covo", "Consumer"
+    return consumer.first_name or "Covo", consumer.last_name or "Consumer"
 
 
 def hold_key(esim_id: uuid.UUID) -> str:

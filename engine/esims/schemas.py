@@ -62,8 +62,6 @@ class NewEsim(BaseModel):
     consumer_profile_id: uuid.UUID
     user_id: uuid.UUID | None
     consumer_email: str | None
-    first_name: str = ""
-    last_name: str = ""
     name: str
     product_offering_id: str
     price_cents: int = 0

@@ -4,6 +4,7 @@ intake and the usage sync. Returns rows or typed results; never commits."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 import uuid
 from dataclasses import dataclass, replace
@@ -74,15 +75,13 @@ class Consumer:
     id: uuid.UUID
     user_id: uuid.UUID
     email: str
-    first_name: str
-    last_name: str
 
 
 async def _consumer(session: AsyncSession, row: ConsumerRow) -> Consumer:
     if not row.active:
         raise ConsumerNotFound()  # an inactive profile cannot order: as if there were none
     found = await consumers.with_email(session, row)
-    return Consumer(row.id, row.user_id, found.email, row.first_name or "", row.last_name or "")
+    return Consumer(row.id, row.user_id, found.email)
 
 
 async def consumer_for_caller(session: AsyncSession, principal: Principal) -> Consumer:
@@ -155,8 +154,6 @@ async def order(
         consumer_profile_id=consumer.id,
         user_id=consumer.user_id,
         consumer_email=consumer.email,
-        first_name=consumer.first_name,
-        last_name=consumer.last_name,
         name=(name or "").strip() or "eSIM",
         product_offering_id=product,
         price_cents=await price_of(session, principal.tenant_id, product),
@@ -168,9 +165,13 @@ async def order(
         task_queue=settings.temporal_task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
-    placement: OrderPlacement = await client.execute_update_with_start_workflow(
+    answer = client.execute_update_with_start_workflow(
         "order_placement", start_workflow_operation=start, result_type=OrderPlacement
     )
+    try:
+        placement: OrderPlacement = await asyncio.wait_for(answer, settings.esims_order_wait_seconds)
+    except TimeoutError:
+        return esim_id  # 1Global is slow (retries under way): the eSIM is pending, the workflow carries on
     if placement.status == "insufficient_funds":
         raise InsufficientFunds()
     if placement.status != "placed":
