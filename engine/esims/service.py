@@ -25,6 +25,7 @@ from temporalio.client import (
     ScheduleSpec,
     WithStartWorkflowOperation,
     WorkflowFailureError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import FailureError, WorkflowAlreadyStartedError
@@ -158,6 +159,9 @@ async def order(
         product_offering_id=product,
         price_cents=await price_of(session, principal.tenant_id, product),
     )
+    # Nothing is written here (the workflow writes the row): end the read-only transaction so the
+    # request gives its database connection back while it waits for 1Global.
+    await session.rollback()
     start = WithStartWorkflowOperation(
         ProvisionEsimWorkflow.run,
         ProvisionEsimInput(esim_id=esim_id, new=new, poll=poll_policy(settings)),
@@ -170,7 +174,7 @@ async def order(
     )
     try:
         placement: OrderPlacement = await asyncio.wait_for(answer, settings.esims_order_wait_seconds)
-    except TimeoutError:
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
         return esim_id  # 1Global is slow (retries under way): the eSIM is pending, the workflow carries on
     if placement.status == "insufficient_funds":
         raise InsufficientFunds()
