@@ -3,6 +3,7 @@ home zone, rename, and the 1Global webhook."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hmac
@@ -11,7 +12,7 @@ import logging
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import Field, StrictBool
 
@@ -265,9 +266,16 @@ async def _read_limited(request: Request, limit: int) -> bytes | None:
     return bytes(body)
 
 
+# Webhooks being handed over by this process (kept referenced until done), a few at a time so a
+# burst does not take the connections the intake itself needs.
+_dispatching: set[asyncio.Task[None]] = set()
+_dispatch_slots = asyncio.Semaphore(8)
+
+
 async def _dispatch(res: Resources, stored: service.StoredWebhook) -> None:
     try:
-        await service.dispatch_webhook(res.sessionmaker, await res.temporal_client(), res.settings, stored)
+        async with _dispatch_slots:
+            await service.dispatch_webhook(res.sessionmaker, await res.temporal_client(), res.settings, stored)
     except Exception:
         log.exception("1Global webhook %s stored but not signalled (the sweep will)", stored.signal.event_id)
 
@@ -287,7 +295,7 @@ def _fail(status: int, message: str, headers: dict[str, str] | None = None) -> J
         500: {"description": "The event could not be stored: 1Global should retry"},
     },
 )
-async def onglobal_webhook(request: Request, res: Res, background: BackgroundTasks) -> WebhookAck | JSONResponse:
+async def onglobal_webhook(request: Request, res: Res) -> WebhookAck | JSONResponse:
     """Basic authentication. The raw event is stored first, once per event `id` (a redelivery
     answers 200 and changes nothing), then handed to the eSIM's workflow. Unknown types are stored
     and answered 200. Types match case-insensitively with `.` and `_` alike."""
@@ -312,7 +320,9 @@ async def onglobal_webhook(request: Request, res: Res, background: BackgroundTas
     except Exception:
         log.exception("1Global webhook %s not stored", payload.get("id"))
         return _fail(500, "Processing failed")
-    # Handed to the eSIM's workflow after the answer is sent: 1Global gets its 2xx as soon as the
-    # event is safe. Should this process die first, the webhook sweep hands it over.
-    background.add_task(_dispatch, res, stored)
+    # Handed to the eSIM's workflow off the request path: 1Global gets its 2xx as soon as the event
+    # is safe. Should this process die first, the webhook sweep hands it over.
+    task = asyncio.create_task(_dispatch(res, stored))
+    _dispatching.add(task)
+    task.add_done_callback(_dispatching.discard)
     return WebhookAck()
