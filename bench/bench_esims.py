@@ -26,7 +26,7 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from stack import ADMIN_EMAIL, ROOT, Stack, publish, run_measured, say
+from stack import ADMIN_EMAIL, ROOT, Stack, run, say
 
 from engine.db.session import create_engine
 from engine.devstack import free_port
@@ -273,12 +273,12 @@ def main() -> int:
     stack = Stack(
         keep=args.keep, api_workers=args.api_workers, extra_env=env, extra_children=[("onglobal-sim", simulator)]
     )
-    began = time.monotonic()
-    measured = run_measured(stack, lambda: measure(stack, args, sim_url))
-    if measured is None:
-        return 130
-    publish(report(*measured, args, time.monotonic() - began), args.output)
-    return 0
+    return run(
+        stack,
+        lambda: asyncio.run(measure(stack, args, sim_url)),
+        lambda measured, elapsed: report(*measured, args, elapsed),
+        args.output,
+    )
 
 
 if __name__ == "__main__":

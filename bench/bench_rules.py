@@ -37,7 +37,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
-from stack import ADMIN_EMAIL, Stack, publish, run_measured, say
+from stack import ADMIN_EMAIL, Stack, say
+from stack import run as run_bench
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "rules.md"
@@ -298,13 +299,12 @@ def main() -> int:
     args = parser.parse_args()
 
     stack = Stack(keep=args.keep, api_workers=args.api_workers)
-    began = time.monotonic()
-    measured = run_measured(stack, lambda: measure(stack, args))
-    if measured is None:
-        return 130
-    runs, reference = measured
-    publish(report(runs, reference, args, time.monotonic() - began), args.output)
-    return 0
+    return run_bench(
+        stack,
+        lambda: asyncio.run(measure(stack, args)),
+        lambda measured, elapsed: report(*measured, args, elapsed),
+        args.output,
+    )
 
 
 if __name__ == "__main__":

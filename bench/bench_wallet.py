@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
 from bench_rules import Run
-from stack import ADMIN_EMAIL, Stack, publish, run_measured, say
+from stack import ADMIN_EMAIL, Stack, run, say
 
 from engine.db.models import User
 from engine.db.session import create_engine, create_sessionmaker
@@ -227,13 +227,12 @@ def main() -> int:
     args = parser.parse_args()
 
     stack = Stack(keep=args.keep, api_workers=args.api_workers)
-    began = time.monotonic()
-    measured = run_measured(stack, lambda: measure(stack, args))
-    if measured is None:
-        return 130
-    runs, check = measured
-    publish(report(runs, check, args, time.monotonic() - began), args.output)
-    return 0
+    return run(
+        stack,
+        lambda: asyncio.run(measure(stack, args)),
+        lambda measured, elapsed: report(*measured, args, elapsed),
+        args.output,
+    )
 
 
 if __name__ == "__main__":

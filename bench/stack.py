@@ -12,7 +12,8 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
@@ -22,6 +23,7 @@ from engine.devstack import EmbeddedPostgres, TemporalDevServer, free_port, wait
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN_EMAIL = "bench@covo.local"
+T = TypeVar("T")
 
 
 def say(message: str) -> None:
@@ -149,17 +151,21 @@ class Stack:
             if process.poll() is not None:
                 raise RuntimeError(f"{name} exited with code {process.returncode}; see {self.dir / (name + '.log')}")
 
-    def stop(self) -> None:
+    def stop_children(self, patience: float = 30) -> None:
+        """SIGTERM every child (workers drain), SIGKILL what is still there after `patience`."""
         for _, process in self.children:
             if process.poll() is None:
                 process.terminate()
         for _, process in self.children:
             try:
-                process.wait(30)
+                process.wait(patience)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
         self.children = []
+
+    def stop(self) -> None:
+        self.stop_children()
         if self.temporal is not None:
             self.temporal.stop()
             self.temporal = None
@@ -175,31 +181,30 @@ class Stack:
             shutil.rmtree(self.dir, ignore_errors=True)
 
 
-T = TypeVar("T")
-
-
-def run_measured(stack: Stack, work: Callable[[], Awaitable[T]]) -> T | None:
-    """Starts the stack, runs `work` against it and stops everything, also on Ctrl-C or SIGTERM
-    (then returns None)."""
+def run(stack: Stack, measure: Callable[[], T], render: Callable[[T, float], str], output: Path) -> int:
+    """A bench's main: start the stack, measure, stop everything (also on Ctrl-C or SIGTERM), print
+    the table and write it to `output`."""
 
     def interrupt(*_: object) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored
+    began = time.monotonic()
     try:
         stack.start()
-        return asyncio.run(work())
+        results = measure()
     except KeyboardInterrupt:
         say("interrupted; stopping everything")
-        return None
+        return 130
     finally:
+        # A second Ctrl-C must not abort the cleanup half-way.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         stack.stop()
-
-
-def publish(table: str, output: Path) -> None:
+    table = render(results, time.monotonic() - began)
     print(table)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(table)
     say(f"written to {output}")
+    return 0
