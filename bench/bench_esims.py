@@ -225,8 +225,8 @@ def report(p: Provisioning, i: Intake, args: argparse.Namespace, elapsed: float)
         f"## Webhook intake: {i.sent} requests at concurrency {i.concurrency}",
         "",
         f"`USAGE_THRESHOLD` events spread over the {p.esims} eSIMs, {i.unique} distinct ids plus {i.sent - i.unique} "
-        "replays of already-sent ids; each request stores the raw event, finds the eSIM and signals its workflow "
-        f"(signal-with-start). {args.warmup} warm-up requests before.",
+        "replays of already-sent ids; each request is answered once the raw event is stored; it is then handed to "
+        f"the eSIM's workflow (signal-with-start) off the request path. {args.warmup} warm-up requests before.",
         "",
         "| measure | value |",
         "|---|---|",
