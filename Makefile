@@ -54,7 +54,7 @@ lock: install
 	$(LOCK) pyproject.toml -c requirements.lock -o requirements-prod.lock
 	$(LOCK) --group pyproject.toml:build -o requirements-build.lock
 
-.PHONY: bench bench-scheduler bench-wallet drill scale fuzz browser
+.PHONY: bench bench-scheduler bench-wallet bench-esims drill scale fuzz browser
 
 ## Benchmarks: workflow engine vs a plain Temporal workflow (own embedded stack), then JsonLogic.
 bench: install
@@ -70,6 +70,10 @@ bench-scheduler: install
 ## Wallet adjustments benchmark (own embedded stack); writes bench/results/wallet.md.
 bench-wallet: install
 	$(BIN)/python bench/bench_wallet.py
+
+## eSIM benchmark with the 1Global simulator (own embedded stack); writes bench/results/esims.md.
+bench-esims: install
+	$(BIN)/python bench/bench_esims.py
 
 ## Scale-out on this machine: the checkout benchmark with 1/2 workers x 1/2 API processes on one
 ## dev server, then two workers with one SIGKILLed mid-run (bench/results/scale.md).

@@ -76,12 +76,15 @@ class Stack:
         extra_children: list[tuple[str, list[str]]] | None = None,
         setup_sql: list[str] | None = None,
         api_workers: int = 1,
+        extra_env: dict[str, str] | None = None,
     ) -> None:
         self.setup_sql = setup_sql or []
         self.dir = Path(tempfile.mkdtemp(prefix="covo-bench-"))
         self.extra_children = extra_children or []
         self.keep = keep
         self.api_workers = api_workers
+        # Added to every child's environment; "{api_url}" in extra children's arguments is replaced.
+        self.extra_env = extra_env or {}
         self.postgres: EmbeddedPostgres | None = None
         self.temporal: TemporalDevServer | None = None
         self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
@@ -112,10 +115,11 @@ class Stack:
             COVO_DATA_DIR=str(self.dir),
             API_PORT=str(api_port),
             AUTH_RATE_LIMIT="1000000",
+            **self.extra_env,
         )
-        self.spawn("worker", [sys.executable, "-m", "workers"])
         for name, args in self.extra_children:
-            self.spawn(name, args)
+            self.spawn(name, [arg.replace("{api_url}", self.api_url) for arg in args])
+        self.spawn("worker", [sys.executable, "-m", "workers"])
         api = self.spawn(
             "api",
             [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app", "--host", "127.0.0.1",

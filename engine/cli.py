@@ -17,6 +17,7 @@ from pathlib import Path
 import typer
 
 from engine.devstack import EmbeddedPostgres, StackError, TemporalDevServer, port_is_free, wait_for_port
+from engine.esims.cli import esims_app
 from engine.settings import Settings, get_settings
 from engine.wallet.cli import wallet_app
 
@@ -30,9 +31,11 @@ app.add_typer(definitions_app, name="definitions")
 scheduler_app = typer.Typer(help="Scheduled jobs and their Temporal Schedules.", no_args_is_help=True)
 app.add_typer(scheduler_app, name="scheduler")
 app.add_typer(wallet_app, name="wallet")
+app.add_typer(esims_app, name="esims")
 
 API_APP = "api.app:create_app"
 WORKER_MODULE = "workers"
+SIMULATOR_MODULE = "workers.onglobal.simulator"
 
 
 def _fail(message: str) -> None:
@@ -73,6 +76,20 @@ def api() -> None:
 def worker() -> None:
     """Run the Temporal worker (needs DATABASE_URL and TEMPORAL_ADDRESS)."""
     os.execv(sys.executable, [sys.executable, "-m", WORKER_MODULE])
+
+
+@app.command("onglobal-sim")
+def onglobal_sim(
+    port: int = typer.Option(None, help="Defaults to ONEGLOBAL_SIM_PORT (8290)"),
+    webhook_url: str = typer.Option(None, help="Where webhooks go; defaults to this machine's API"),
+) -> None:
+    """Run the 1Global simulator (in-memory; webhooks with the ONEGLOBAL_WEBHOOK_* Basic pair)."""
+    args = [sys.executable, "-m", SIMULATOR_MODULE]
+    if port:
+        args += ["--port", str(port)]
+    if webhook_url:
+        args += ["--webhook-url", webhook_url]
+    os.execv(sys.executable, args)
 
 
 @db_app.command("upgrade")
@@ -304,12 +321,16 @@ def run() -> None:
     (data_dir / "ready.json").unlink(missing_ok=True)
     started = time.monotonic()
     wanted = [(settings.api_port, "API")]
+    # Without 1Global credentials the simulator stands in for 1Global (and the banner says so).
+    simulated = not settings.oneglobal_client_id
+    if simulated:
+        wanted.append((settings.oneglobal_sim_port, "1Global simulator"))
     if not settings.temporal_address:
         wanted += [(settings.temporal_port, "Temporal"), (settings.temporal_ui_port, "Temporal UI")]
     busy = [f"{name} port {port}" for port, name in wanted if not port_is_free(port)]
     if busy:
         _fail(
-            f"Cannot start: {', '.join(busy)} already in use. Stop what is using it or set API_PORT / TEMPORAL_PORT / TEMPORAL_UI_PORT."
+            f"Cannot start: {', '.join(busy)} already in use. Stop what is using it or set API_PORT / TEMPORAL_PORT / TEMPORAL_UI_PORT / ONEGLOBAL_SIM_PORT."
         )
 
     postgres: EmbeddedPostgres | None = None
@@ -366,7 +387,21 @@ def run() -> None:
             TEMPORAL_ADDRESS=temporal_address,
             COVO_DATA_DIR=str(data_dir),
             JWT_SECRET=settings.jwt_secret,
+            ONEGLOBAL_WEBHOOK_USER=settings.oneglobal_webhook_user or "",
+            ONEGLOBAL_WEBHOOK_PASSWORD=settings.oneglobal_webhook_password or "",
         )
+        oneglobal = settings.oneglobal_base_url
+        if simulated:
+            oneglobal = f"http://127.0.0.1:{settings.oneglobal_sim_port}"
+            env.update(
+                ONEGLOBAL_BASE_URL=oneglobal, ONEGLOBAL_CLIENT_ID="covo-dev", ONEGLOBAL_CLIENT_SECRET="simulated"
+            )
+            env.pop("ONEGLOBAL_TOKEN_URL", None)
+            webhook_url = f"http://127.0.0.1:{settings.api_port}/api/esims/webhooks/1global"
+            simulator = [sys.executable, "-m", SIMULATOR_MODULE, "--port", str(settings.oneglobal_sim_port)]
+            simulator += ["--webhook-url", webhook_url]
+            children.append(subprocess.Popen(simulator, env=env, start_new_session=True))
+            wait_for_port(settings.oneglobal_sim_port, 60, children[-1])
         # Own sessions: a Ctrl-C in the terminal reaches only this supervisor, which then stops the
         # children in order (API first, then the worker drains) instead of each dying on its own.
         children.append(subprocess.Popen([sys.executable, "-m", WORKER_MODULE], env=env, start_new_session=True))
@@ -396,12 +431,14 @@ def run() -> None:
             "api": f"http://{settings.api_host}:{settings.api_port}/api/docs",
             "temporalUi": f"http://127.0.0.1:{settings.temporal_ui_port}" if temporal else "(external Temporal)",
             "admin": settings.admin_email,
+            "oneglobal": f"simulator on {oneglobal} (ONEGLOBAL_CLIENT_ID unset)" if simulated else oneglobal,
             "readyInSeconds": round(time.monotonic() - started, 1),
         }
         typer.secho("\nCovo Engine is running", fg=typer.colors.GREEN, bold=True)
         typer.echo(f"  API docs     {banner['api']}")
         typer.echo(f"  Temporal UI  {banner['temporalUi']}")
         typer.echo(f"  Admin        {banner['admin']}")
+        typer.echo(f"  1Global      {banner['oneglobal']}")
         if created and generated:
             typer.echo(f"  Password     {password}   (shown once; stored in {data_dir}/admin_password)")
         elif created:

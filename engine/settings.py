@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -98,6 +99,29 @@ class Settings(BaseSettings):
     # Scheduled job executions older than this are deleted by the scheduler's own daily job.
     scheduler_retention_days: int = Field(default=30, ge=1, alias="SCHEDULER_RETENTION_DAYS")
 
+    # 1Global Connect. Without ONEGLOBAL_CLIENT_ID, `covo run` starts the simulator and points here.
+    oneglobal_base_url: str = Field(default="https://api.1global.com/connect", alias="ONEGLOBAL_BASE_URL")
+    oneglobal_token_url: str | None = Field(default=None, alias="ONEGLOBAL_TOKEN_URL")
+    oneglobal_client_id: str | None = Field(default=None, alias="ONEGLOBAL_CLIENT_ID")
+    oneglobal_client_secret: str | None = Field(default=None, alias="ONEGLOBAL_CLIENT_SECRET")
+    oneglobal_account_id: str = Field(default="acc_00000000000000000000000000", alias="ONEGLOBAL_ACCOUNT_ID")
+    oneglobal_product_offering_id: str = Field(default="prdoff_DEFAULT", alias="ONEGLOBAL_PRODUCT_OFFERING_ID")
+    # The Basic-auth pair 1Global uses on our webhook; generated into the data dir outside production.
+    oneglobal_webhook_user: str | None = Field(default=None, alias="ONEGLOBAL_WEBHOOK_USER")
+    oneglobal_webhook_password: str | None = Field(default=None, alias="ONEGLOBAL_WEBHOOK_PASSWORD")
+    oneglobal_timeout_seconds: float = Field(default=10.0, gt=0, alias="ONEGLOBAL_TIMEOUT_SECONDS")
+    # Attempts per call inside one activity attempt (429/5xx); Temporal retries the activity after that.
+    oneglobal_max_attempts: int = Field(default=3, ge=1, alias="ONEGLOBAL_MAX_ATTEMPTS")
+    oneglobal_sim_port: int = Field(default=8290, alias="ONEGLOBAL_SIM_PORT")
+    # How long `POST /esims` waits for the order to be placed; after that it answers 201 `pending`
+    # anyway (the workflow carries on; a later refusal shows as `provisioning_failed`).
+    esims_order_wait_seconds: float = Field(default=60, gt=0, alias="ESIMS_ORDER_WAIT_SECONDS")
+    esims_webhook_max_bytes: int = Field(default=256 * 1024, ge=1024, alias="ESIMS_WEBHOOK_MAX_BYTES")
+    # The polling fallback when no order webhook arrives (seconds).
+    esims_poll_seconds: float = Field(default=30, gt=0, alias="ESIMS_POLL_SECONDS")
+    esims_poll_fast_for_seconds: float = Field(default=300, ge=0, alias="ESIMS_POLL_FAST_FOR_SECONDS")
+    esims_poll_slow_seconds: float = Field(default=300, gt=0, alias="ESIMS_POLL_SLOW_SECONDS")
+    esims_poll_deadline_seconds: float = Field(default=24 * 3600, gt=0, alias="ESIMS_POLL_DEADLINE_SECONDS")
     # Consumers: sign-up lands in SIGNUP_TENANT_ID (else the `X-Tenant-Id` header, else the oldest
     # tenant); with INVITE_CODES_REQUIRED new consumers start inactive until they apply a code.
     signup_tenant_id: str | None = Field(default=None, alias="SIGNUP_TENANT_ID")
@@ -135,19 +159,31 @@ class Settings(BaseSettings):
     def _refuse_default_secret_in_production(self) -> Settings:
         if self.environment == "production" and (self.jwt_secret == DEFAULT_SECRET or len(self.jwt_secret) < 32):
             raise ValueError("JWT_SECRET must be set to a random value of 32+ characters in production")
+        if self.environment == "production" and not (self.oneglobal_webhook_user and self.oneglobal_webhook_password):
+            raise ValueError("ONEGLOBAL_WEBHOOK_USER and ONEGLOBAL_WEBHOOK_PASSWORD must be set in production")
         return self
 
     def with_generated_secrets(self) -> Settings:
         """Outside production, a missing JWT secret is generated once into the data dir, so tokens
         survive restarts without anyone having to invent a secret."""
-        if self.jwt_secret != DEFAULT_SECRET or self.environment == "production":
+        if self.environment == "production":
             return self
-        path = self.data_dir / "jwt_secret"
+        update: dict[str, str] = {}
+        if self.jwt_secret == DEFAULT_SECRET:
+            update["jwt_secret"] = self._generated("jwt_secret", lambda: secrets.token_urlsafe(48))
+        if not (self.oneglobal_webhook_user and self.oneglobal_webhook_password):
+            # Shared with the simulator, which reads the same file to sign its webhooks.
+            pair = self._generated("oneglobal_webhook", lambda: f"oneglobal:{secrets.token_urlsafe(24)}")
+            update["oneglobal_webhook_user"], _, update["oneglobal_webhook_password"] = pair.partition(":")
+        return self.model_copy(update=update) if update else self
+
+    def _generated(self, name: str, make: Callable[[], str]) -> str:
+        path = self.data_dir / name
         if not path.exists():
             self.data_dir.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(48))
+            path.write_text(make())
             path.chmod(0o600)
-        return self.model_copy(update={"jwt_secret": path.read_text().strip()})
+        return path.read_text().strip()
 
 
 def secrets_dir() -> Path | None:

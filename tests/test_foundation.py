@@ -25,7 +25,13 @@ def test_production_refuses_the_default_secret() -> None:
         Settings(COVO_ENV="production")
     with pytest.raises(ValidationError, match="JWT_SECRET"):
         Settings(COVO_ENV="production", JWT_SECRET="short")
-    assert Settings(COVO_ENV="production", JWT_SECRET="s" * 40).jwt_secret == "s" * 40
+    webhook = {"ONEGLOBAL_WEBHOOK_USER": "oneglobal", "ONEGLOBAL_WEBHOOK_PASSWORD": "p" * 24}
+    assert Settings(COVO_ENV="production", JWT_SECRET="s" * 40, **webhook).jwt_secret == "s" * 40
+
+
+def test_production_requires_the_webhook_credentials() -> None:
+    with pytest.raises(ValidationError, match="ONEGLOBAL_WEBHOOK_USER"):
+        Settings(COVO_ENV="production", JWT_SECRET="s" * 40)
 
 
 def test_development_secret_is_generated_once_and_kept(tmp_path: Path) -> None:
@@ -34,6 +40,12 @@ def test_development_secret_is_generated_once_and_kept(tmp_path: Path) -> None:
     assert first.jwt_secret == second.jwt_secret
     assert len(first.jwt_secret) >= 32
     assert stat.S_IMODE((tmp_path / "jwt_secret").stat().st_mode) == 0o600
+    # The 1Global webhook pair too: the simulator reads the same file.
+    assert (first.oneglobal_webhook_user, first.oneglobal_webhook_password) == (
+        second.oneglobal_webhook_user,
+        second.oneglobal_webhook_password,
+    )
+    assert first.oneglobal_webhook_password and len(first.oneglobal_webhook_password) >= 24
 
 
 def test_admin_password_is_generated_once_with_mode_600(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 from engine import metrics, observability
 from engine.db.session import create_engine, create_sessionmaker
+from engine.esims.service import ensure_webhook_sweep_schedule
 from engine.outbox.service import ensure_sweep_schedule
 from engine.scheduler.service import reconcile
 from engine.settings import Settings, get_settings
@@ -36,6 +37,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     await ensure_sweep_schedule(client, settings.temporal_task_queue)
     sessionmaker = create_sessionmaker(engine)
     await reconcile_schedules(sessionmaker, client, settings.temporal_task_queue)
+    await ensure_webhook_sweep_schedule(client, settings.temporal_task_queue)
     worker = build_worker(client, settings, sessionmaker)
     try:
         async with worker:

@@ -11,6 +11,12 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from engine.esims.workflows import (
+    EsimHomeZoneWorkflow,
+    EsimUsageSyncWorkflow,
+    EsimWebhookSweepWorkflow,
+    ProvisionEsimWorkflow,
+)
 from engine.events.workflows import DomainEventDispatchWorkflow
 from engine.mail.workflows import MailDeliveryWorkflow
 from engine.outbox.workflows import OutboxSweepWorkflow
@@ -19,8 +25,10 @@ from engine.scheduler.workflows import ScheduledJobRunWorkflow
 from engine.settings import Settings
 from engine.wallet.workflows import WalletAdjustmentWorkflow
 from engine.workflows.workflows import WorkflowInstanceWorkflow
+from workers.esims import EsimActivities, EsimSweepActivities
 from workers.events import EventActivities
 from workers.mail import MailActivities, Mailer
+from workers.onglobal.client import OneGlobalClient
 from workers.outbox import OutboxActivities
 from workers.rules import RuleActivities
 from workers.scheduler import SchedulerActivities
@@ -36,6 +44,10 @@ WORKFLOWS: Sequence[type] = (
     RuleWebhookWorkflow,
     OutboxSweepWorkflow,
     ScheduledJobRunWorkflow,
+    ProvisionEsimWorkflow,
+    EsimHomeZoneWorkflow,
+    EsimUsageSyncWorkflow,
+    EsimWebhookSweepWorkflow,
     WalletAdjustmentWorkflow,
 )
 
@@ -52,6 +64,7 @@ def build_activities(
     rules = RuleActivities(settings)
     outbox = OutboxActivities(sessionmaker, settings, client)
     scheduler = SchedulerActivities(sessionmaker, settings, client)
+    esims = EsimActivities(sessionmaker, settings, client, OneGlobalClient(settings))
     wallet = WalletActivities(sessionmaker)
     return [
         mail.deliver,
@@ -64,6 +77,16 @@ def build_activities(
         scheduler.begin_run,
         scheduler.run_target,
         scheduler.finish_run,
+        esims.prepare,
+        esims.hold_funds,
+        esims.ensure_subscriber,
+        esims.place_order,
+        esims.check_order,
+        esims.complete_order,
+        esims.apply_event,
+        esims.set_home_zone,
+        esims.sync_usage,
+        EsimSweepActivities(sessionmaker, settings, client).sweep_webhooks,
         wallet.adjust,
     ]
 

@@ -28,12 +28,14 @@ def _wait_ready(data_dir: Path, process: subprocess.Popen[bytes], timeout: float
 
 
 def test_covo_run_serves_login_protected_calls_and_readiness_then_stops_cleanly(tmp_path: Path) -> None:
-    api_port, temporal_port, ui_port = free_port(), free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TEMPORAL_ADDRESS", "JWT_SECRET")} | {
+    api_port, temporal_port, ui_port, sim_port = free_port(), free_port(), free_port(), free_port()
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("ONEGLOBAL_")}
+    env = {k: v for k, v in inherited.items() if k not in ("DATABASE_URL", "TEMPORAL_ADDRESS", "JWT_SECRET")} | {
         "COVO_DATA_DIR": str(tmp_path / "data"),
         "API_PORT": str(api_port),
         "TEMPORAL_PORT": str(temporal_port),
         "TEMPORAL_UI_PORT": str(ui_port),
+        "ONEGLOBAL_SIM_PORT": str(sim_port),
         "ADMIN_EMAIL": "smoke@covo.test",
         "ADMIN_PASSWORD": "smoke-password-123",
     }
@@ -57,6 +59,19 @@ def test_covo_run_serves_login_protected_calls_and_readiness_then_stops_cleanly(
             assert users.status_code == 200
             assert [u["email"] for u in users.json()["items"]] == ["smoke@covo.test"]
 
+            # Without 1Global credentials the simulator stands in: a consumer's eSIM gets ready.
+            assert "simulator" in str(banner["oneglobal"])
+            signup = http.post("/better_auth/signup", json={"email": "c@covo.test", "password": "consumer-secret-1"})
+            assert signup.status_code == 200, signup.text
+            consumer = {"Authorization": f"Bearer {signup.json()['token']}"}
+            ordered = http.post("/esims", json={"name": "Smoke"}, headers=consumer)
+            assert ordered.status_code == 201, ordered.text
+            deadline = time.monotonic() + 60
+            while (esim := http.get(f"/esims/{ordered.json()['id']}", headers=consumer).json())["status"] == "pending":
+                assert time.monotonic() < deadline, "the eSIM did not get ready"
+                time.sleep(0.2)
+            assert esim["activationCode"].startswith("LPA:1$")
+
         # A second `covo run` on the same data refuses with a clear message instead of hanging.
         second = subprocess.run(covo, env=env, capture_output=True, text=True, timeout=60)
         assert second.returncode != 0
@@ -69,7 +84,7 @@ def test_covo_run_serves_login_protected_calls_and_readiness_then_stops_cleanly(
         output = process.communicate(timeout=90)[0].decode()
     assert process.returncode == 0, output
     assert "stopping" in output
-    for port in (api_port, temporal_port, ui_port):
+    for port in (api_port, temporal_port, ui_port, sim_port):
         assert port_is_free(port), f"port {port} still in use after Ctrl-C"
 
 

@@ -15,6 +15,7 @@ from engine.db.models.auth import (
 )
 from engine.db.models.consumers import ConsumerRow
 from engine.db.models.directory import Organization, Tenant
+from engine.db.models.esims import EsimEventRow, EsimPriceRow, EsimRow, EsimUsageDayRow, OneGlobalWebhookRow
 from engine.db.models.events import DomainEventRow
 from engine.db.models.invite_codes import InviteCodeRow, InviteCodeUseRow
 from engine.db.models.mail import MailOutbox
@@ -44,12 +45,17 @@ __all__ = [
     "BusinessRuleRow",
     "ConsumerRow",
     "DomainEventRow",
+    "EsimEventRow",
+    "EsimPriceRow",
+    "EsimRow",
+    "EsimUsageDayRow",
     "InviteCodeRow",
     "InviteCodeUseRow",
     "LiveEventRow",
     "MailOutbox",
     "NotificationRow",
     "NotificationSettingsRow",
+    "OneGlobalWebhookRow",
     "Organization",
     "PasswordReset",
     "RateLimitBucket",
