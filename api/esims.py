@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import Field, StrictBool
 
-from api.auth import Camel, _page
+from api.common import Camel, page_params
 from api.deps import Res, Resources, Session, features_doc, require
 from api.schemas.common import Ok, Page
 from api.schemas.esims import (
@@ -132,7 +132,7 @@ async def admin_list(
     """Search covers name, ICCID, consumer e-mail, 1Global order/subscription ids and status;
     `sortField` is one of createdAt, updatedAt, name, status, iccid, consumerEmail. `id` returns
     that one eSIM (404 when it is not in the tenant)."""
-    params = _page(page, page_size)
+    params = page_params(page, page_size)
     total, rows = await service.admin_list(
         session,
         principal,
@@ -174,7 +174,7 @@ async def my_esims(
     page_size: Annotated[int, Query(alias="pageSize")] = 50,
 ) -> MyEsims:
     """`status` filters by one status or a comma-separated list."""
-    params = _page(page, page_size)
+    params = page_params(page, page_size)
     total, rows = await service.mine(session, principal, params, status)
     return MyEsims(esims=[MyEsim.of(r) for r in rows], total=total, totalPages=service.total_pages(total, params))
 
