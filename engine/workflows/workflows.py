@@ -59,7 +59,9 @@ class WorkflowInstanceWorkflow(UpdatesMixin, ForkMixin):
     @workflow.run
     async def run(self, start: InstanceStart) -> InstanceResult:
         if start.resume is None:
-            self.started_at = workflow.now()
+            # When Temporal accepted the start (what the API stamped too), not when a worker
+            # first ran it: queueing is part of an instance's duration.
+            self.started_at = workflow.info().workflow_start_time
             self.projection.emit(
                 "WORKFLOW_STARTED",
                 {
@@ -93,7 +95,7 @@ class WorkflowInstanceWorkflow(UpdatesMixin, ForkMixin):
                 self.retry_requested = False
                 continue
             self.status = COMPLETED
-            self.completed_at = workflow.now()
+            self.completed_at = self.now()
             self.projection.emit("WORKFLOW_COMPLETED", {})
             self.projection.state_dirty = True
             await self.projection.flush()
@@ -202,7 +204,7 @@ class WorkflowInstanceWorkflow(UpdatesMixin, ForkMixin):
         if self.compensable:
             await self.compensate(failure.message)
             if self.status == COMPENSATED:
-                self.completed_at = workflow.now()
+                self.completed_at = self.now()
                 self.projection.state_dirty = True
                 await self.projection.flush()
                 return
@@ -217,6 +219,6 @@ class WorkflowInstanceWorkflow(UpdatesMixin, ForkMixin):
             if branch.status not in (COMPLETED, FAILED):
                 branch.status = CANCELLED
         self.set_status(CANCELLED)
-        self.cancelled_at = workflow.now()
+        self.cancelled_at = self.now()
         self.projection.emit("WORKFLOW_CANCELLED", {})
         await self.projection.flush()

@@ -70,7 +70,7 @@ class WorkflowActivities:
         }.get(request.activity_type)
         if handler is None:
             raise ActivityConfigError(f"Unknown activity type {request.activity_type}")
-        return ActivityResult(output=await handler(request))
+        return ActivityResult(output=await handler(request), finished_at=utcnow())
 
     async def send_email(self, request: ActivityRequest) -> dict[str, Any]:
         config = request.config

@@ -19,7 +19,7 @@ from engine.rules.schemas import RuleLogEntry
 from engine.workflows.activities import PROJECT
 from engine.workflows.schemas import ProjectionBatch
 
-STEP_FIELDS = ("status", "output_data", "error_data", "exited_at", "execution_time_ms", "projection_seq")
+STEP_FIELDS = ("status", "output_data", "error_data", "exited_at", "execution_time_ms", "projection_seq", "updated_at")
 TASK_FIELDS = (
     "status",
     "form_data",
@@ -74,9 +74,12 @@ class ProjectionActivities:
         await rules.write_logs(session, entries)
 
     @activity.defn(name=PROJECT)
-    async def project(self, batch: ProjectionBatch) -> None:
+    async def project(self, batch: ProjectionBatch) -> str:
+        """Returns the write's real time (ISO 8601), which the interpreter's later stamps start from.
+        That time is also each written row's `updated_at`: when the row really changed."""
         h = batch.header
         scope = {"tenant_id": h.tenant_id, "organization_id": h.organization_id}
+        written_at = utcnow()
         async with self.sessionmaker() as session, session.begin():
             instance: dict[str, Any] = {
                 "id": h.instance_id,
@@ -93,8 +96,8 @@ class ProjectionActivities:
             state_fields: list[str] = []
             if batch.state is not None:
                 state = batch.state.model_dump(exclude={"seq"})
-                instance.update(state, projection_seq=batch.state.seq)
-                state_fields = [*state, "projection_seq"]
+                instance.update(state, projection_seq=batch.state.seq, updated_at=written_at)
+                state_fields = [*state, "projection_seq", "updated_at"]
             if state_fields:
                 await session.execute(_forward_only(WorkflowInstanceRow, tuple(state_fields)), [instance])
             else:
@@ -107,6 +110,7 @@ class ProjectionActivities:
                         **scope,
                         "workflow_instance_id": h.instance_id,
                         "projection_seq": step.seq,
+                        "updated_at": written_at,
                     }
                     for step in batch.steps
                 ]
@@ -118,7 +122,8 @@ class ProjectionActivities:
                         **scope,
                         "workflow_instance_id": h.instance_id,
                         "projection_seq": task.seq,
-                        "created_at": task.created_at or utcnow(),
+                        "created_at": task.created_at or written_at,
+                        "updated_at": written_at,
                     }
                     for task in batch.tasks
                 ]
@@ -141,3 +146,4 @@ class ProjectionActivities:
                     for event in batch.events
                 ]
                 await session.execute(_insert_new(WorkflowEventRow, "workflow_instance_id", "seq"), rows)
+        return written_at.isoformat()
