@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api import api_keys, auth, business_rules, directory, errors, health, openapi, workflows
 from api.deps import Resources
 from engine.db.session import create_engine, create_sessionmaker
+from engine.invalidation import Caches
 from engine.settings import Settings, get_settings
 
 ROUTERS = (health.router, auth.router, directory.router, api_keys.router, workflows.router, business_rules.router)
@@ -50,10 +51,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if not settings.database_url:
             raise RuntimeError("DATABASE_URL is not set")
         engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
-        app.state.resources = Resources(settings=settings, sessionmaker=create_sessionmaker(engine))
+        caches = Caches(ttl=settings.auth_cache_ttl_seconds)
+        app.state.resources = Resources(settings=settings, sessionmaker=create_sessionmaker(engine), caches=caches)
+        caches.start(engine)
         try:
             yield
         finally:
+            await caches.stop()
             await engine.dispose()
 
     app = FastAPI(

@@ -15,6 +15,7 @@ from temporalio.client import Client
 from engine.auth import service as auth
 from engine.auth.schemas import Principal
 from engine.errors import Forbidden, ServiceUnavailable, Unauthorized
+from engine.invalidation import Caches
 from engine.settings import Settings
 from engine.temporal.client import connect
 
@@ -24,6 +25,7 @@ class Resources:
     settings: Settings
     sessionmaker: async_sessionmaker[AsyncSession]
     temporal: Client | None = None
+    caches: Caches = field(default_factory=lambda: Caches(ttl=0))
     _connecting: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def temporal_client(self) -> Client:
@@ -85,10 +87,24 @@ async def current_principal(request: Request, session: Session, res: Res) -> Pri
         if scheme == "apikey" or value.startswith(auth.API_KEY_PREFIX):
             principal = await auth.principal_from_api_key(session, value)
         else:
-            principal = await auth.principal_from_access_token(session, value, res.settings)
+            principal = await _bearer_principal(session, value, res)
     if principal is None:
         raise Unauthorized("Unauthorized")
     request.state.principal = principal
+    return principal
+
+
+async def _bearer_principal(session: AsyncSession, token: str, res: Resources) -> Principal | None:
+    """A verified principal is reused for at most AUTH_CACHE_TTL_SECONDS, and never after a change
+    to sessions, users, roles, ACLs or tenants (engine/invalidation.py). Refusals are not cached."""
+    cache = res.caches.principals
+    found: Principal | None = cache.get(token)
+    if found is not None:
+        return found
+    generation = cache.generation
+    principal = await auth.principal_from_access_token(session, token, res.settings)
+    if principal is not None:
+        cache.put(token, principal, generation)
     return principal
 
 

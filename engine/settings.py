@@ -4,6 +4,7 @@ Temporal cluster or Temporal Cloud."""
 
 from __future__ import annotations
 
+import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -33,8 +34,11 @@ class Settings(BaseSettings):
 
     api_host: str = Field(default="127.0.0.1", alias="API_HOST")
     api_port: int = Field(default=8000, alias="API_PORT")
-    # API processes (uvicorn workers). One is plenty for development; give production one per core.
-    api_workers: int = Field(default=1, ge=1, alias="API_WORKERS")
+    # API processes (uvicorn workers): one per core.
+    api_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, alias="API_WORKERS")
+    # How long an API process may reuse a verified principal or a rule discovery (engine/invalidation.py):
+    # changes reach every process at once by NOTIFY; this bounds the delay if one is lost. 0: off.
+    auth_cache_ttl_seconds: float = Field(default=1.0, ge=0, le=1.0, alias="AUTH_CACHE_TTL_SECONDS")
 
     jwt_secret: str = Field(default=DEFAULT_SECRET, alias="JWT_SECRET")
     access_token_ttl_seconds: int = Field(default=900, alias="ACCESS_TOKEN_TTL_SECONDS")
