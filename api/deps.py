@@ -47,7 +47,7 @@ class Resources:
         return self.temporal
 
 
-def resources(request: Request) -> Resources:
+async def resources(request: Request) -> Resources:
     res: Resources = request.app.state.resources
     return res
 

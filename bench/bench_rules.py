@@ -294,7 +294,7 @@ def main() -> int:
     parser.add_argument("--output", type=Path, default=RESULTS, help="where to write the table")
     parser.add_argument("--keep", action="store_true", help="keep the temporary stack directory (logs)")
     parser.add_argument(
-        "--api-workers", type=int, default=2, help="API processes (API_WORKERS), one per core as in production"
+        "--api-workers", type=int, default=os.cpu_count() or 1, help="API processes (default: API_WORKERS's, one per core)"
     )
     args = parser.parse_args()
 
