@@ -44,13 +44,18 @@ lock: install
 	$(BIN)/uv pip compile pyproject.toml --group dev --generate-hashes --python-version 3.11 --quiet \
 		--custom-compile-command "make lock" -o requirements.lock
 
-.PHONY: bench drill
+.PHONY: bench drill soak
 
-## Benchmarks: workflow engine vs a plain Temporal workflow (own embedded stack), then JsonLogic.
+## Benchmarks (own embedded stack): workflows vs a plain Temporal workflow, rules, JsonLogic; then one table.
 bench: install
 	$(BIN)/python bench/bench_workflows.py
 	$(BIN)/python bench/bench_rules.py
 	$(BIN)/python bench/bench_jsonlogic.py
+	$(BIN)/python bench/summary.py
+
+## Ten minutes of steady load, showing whether memory stays flat (not part of `make test`).
+soak: install
+	$(BIN)/python bench/soak.py
 
 ## Operational drills (kill the worker mid-flight, ...); not part of `make test`.
 drill: install

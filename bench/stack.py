@@ -50,6 +50,17 @@ def _proc_times(pid: int) -> tuple[float, float]:
     return (int(fields[11]) + int(fields[12])) / tick, (int(fields[13]) + int(fields[14])) / tick
 
 
+def _peak_rss(pid: int) -> float:
+    """VmHWM of a process in MiB (0 when it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 def _children(pid: int) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
@@ -70,13 +81,13 @@ class Stack:
         keep: bool,
         extra_children: list[tuple[str, list[str]]] | None = None,
         setup_sql: list[str] | None = None,
-        api_workers: int = 1,
+        api_workers: int | None = None,
     ) -> None:
         self.setup_sql = setup_sql or []
         self.dir = Path(tempfile.mkdtemp(prefix="covo-bench-"))
         self.extra_children = extra_children or []
         self.keep = keep
-        self.api_workers = api_workers
+        self.api_workers = api_workers or os.cpu_count() or 1  # `make run`'s default: API_WORKERS = cores
         self.postgres: EmbeddedPostgres | None = None
         self.temporal: TemporalDevServer | None = None
         self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
@@ -129,13 +140,27 @@ class Stack:
     def cpu(self) -> dict[str, float]:
         """CPU seconds used so far by each part of the stack (Postgres: the postmaster, its live
         backends and the ones that exited)."""
-        used = {name: sum(_proc_times(process.pid)) for name, process in self.children}
+        used = {
+            name: sum(_proc_times(process.pid)) + sum(_proc_times(c)[0] for c in _children(process.pid))
+            for name, process in self.children
+        }  # live children too: uvicorn's worker processes
         if self.temporal is not None:
             used["temporal"] = sum(_proc_times(self.temporal.process.pid))
         if self.postgres is not None:
             postmaster = int((self.postgres.pgdata / "postmaster.pid").read_text().split()[0])
             used["postgres"] = sum(_proc_times(postmaster)) + sum(_proc_times(c)[0] for c in _children(postmaster))
         return used
+
+    def peak_memory(self) -> dict[str, float]:
+        """Peak resident memory (VmHWM, MiB) of each part: the largest of its processes (an API with
+        several uvicorn workers, Postgres with its backends)."""
+        pids: dict[str, list[int]] = {name: [p.pid, *_children(p.pid)] for name, p in self.children}
+        if self.temporal is not None:
+            pids["temporal"] = [self.temporal.process.pid]
+        if self.postgres is not None:
+            postmaster = int((self.postgres.pgdata / "postmaster.pid").read_text().split()[0])
+            pids["postgres"] = [postmaster, *_children(postmaster)]
+        return {name: max((_peak_rss(pid) for pid in found), default=0.0) for name, found in pids.items()}
 
     def check_children(self) -> None:
         for name, process in self.children:
