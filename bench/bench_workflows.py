@@ -715,7 +715,8 @@ def report(results: Results, args: argparse.Namespace, elapsed: float) -> tuple[
         f"{subprocess.run([temporal_binary(), '--version'], capture_output=True, text=True).stdout.strip()}.",
         "Embedded stack as `make run` starts it: embedded Postgres, Temporal dev server on SQLite "
         "(WAL, synchronous=NORMAL), the production worker and the API (uvicorn) in their own processes; "
-        "the plain workflow has its own worker process with the same runner configuration.",
+        "the plain workflow has its own worker process with the same runner configuration."
+        + (f" Dev-server dynamic config: {', '.join(args.temporal_config)}." if args.temporal_config else ""),
         f"Load: {args.instances} checkout instances at concurrency {args.concurrency}, {args.rounds} round(s) after "
         f"{args.warmup} warm-up instances; {args.sequential} one at a time; {args.round_trips} signal and advance "
         f"calls one at a time. Latency = `completed_at` (Postgres) - the moment the start was sent. "
@@ -779,6 +780,10 @@ def main() -> int:
         "--rounds", type=int, default=3, help="load rounds, the side going first alternating (default 3)"
     )
     parser.add_argument("--closed-each", type=int, default=5, help="closed loop: instances per client (default 5)")
+    parser.add_argument(
+        "--temporal-config", action="append", default=[], metavar="KEY=VALUE",
+        help="a dynamic-config value for the dev server (repeatable), to measure a server setting",
+    )  # fmt: skip
     parser.add_argument("--email", action="store_true", help="keep the flow's SEND_EMAIL (the reference ran without)")
     parser.add_argument("--output", type=Path, default=RESULTS, help="where to write the table")
     parser.add_argument("--keep", action="store_true", help="keep the temporary stack directory (logs)")
@@ -796,6 +801,7 @@ def main() -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored
     stack = Stack(
         keep=args.keep,
+        temporal_config=tuple(args.temporal_config),
         setup_sql=[PLAIN_TABLE],
         extra_children=[("plain-worker", [sys.executable, str(Path(__file__).resolve()), "--plain-worker"])],
     )

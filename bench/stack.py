@@ -82,7 +82,9 @@ class Stack:
         extra_children: list[tuple[str, list[str]]] | None = None,
         setup_sql: list[str] | None = None,
         api_workers: int | None = None,
+        temporal_config: tuple[str, ...] = (),
     ) -> None:
+        self.temporal_config = temporal_config
         self.setup_sql = setup_sql or []
         self.dir = Path(tempfile.mkdtemp(prefix="covo-bench-"))
         self.extra_children = extra_children or []
@@ -100,7 +102,10 @@ class Stack:
         self.postgres = EmbeddedPostgres(self.dir / "postgres", delete_on_stop=True)
         database_url = self.postgres.start()
         self.temporal = TemporalDevServer(
-            port=free_port(), db_file=self.dir / "temporal.sqlite", log_file=self.dir / "temporal.log"
+            port=free_port(),
+            db_file=self.dir / "temporal.sqlite",
+            log_file=self.dir / "temporal.log",
+            dynamic_config=self.temporal_config,
         )
         address = self.temporal.start()
         from engine.db import migrate
