@@ -259,6 +259,7 @@ class Load:
     latencies: list[float]  # start sent -> completed_at, seconds
     requests: list[float] = field(default_factory=list)  # start call duration, seconds
     cpu: dict[str, float] = field(default_factory=dict)  # CPU ms per instance, by process
+    sent: dict[str, float] = field(default_factory=dict)  # instance id -> moment the start was sent
 
 
 @dataclass
@@ -313,6 +314,7 @@ class Tracker:
             throughput=len(self.sent) / (last - first),
             latencies=[self.completed_at[i] - self.sent[i] for i in self.sent],
             requests=requests,
+            sent=dict(self.sent),
         )
 
 
@@ -470,6 +472,37 @@ class Bench:
             await watching
         return Load(throughput=len(latencies) / (time.time() - began), latencies=latencies)
 
+    async def breakdown(self, load: Load, workflow_prefix: str, sample: int = 40) -> dict[str, list[float]]:
+        """Where each instance's time went, from its Temporal history (a sample of the load):
+        `accept` (start sent -> Temporal recorded the start: the API's work for ours), `queued`
+        (workflow tasks waiting in the task queue for a worker), `work` (workflow tasks running on
+        the worker, local activities included), `between` (the rest: timers, activities queued or
+        running) and `total`, in seconds."""
+        from temporalio.api.enums.v1 import EventType
+
+        parts: dict[str, list[float]] = {"accept": [], "queued": [], "work": [], "between": [], "total": []}
+        for instance_id in list(load.sent)[:: max(1, len(load.sent) // sample)][:sample]:
+            history = await self.temporal.get_workflow_handle(f"{workflow_prefix}{instance_id}").fetch_history()
+            times = [(e.event_type, e.event_time.ToDatetime().timestamp()) for e in history.events]
+            start, end = times[0][1], times[-1][1]
+            queued = work = 0.0
+            scheduled = started = None
+            for kind, at in times:
+                if kind == EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
+                    scheduled = at
+                elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED and scheduled is not None:
+                    queued += at - scheduled
+                    started = at
+                elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED and started is not None:
+                    work += at - started
+                    started = None
+            accept = start - load.sent[instance_id]
+            total = end - load.sent[instance_id]
+            for key, value in (("accept", accept), ("queued", queued), ("work", work),
+                               ("between", total - accept - queued - work), ("total", total)):  # fmt: skip
+                parts[key].append(value)
+        return parts
+
     async def ours_one(self, workflow_id: str, i: int) -> tuple[str, float]:
         instance_id, sent, _ = await self.start_ours(workflow_id, self.checkout_context(i))
         return instance_id, sent
@@ -562,6 +595,8 @@ class Results:
     closed_ours: Load
     closed_plain: Load
     memory: dict[str, float]  # peak RSS MiB per part of the stack
+    where_ours: dict[str, list[float]]  # Bench.breakdown of a sample of the last load round
+    where_plain: dict[str, list[float]]
 
 
 async def with_cpu(stack: Stack, n: int, run: Awaitable[Load]) -> Load:
@@ -613,6 +648,9 @@ async def measure(stack: Stack, args: argparse.Namespace) -> Results:
                 f"{'ours' if r % 2 == 0 else 'plain'} first")  # fmt: skip
             for run in order:
                 await run()
+        say("where the time went: histories of a sample of the last round's instances")
+        where_ours = await bench.breakdown(ours[-1], "wf-")
+        where_plain = await bench.breakdown(plain[-1], "plain-")
         say(f"closed loop: {args.concurrency} clients x {args.closed_each}, each waiting for COMPLETED")
         closed_ours = await bench.closed_loop(
             lambda i: bench.ours_one(checkout, i), "workflow_instances", args.concurrency, args.closed_each
@@ -634,7 +672,7 @@ async def measure(stack: Stack, args: argparse.Namespace) -> Results:
         stack.check_children()
         return Results(
             ours, plain, seq_ours, seq_plain, signal_rt, advance_rt, (load_before, os.getloadavg()[0]),
-            closed_ours, closed_plain, stack.peak_memory(),
+            closed_ours, closed_plain, stack.peak_memory(), where_ours, where_plain,
         )  # fmt: skip
 
 
@@ -694,6 +732,10 @@ def report(results: Results, args: argparse.Namespace, elapsed: float) -> tuple[
             ["closed loop POST -> COMPLETED p50 / p99", ms(closed_ours), ms(closed_plain), "", ""],
             ["one at a time, POST -> row visible COMPLETED p50 / p99", ms(seq_ours_seen), ms(seq_plain), "", ""],
             ["CPU per instance", f"{ours_total:.0f} ms", f"{plain_total:.0f} ms", f"{ours_total / plain_total:.2f}", ""],
+            ["under load, p50 ms of accept / queued / work / between (Temporal histories)",
+             " / ".join(f"{pct(results.where_ours[k], 50) * 1000:.0f}" for k in ("accept", "queued", "work", "between")),
+             " / ".join(f"{pct(results.where_plain[k], 50) * 1000:.0f}" for k in ("accept", "queued", "work", "between")),
+             "", ""],
             ["peak memory (MiB)", ours_mem, f"plain worker {memory.get('plain-worker', 0):.0f}", "", ""],
         ],
     }  # fmt: skip
@@ -745,6 +787,18 @@ def report(results: Results, args: argparse.Namespace, elapsed: float) -> tuple[
         f"| signal round trip p50 / p99 | {ms(signal_rt)} | | | | {RAW_UPDATE} |",
         f"| advance round trip p50 / p99 | {ms(advance_rt)} | | | | |",
         rounds,
+        "Where an instance's time went under that load (a sample of the last round, from Temporal's histories; "
+        "p50 / p99 of each part): accept = start sent -> Temporal recorded it (ours: the HTTP request and the "
+        "API's work), queued = workflow tasks waiting for a worker, work = workflow tasks running on the worker "
+        "(local activities included), between = the rest.",
+        "",
+        "| part | Covo | plain |",
+        "|---|---|---|",
+        *(
+            f"| {part} | {ms(p50_p99(results.where_ours[part]))} | {ms(p50_p99(results.where_plain[part]))} |"
+            for part in results.where_ours
+        ),  # fmt: skip
+        "",
         (
             "Flow: the checkout flow without its e-mail (the reference's scenario); `--email` keeps it. "
             if not args.email
