@@ -797,7 +797,7 @@ def report(results: Results, args: argparse.Namespace, elapsed: float) -> tuple[
         *(
             f"| {part} | {ms(p50_p99(results.where_ours[part]))} | {ms(p50_p99(results.where_plain[part]))} |"
             for part in results.where_ours
-        ),  # fmt: skip
+        ),
         "",
         (
             "Flow: the checkout flow without its e-mail (the reference's scenario); `--email` keeps it. "
