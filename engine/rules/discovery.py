@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import ColumnElement, Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engine.db.models import BusinessRuleRow
@@ -23,22 +23,31 @@ from engine.rules.execution import MAX_RULES
 SCAN_LIMIT = 4 * (MAX_RULES + 1)
 
 
+def scope_conditions(with_organization: bool, with_event: bool) -> list[ColumnElement[bool]]:
+    """The live rules of a tenant (and organization) for an entity (and event) type; values come
+    as bind parameters: tenant, organization, entity, event."""
+    return [
+        BusinessRuleRow.tenant_id == bindparam("tenant"),
+        BusinessRuleRow.organization_id == bindparam("organization")
+        if with_organization
+        else BusinessRuleRow.organization_id.is_(None),
+        BusinessRuleRow.entity_type == bindparam("entity"),
+        BusinessRuleRow.enabled.is_(True),
+        BusinessRuleRow.deleted_at.is_(None),
+        *([BusinessRuleRow.event_type == bindparam("event")] if with_event else []),
+    ]
+
+
+DISCOVERY_ORDER = (BusinessRuleRow.priority.desc(), BusinessRuleRow.rule_id.asc())
+
+
 @functools.cache
 def _candidates(with_organization: bool, with_event: bool) -> Select[*tuple[Any, ...]]:
     return (
         select(BusinessRuleRow.id, BusinessRuleRow.updated_at, BusinessRuleRow.effective_from,
                BusinessRuleRow.effective_to)
-        .where(
-            BusinessRuleRow.tenant_id == bindparam("tenant"),
-            BusinessRuleRow.organization_id == bindparam("organization")
-            if with_organization
-            else BusinessRuleRow.organization_id.is_(None),
-            BusinessRuleRow.entity_type == bindparam("entity"),
-            BusinessRuleRow.enabled.is_(True),
-            BusinessRuleRow.deleted_at.is_(None),
-            *([BusinessRuleRow.event_type == bindparam("event")] if with_event else []),
-        )
-        .order_by(BusinessRuleRow.priority.desc(), BusinessRuleRow.rule_id.asc())
+        .where(*scope_conditions(with_organization, with_event))
+        .order_by(*DISCOVERY_ORDER)
         .limit(SCAN_LIMIT)
     )  # fmt: skip
 

@@ -31,7 +31,7 @@ from engine.events import service as events
 from engine.invalidation import TtlCache
 from engine.pagination import PageParams, page_of, sort_order
 from engine.rules.actions import MAX_EVENT_CHAIN, Effects
-from engine.rules.discovery import cached_versions
+from engine.rules.discovery import DISCOVERY_ORDER, cached_versions, scope_conditions
 from engine.rules.execution import (
     CACHE,
     MAX_RULES,
@@ -578,18 +578,11 @@ def _discovery(with_organization: bool, with_event: bool) -> Select[*tuple[Any, 
     return (
         select(*_VERSION_COLUMNS)
         .where(
-            BusinessRuleRow.tenant_id == bindparam("tenant"),
-            BusinessRuleRow.organization_id == bindparam("organization")
-            if with_organization
-            else BusinessRuleRow.organization_id.is_(None),
-            BusinessRuleRow.entity_type == bindparam("entity"),
-            BusinessRuleRow.enabled.is_(True),
-            BusinessRuleRow.deleted_at.is_(None),
+            *scope_conditions(with_organization, with_event),
             or_(BusinessRuleRow.effective_from.is_(None), BusinessRuleRow.effective_from <= at),
             or_(BusinessRuleRow.effective_to.is_(None), BusinessRuleRow.effective_to >= at),
-            *([BusinessRuleRow.event_type == bindparam("event")] if with_event else []),
         )
-        .order_by(BusinessRuleRow.priority.desc(), BusinessRuleRow.rule_id.asc())
+        .order_by(*DISCOVERY_ORDER)
         .limit(MAX_RULES + 1)
     )
 
