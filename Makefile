@@ -50,8 +50,7 @@ lock: install
 bench: install
 	$(BIN)/python bench/bench_workflows.py
 	$(BIN)/python bench/bench_rules.py
-	$(BIN)/python bench/bench_jsonlogic.py
-	$(BIN)/python bench/summary.py
+	$(BIN)/python bench/bench_jsonlogic.py; status=$$?; $(BIN)/python bench/summary.py; exit $$status
 
 ## Ten minutes of steady load, showing whether memory stays flat (not part of `make test`).
 soak: install
