@@ -3,13 +3,15 @@ whether memory stays flat.
 
 Load: closed loops of clients, some starting the checkout flow (without e-mail) and waiting for
 COMPLETED before the next, others executing the reference's 10 GUARD rules with logs written.
-Every 30 s it samples the resident memory (VmRSS, MiB) of each part of the stack (the largest
-process of each: an API with several uvicorn workers, Postgres with its backends) and prints one
-line; at the end a table of the samples and each part's growth from the first full minute to the
-end. Not part of `make test`.
+Every 30 s it samples the private resident memory (RssAnon, MiB) of each part of the stack (the
+largest process of each: an API with several uvicorn workers, Postgres with its backends) and
+prints one line; at the end a table of the samples and each part's growth from the first full
+minute to the end. Our processes (API, worker) must stay flat; Temporal's dev server and Postgres
+are shown too, but they keep the data the load creates (histories, rows), so they may grow. Not
+part of `make test`.
 
 Usage: ``.venv/bin/python bench/soak.py [--minutes 10] [--workflow-clients 10] [--rules-clients 5]
-[--max-growth 0.15]``; exits 1 when a part grew more than --max-growth (a fraction).
+[--max-growth 0.15]``; exits 1 when the API or the worker grew more than --max-growth (a fraction).
 """
 
 from __future__ import annotations
@@ -30,12 +32,15 @@ import httpx
 from stack import Stack, _children, say
 
 RESULTS = Path(__file__).resolve().parent / "results" / "soak.md"
+OURS = ("api", "worker")  # the processes whose memory must stay flat
 
 
 def rss(pid: int) -> float:
+    """Private resident memory (RssAnon, MiB): what a leak grows. VmRSS would also count the shared
+    buffers a Postgres backend touches, which grow with the tables, not with a leak."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith("RssAnon:"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
@@ -108,7 +113,7 @@ def report(samples: list[tuple[float, dict[str, float], int, int]], args: argpar
         f"`make soak` (`.venv/bin/python bench/soak.py`), {time.strftime('%Y-%m-%d %H:%M %Z')}, {os.cpu_count()} CPUs, "
         f"{args.minutes} min; {args.workflow_clients} workflow clients (checkout flow, closed loop) and "
         f"{args.rules_clients} rules clients (10 GUARD rules, logs written); 1-minute load average at the end "
-        f"{os.getloadavg()[0]:.1f}. Resident memory (VmRSS, MiB) of the largest process of each part.",
+        f"{os.getloadavg()[0]:.1f}. Private resident memory (RssAnon, MiB) of the largest process of each part.",
         "",
         "| minute | instances | rule calls | " + " | ".join(names) + " |",
         "|---|---|---|" + "---|" * len(names),
@@ -121,11 +126,13 @@ def report(samples: list[tuple[float, dict[str, float], int, int]], args: argpar
     base = next((m for at, m, _, _ in samples if at >= 60), samples[0][1])
     end = samples[-1][1]
     growth = {n: (end[n] - base[n]) / base[n] if base.get(n) else 0.0 for n in names}
-    flat = all(g <= args.max_growth for g in growth.values())
+    ours = [n for n in names if n in OURS]
+    flat = all(growth[n] <= args.max_growth for n in ours)
     lines += [
         "",
         "Growth from minute 1 to the end: " + ", ".join(f"{n} {g * 100:+.1f}%" for n, g in growth.items()),
-        f"- [{'x' if flat else ' '}] every part within +{args.max_growth * 100:.0f}%",
+        f"- [{'x' if flat else ' '}] our processes ({', '.join(ours)}) within +{args.max_growth * 100:.0f}% "
+        "(Temporal and Postgres hold the data the load creates)",
         "",
     ]
     return "\n".join(lines), flat
