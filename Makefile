@@ -39,12 +39,16 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-## Re-pin every dependency after editing pyproject.toml.
+## Re-pin every dependency after editing pyproject.toml: requirements.lock (everything, for make
+## install), requirements-prod.lock (runtime only, for the image, same versions) and
+## requirements-build.lock (uv and the build backend, for the image build).
+LOCK := $(BIN)/uv pip compile --generate-hashes --python-version 3.11 --quiet --custom-compile-command "make lock"
 lock: install
-	$(BIN)/uv pip compile pyproject.toml --group dev --generate-hashes --python-version 3.11 --quiet \
-		--custom-compile-command "make lock" -o requirements.lock
+	$(LOCK) pyproject.toml --extra devstack --group dev -o requirements.lock
+	$(LOCK) pyproject.toml -c requirements.lock -o requirements-prod.lock
+	$(LOCK) --group pyproject.toml:build -o requirements-build.lock
 
-.PHONY: bench drill soak
+.PHONY: bench drill soak scale
 
 ## Benchmarks (own embedded stack): workflows vs a plain Temporal workflow, rules, JsonLogic; then one table.
 bench: install
@@ -55,6 +59,11 @@ bench: install
 ## Ten minutes of steady load, showing whether memory stays flat (not part of `make test`).
 soak: install
 	$(BIN)/python bench/soak.py
+
+## Scale-out on this machine: the checkout benchmark with 1/2 workers x 1/2 API processes on one
+## dev server, then two workers with one SIGKILLed mid-run (bench/results/scale.md).
+scale: install
+	$(BIN)/python bench/bench_scale.py
 
 ## Operational drills (kill the worker mid-flight, ...); not part of `make test`.
 drill: install

@@ -12,6 +12,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import api_keys, auth, business_rules, directory, errors, health, openapi, workflows
 from api.deps import Resources
+from api.metrics import Metrics
+from engine import observability
 from engine.db.session import create_engine, create_sessionmaker
 from engine.invalidation import Caches
 from engine.settings import Settings, get_settings
@@ -34,6 +36,7 @@ class RequestId:
             return
         rid = Headers(scope=scope).get("x-request-id") or str(uuid.uuid4())
         scope.setdefault("state", {})["request_id"] = rid
+        observability.request_id.set(rid)  # for the logs (each request runs in its own context)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -71,7 +74,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     errors.install(app)
 
+    if settings.metrics_enabled:
+        app.add_middleware(Metrics)
     app.add_middleware(RequestId)
+    if settings.log_format == "json":
+        observability.configure_logging(settings)
+    if observability.setup_tracing(settings) is not None:
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+        FastAPIInstrumentor.instrument_app(
+            app, tracer_provider=observability.setup_tracing(settings), excluded_urls="/api/health/.*,/metrics"
+        )
 
     for router in ROUTERS:
         openapi.document_errors(router)

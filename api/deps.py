@@ -12,6 +12,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
+from engine import observability
 from engine.auth import service as auth
 from engine.auth.schemas import Principal
 from engine.errors import Forbidden, ServiceUnavailable, Unauthorized
@@ -40,7 +41,10 @@ class Resources:
                 try:
                     # A short patience: a request should fail fast with 503, not hang on a down server.
                     self.temporal = await connect(
-                        self.settings.temporal_address, self.settings.temporal_namespace, patience=1.0
+                        self.settings.temporal_address,
+                        self.settings.temporal_namespace,
+                        patience=1.0,
+                        api_key=self.settings.temporal_api_key_value,
                     )
                 except Exception as exc:
                     raise ServiceUnavailable(f"Temporal unavailable: {exc}")
@@ -91,6 +95,7 @@ async def current_principal(request: Request, session: Session, res: Res) -> Pri
     if principal is None:
         raise Unauthorized("Unauthorized")
     request.state.principal = principal
+    observability.tenant_id.set(str(principal.tenant_id))
     return principal
 
 

@@ -28,7 +28,6 @@ import json
 import math
 import os
 import platform
-import signal
 import sys
 import time
 from collections.abc import Iterable
@@ -40,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
 from stack import ADMIN_EMAIL, Stack, say
+from stack import run as run_bench
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "rules.md"
@@ -342,29 +342,13 @@ def main() -> int:
     )
     args = parser.parse_args()
 
-    def interrupt(*_: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, interrupt)
     stack = Stack(keep=args.keep, api_workers=args.api_workers)
-    began = time.monotonic()
-    try:
-        stack.start()
-        runs, reference = asyncio.run(measure(stack, args))
-    except KeyboardInterrupt:
-        say("interrupted; stopping everything")
-        return 130
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        stack.stop()
-    table = report(runs, reference, args, time.monotonic() - began)
-    write_summary(reference, args.output.with_suffix(".json"))
-    print(table)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(table)
-    say(f"written to {args.output}")
-    return 0
+
+    def render(measured: tuple[list[Run], dict[str, Run]], elapsed: float) -> str:
+        write_summary(measured[1], args.output.with_suffix(".json"))
+        return report(*measured, args, elapsed)
+
+    return run_bench(stack, lambda: asyncio.run(measure(stack, args)), render, args.output)
 
 
 if __name__ == "__main__":

@@ -52,7 +52,7 @@ import httpx
 from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from stack import ADMIN_EMAIL, Stack, say
+from stack import ADMIN_EMAIL, Stack, run, say
 from temporalio import activity, workflow
 from temporalio.client import Client
 from temporalio.common import RetryPolicy
@@ -672,7 +672,7 @@ async def measure(stack: Stack, args: argparse.Namespace) -> Results:
         stack.check_children()
         return Results(
             ours, plain, seq_ours, seq_plain, signal_rt, advance_rt, (load_before, os.getloadavg()[0]),
-            closed_ours, closed_plain, stack.peak_memory(), where_ours, where_plain,
+            closed_ours, closed_plain, stack.memory(), where_ours, where_plain,
         )  # fmt: skip
 
 
@@ -848,35 +848,23 @@ def main() -> int:
         asyncio.run(run_plain_worker())
         return 0
 
-    def interrupt(*_: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, interrupt)
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored
     stack = Stack(
         keep=args.keep,
         temporal_config=tuple(args.temporal_config),
         setup_sql=[PLAIN_TABLE],
         extra_children=[("plain-worker", [sys.executable, str(Path(__file__).resolve()), "--plain-worker"])],
     )
-    began = time.monotonic()
-    try:
-        stack.start()
-        results = asyncio.run(measure(stack, args))
-    except KeyboardInterrupt:
-        say("interrupted; stopping everything")
-        return 130
-    finally:
-        # A second Ctrl-C must not abort the cleanup half-way.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        stack.stop()
-    table, met = report(results, args, time.monotonic() - began)
-    print(table)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(table)
-    say(f"written to {args.output}")
-    return 0 if met or not args.strict else 1
+    goals_met: list[bool] = []
+
+    def render(results: Results, elapsed: float) -> str:
+        table, met = report(results, args, elapsed)
+        goals_met.append(met)
+        return table
+
+    code = run(stack, lambda: asyncio.run(measure(stack, args)), render, args.output)
+    if code == 0 and args.strict and not all(goals_met):
+        return 1
+    return code
 
 
 if __name__ == "__main__":

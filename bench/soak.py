@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 import sys
 import time
 from pathlib import Path
@@ -29,32 +28,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import bench_rules as rules_bench
 import bench_workflows as wf_bench
 import httpx
-from stack import Stack, _children, say
+from stack import Stack, run, say
 
 RESULTS = Path(__file__).resolve().parent / "results" / "soak.md"
 OURS = ("api", "worker")  # the processes whose memory must stay flat
 
 
-def rss(pid: int) -> float:
+def sample(stack: Stack) -> dict[str, float]:
     """Private resident memory (RssAnon, MiB): what a leak grows. VmRSS would also count the shared
     buffers a Postgres backend touches, which grow with the tables, not with a leak."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("RssAnon:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
-def sample(stack: Stack) -> dict[str, float]:
-    parts: dict[str, list[int]] = {name: [p.pid, *_children(p.pid)] for name, p in stack.children}
-    if stack.temporal is not None:
-        parts["temporal"] = [stack.temporal.process.pid]
-    if stack.postgres is not None:
-        postmaster = int((stack.postgres.pgdata / "postmaster.pid").read_text().split()[0])
-        parts["postgres"] = [postmaster, *_children(postmaster)]
-    return {name: max(rss(pid) for pid in pids) for name, pids in parts.items()}
+    return stack.memory("RssAnon")
 
 
 async def soak(stack: Stack, args: argparse.Namespace) -> list[tuple[float, dict[str, float], int, int]]:
@@ -149,28 +132,16 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temporary stack directory (logs)")
     args = parser.parse_args()
 
-    def interrupt(*_: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, interrupt)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
     stack = Stack(keep=args.keep)
-    try:
-        stack.start()
-        samples = asyncio.run(soak(stack, args))
-    except KeyboardInterrupt:
-        say("interrupted; stopping everything")
-        return 130
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        stack.stop()
-    table, flat = report(samples, args)
-    print(table)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(table)
-    say(f"written to {args.output}")
-    return 0 if flat else 1
+    flat: list[bool] = []
+
+    def render(samples: list[tuple[float, dict[str, float], int, int]], _elapsed: float) -> str:
+        table, ok = report(samples, args)
+        flat.append(ok)
+        return table
+
+    code = run(stack, lambda: asyncio.run(soak(stack, args)), render, args.output)
+    return code if code or all(flat) else 1
 
 
 if __name__ == "__main__":

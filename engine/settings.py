@@ -10,8 +10,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 # The placeholder a production deployment must override; the service refuses to start with it.
 DEFAULT_SECRET = "change-me"
@@ -24,6 +25,9 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path(".data"), alias="COVO_DATA_DIR")
 
     database_url: str | None = Field(default=None, alias="DATABASE_URL")
+    # Kept out of DATABASE_URL so it can come from a secret file (`database_password`); put into
+    # the URL when the URL carries none.
+    database_password: SecretStr | None = Field(default=None, alias="DATABASE_PASSWORD")
     db_pool_size: int = Field(default=10, alias="DB_POOL_SIZE")
 
     temporal_address: str | None = Field(default=None, alias="TEMPORAL_ADDRESS")
@@ -31,6 +35,10 @@ class Settings(BaseSettings):
     temporal_task_queue: str = Field(default="covo-main", alias="TEMPORAL_TASK_QUEUE")
     temporal_ui_port: int = Field(default=8233, alias="TEMPORAL_UI_PORT")
     temporal_port: int = Field(default=7233, alias="TEMPORAL_PORT")
+    # Temporal Cloud API key (also read by temporalio.envconfig from the environment); here so it
+    # can come from a secret file (`temporal_api_key`). TLS and client certificates: the
+    # TEMPORAL_TLS* variables of Temporal's environment configuration (engine/temporal/client.py).
+    temporal_api_key: SecretStr | None = Field(default=None, alias="TEMPORAL_API_KEY")
 
     api_host: str = Field(default="127.0.0.1", alias="API_HOST")
     api_port: int = Field(default=8000, alias="API_PORT")
@@ -39,6 +47,22 @@ class Settings(BaseSettings):
     # How long an API process may reuse a verified principal or a rule discovery (engine/invalidation.py):
     # changes reach every process at once by NOTIFY; this bounds the delay if one is lost. 0: off.
     auth_cache_ttl_seconds: float = Field(default=1.0, ge=0, le=1.0, alias="AUTH_CACHE_TTL_SECONDS")
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto the API believes (uvicorn's setting):
+    # behind a reverse proxy, its address, so rate limits key on the real client address.
+    forwarded_allow_ips: str = Field(default="127.0.0.1", alias="FORWARDED_ALLOW_IPS")
+
+    # Observability. `text` logs for people, `json` (one object per line with requestId, tenantId,
+    # workflowId) for log collectors. GET /metrics on the API; the worker serves Temporal SDK and
+    # business metrics on WORKER_METRICS_ADDRESS (host:port, unset = off). Tracing is off unless
+    # TRACING_ENABLED; the OTLP exporter reads the standard OTEL_EXPORTER_OTLP_* variables
+    # (TRACING_EXPORTER=console prints spans, none keeps them in-process).
+    log_format: Literal["text", "json"] = Field(default="text", alias="LOG_FORMAT")
+    log_level: str = Field(default="INFO", alias="LOG_LEVEL")
+    metrics_enabled: bool = Field(default=True, alias="METRICS_ENABLED")
+    worker_metrics_address: str | None = Field(default=None, alias="WORKER_METRICS_ADDRESS")
+    tracing_enabled: bool = Field(default=False, alias="TRACING_ENABLED")
+    tracing_exporter: Literal["otlp", "console", "none"] = Field(default="otlp", alias="TRACING_EXPORTER")
+    service_name: str = Field(default="covo-engine", alias="OTEL_SERVICE_NAME")
 
     jwt_secret: str = Field(default=DEFAULT_SECRET, alias="JWT_SECRET")
     access_token_ttl_seconds: int = Field(default=900, alias="ACCESS_TOKEN_TTL_SECONDS")
@@ -75,6 +99,19 @@ class Settings(BaseSettings):
     def api_base_url(self) -> str:
         return self.internal_api_url or f"http://127.0.0.1:{self.api_port}"
 
+    @property
+    def temporal_api_key_value(self) -> str | None:
+        return self.temporal_api_key.get_secret_value() if self.temporal_api_key else None
+
+    @model_validator(mode="after")
+    def _password_into_database_url(self) -> Settings:
+        if self.database_url and self.database_password is not None:
+            url = make_url(self.database_url)
+            if url.password is None:
+                password = self.database_password.get_secret_value()
+                self.database_url = url.set(password=password).render_as_string(hide_password=False)
+        return self
+
     @model_validator(mode="after")
     def _refuse_default_secret_in_production(self) -> Settings:
         if self.environment == "production" and (self.jwt_secret == DEFAULT_SECRET or len(self.jwt_secret) < 32):
@@ -94,6 +131,13 @@ class Settings(BaseSettings):
         return self.model_copy(update={"jwt_secret": path.read_text().strip()})
 
 
+def secrets_dir() -> Path | None:
+    """Where secret files are read from (compose and Kubernetes mount them at /run/secrets): one
+    file per setting, named like its variable (`jwt_secret`, `database_password`, ...)."""
+    path = Path(os.environ.get("COVO_SECRETS_DIR", "/run/secrets"))
+    return path if path.is_dir() else None
+
+
 @lru_cache
 def get_settings() -> Settings:
-    return Settings().with_generated_secrets()
+    return Settings(_secrets_dir=secrets_dir()).with_generated_secrets()

@@ -7,6 +7,9 @@ import asyncio
 import logging
 import signal
 
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+
+from engine import metrics, observability
 from engine.db.session import create_engine, create_sessionmaker
 from engine.outbox.service import ensure_sweep_schedule
 from engine.settings import Settings, get_settings
@@ -20,7 +23,13 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     if not settings.database_url or not settings.temporal_address:
         raise SystemExit("DATABASE_URL and TEMPORAL_ADDRESS must be set")
     engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
-    client = await connect(settings.temporal_address, settings.temporal_namespace)
+    observability.setup_tracing(settings)
+    client = await connect(
+        settings.temporal_address,
+        settings.temporal_namespace,
+        api_key=settings.temporal_api_key_value,
+        runtime=metrics_runtime(settings),
+    )
     await ensure_sweep_schedule(client, settings.temporal_task_queue)
     worker = build_worker(client, settings, create_sessionmaker(engine))
     try:
@@ -32,8 +41,25 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         await engine.dispose()
 
 
+def metrics_runtime(settings: Settings) -> Runtime | None:
+    """With WORKER_METRICS_ADDRESS, a Temporal runtime serving Prometheus metrics there: the SDK's
+    own (workflow task latency, activity failures, schedule-to-start) and our business counters,
+    which `engine.metrics` now sends to this runtime's meter."""
+    if not settings.worker_metrics_address:
+        return None
+    runtime = Runtime(
+        telemetry=TelemetryConfig(
+            metrics=PrometheusConfig(
+                bind_address=settings.worker_metrics_address, counters_total_suffix=True, durations_as_seconds=True
+            )
+        )
+    )
+    metrics.use_temporal_runtime(runtime)
+    return runtime
+
+
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    observability.configure_logging(get_settings())
 
     async def _main() -> None:
         stop = asyncio.Event()

@@ -15,6 +15,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from engine import metrics
 from engine.auth.schemas import Principal
 from engine.db.models import (
     UserTaskRow,
@@ -488,6 +489,8 @@ async def start_instance(
     except WorkflowAlreadyStartedError:
         if not retryable:
             raise
+    else:
+        metrics.INSTANCES_STARTED.inc(definition=definition.workflow_id)
     return row
 
 
@@ -778,6 +781,7 @@ async def task_command(
         form_data=form_data or {}, comments=comments,
     )  # fmt: skip
     view: TaskView = await _update(client, task.workflow_instance_id, name, command, TaskView)
+    metrics.TASK_COMMANDS.inc(command=name)
     return {**task_body(task), **_camel_task(view.task)}
 
 

@@ -8,16 +8,20 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
+from engine import metrics
 from engine.db.base import utcnow
 from engine.db.models import SideEffectRow, StepInstanceRow, UserTaskRow, WorkflowEventRow, WorkflowInstanceRow
 from engine.rules import service as rules
 from engine.rules.schemas import RuleLogEntry
 from engine.workflows.activities import PROJECT
-from engine.workflows.schemas import ProjectionBatch
+from engine.workflows.schemas import FAILED, TERMINAL_STATUSES, ProjectionBatch
+
+FINISHED_STATUSES = TERMINAL_STATUSES | {FAILED}
 
 STEP_FIELDS = ("status", "output_data", "error_data", "exited_at", "execution_time_ms", "projection_seq", "updated_at")
 TASK_FIELDS = (
@@ -94,11 +98,23 @@ class ProjectionActivities:
                 "projection_seq": 0,
             }
             state_fields: list[str] = []
+            finished: str | None = None
             if batch.state is not None:
                 state = batch.state.model_dump(exclude={"seq"})
                 instance.update(state, projection_seq=batch.state.seq, updated_at=written_at)
                 state_fields = [*state, "projection_seq", "updated_at"]
-            if state_fields:
+                if batch.state.status in FINISHED_STATUSES:
+                    # Counted once: only when this batch moves the row into that end state.
+                    before = await session.scalar(
+                        select(WorkflowInstanceRow.status)
+                        .where(WorkflowInstanceRow.id == h.instance_id)
+                        .with_for_update()
+                    )
+                    finished = batch.state.status if before != batch.state.status else None
+            if finished is not None:  # one row, so the row count says whether it moved
+                result = await session.execute(_forward_only(WorkflowInstanceRow, tuple(state_fields)), instance)
+                finished = finished if result.rowcount == 1 else None  # type: ignore[attr-defined]
+            elif state_fields:
                 await session.execute(_forward_only(WorkflowInstanceRow, tuple(state_fields)), [instance])
             else:
                 await session.execute(_insert_new(WorkflowInstanceRow, "id"), [instance])
@@ -146,4 +162,6 @@ class ProjectionActivities:
                     for event in batch.events
                 ]
                 await session.execute(_insert_new(WorkflowEventRow, "workflow_instance_id", "seq"), rows)
+        if finished is not None:  # committed
+            metrics.INSTANCES_FINISHED.inc(definition=h.workflow_id, status=finished)
         return written_at.isoformat()
