@@ -65,7 +65,7 @@ soak: install
 scale: install
 	$(BIN)/python bench/bench_scale.py
 
-## Operational drills (kill the worker mid-flight, ...); not part of `make test`.
+## Operational drills, long form (50 instances; `make test` runs the short form).
 drill: install
 	COVO_DRILL=1 $(BIN)/pytest tests/drills
 

@@ -9,12 +9,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import Field
 
-from api.auth import Camel, _page, _required_id
+from api.common import Camel, page_params, required_id
 from api.deps import Session, features_doc, require
 from api.schemas.api_keys import ApiKey, CreatedApiKey
 from api.schemas.common import PositionedPage, Success
 from engine.auth import api_keys
 from engine.auth.schemas import Principal
+from engine.clock import iso_or_none
 
 router = APIRouter(tags=["API Keys"])
 
@@ -32,7 +33,7 @@ async def list_keys(
     page_size: Annotated[int, Query(alias="pageSize")] = 50,
     search: str | None = None,
 ) -> dict[str, Any]:
-    return await api_keys.list_keys(session, principal, _page(page, page_size), search)
+    return await api_keys.list_keys(session, principal, page_params(page, page_size), search)
 
 
 class KeyCreate(Camel):
@@ -72,7 +73,7 @@ async def create_key(
         tenantId=str(key.tenant_id),
         organizationId=str(key.organization_id) if key.organization_id else None,
         roles=await api_keys.role_refs(session, key.role_ids),
-        expiresAt=key.expires_at.isoformat() if key.expires_at else None,
+        expiresAt=iso_or_none(key.expires_at),
         secret=secret,
     )
 
@@ -86,5 +87,5 @@ async def create_key(
 async def delete_key(
     principal: Annotated[Principal, Depends(require("api_keys.delete"))], session: Session, id: str | None = None
 ) -> Success:
-    await api_keys.delete_key(session, principal, _required_id(id))
+    await api_keys.delete_key(session, principal, required_id(id))
     return Success(success=True)

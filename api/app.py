@@ -10,7 +10,20 @@ from fastapi import FastAPI
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api import api_keys, auth, business_rules, directory, errors, health, openapi, workflows
+from api import (
+    api_keys,
+    auth,
+    business_rules,
+    directory,
+    errors,
+    features,
+    health,
+    navigation,
+    openapi,
+    roles,
+    users,
+    workflows,
+)
 from api.deps import Resources
 from api.metrics import Metrics
 from engine import observability
@@ -18,7 +31,18 @@ from engine.db.session import create_engine, create_sessionmaker
 from engine.invalidation import Caches
 from engine.settings import Settings, get_settings
 
-ROUTERS = (health.router, auth.router, directory.router, api_keys.router, workflows.router, business_rules.router)
+ROUTERS = (
+    health.router,
+    auth.router,
+    features.router,
+    navigation.router,
+    roles.router,
+    users.router,
+    directory.router,
+    api_keys.router,
+    workflows.router,
+    business_rules.router,
+)
 
 
 class RequestId:

@@ -1,60 +1,43 @@
-"""Authentication & Accounts: login, sessions, profile, password reset, users, roles, ACLs,
-feature catalog and checks, sidebar preferences and admin navigation."""
+"""Authentication: login, session refresh, logout, password reset, the signed-in user's profile
+and UI locale."""
 
 from __future__ import annotations
 
 import logging
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from api.deps import CurrentPrincipal, Res, Session, features_doc, require
+from api.common import Camel
+from api.deps import CurrentPrincipal, Res, Session
 from api.forms import read_fields
 from api.schemas.auth import (
     AccessToken,
-    Acl,
-    AclSaved,
-    AdminNav,
     Failure,
-    Feature,
-    FeatureCatalog,
-    FeatureCheck,
     Locale,
     LocaleSet,
     LoginResult,
-    Module,
     Profile,
     ProfileUpdated,
     ResetConfirmed,
-    Role,
-    SidebarPreferences,
-    SidebarPreferencesSaved,
-    User,
-    UserAcl,
 )
-from api.schemas.common import Created, Ok, Page
-from engine import modules
-from engine.auth import accounts, navigation
+from api.schemas.common import Ok
+from engine.auth import accounts
 from engine.auth import service as auth
-from engine.auth.features import granted_features
-from engine.auth.schemas import Principal
-from engine.auth.scope import parse_uuid
+from engine.db.session import after_commit
 from engine.errors import BadRequest, DomainError, NotFound, TooManyRequests
 from engine.mail import service as mail
-from engine.pagination import PageParams
 
 router = APIRouter(tags=["Authentication & Accounts"])
+
+
 log = logging.getLogger("covo.api")
 
 ACCESS_COOKIE = "auth_token"
 REFRESH_COOKIE = "session_token"
-
-
-class Camel(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, extra="ignore")
 
 
 def client_ip(request: Request) -> str:
@@ -127,8 +110,7 @@ async def login(request: Request, response: Response, session: Session, res: Res
     try:
         fields = await read_fields(request)
         email = str(fields.get("email") or "")
-        await auth.check_rate_limit(session, f"login:{client_ip(request)}:{email.lower()}", res.settings)
-        await session.commit()  # the attempt counts even when the login fails
+        await auth.check_rate_limit(res.sessionmaker, f"login:{client_ip(request)}:{email.lower()}", res.settings)
         tokens = await auth.login(session, email, str(fields.get("password") or ""), res.settings)
     except DomainError as exc:
         return _ok_false(exc)
@@ -163,8 +145,7 @@ async def refresh_post(
     request: Request, response: Response, session: Session, res: Res, body: RefreshBody | None = None
 ) -> AccessToken | JSONResponse:
     try:
-        await auth.check_rate_limit(session, f"refresh:{client_ip(request)}", res.settings)
-        await session.commit()
+        await auth.check_rate_limit(res.sessionmaker, f"refresh:{client_ip(request)}", res.settings)
         tokens = await auth.refresh(session, (body.refresh_token if body else None) or "", res.settings)
     except DomainError as exc:
         return _ok_false(exc)
@@ -184,8 +165,7 @@ async def refresh_get(
     """Browser variant: reads the `session_token` cookie, sets a fresh `auth_token` cookie, then
     redirects (302) to `redirect` when given, else answers 200."""
     try:
-        await auth.check_rate_limit(session, f"refresh:{client_ip(request)}", res.settings)
-        await session.commit()
+        await auth.check_rate_limit(res.sessionmaker, f"refresh:{client_ip(request)}", res.settings)
         tokens = await auth.refresh(session, request.cookies.get(REFRESH_COOKIE) or "", res.settings)
     except DomainError as exc:
         return _ok_false(exc)
@@ -280,21 +260,22 @@ async def reset(request: Request, session: Session, res: Res) -> Ok | JSONRespon
     fields = await read_fields(request)
     email = str(fields.get("email") or "").strip()
     try:
-        await auth.check_rate_limit(session, f"reset:{client_ip(request)}", res.settings)
-        await session.commit()
+        await auth.check_rate_limit(res.sessionmaker, f"reset:{client_ip(request)}", res.settings)
     except TooManyRequests as exc:
         return JSONResponse(exc.body(), status_code=429)
     if not email:
         raise BadRequest("Email is required")
     outbox_id = await auth.request_password_reset(session, email, res.settings)
-    await session.commit()
     if outbox_id is not None:
-        try:
-            await mail.dispatch(await res.temporal_client(), outbox_id, res.settings.temporal_task_queue)
-        except Exception:
-            # Answer exactly as for an unknown address (no account probing); the row stays PENDING.
-            log.exception("could not dispatch password reset mail %s", outbox_id)
+        # Handed to Temporal after the commit; a failure is logged and the row stays PENDING for
+        # the sweeper. The answer is the same as for an unknown address (no account probing).
+        queue = res.settings.temporal_task_queue
+        after_commit(session, lambda: _dispatch_mail(res, outbox_id, queue))
     return Ok(ok=True)
+
+
+async def _dispatch_mail(res: Res, outbox_id: uuid.UUID, task_queue: str) -> None:
+    await mail.dispatch(await res.temporal_client(), outbox_id, task_queue)
 
 
 @router.post(
@@ -310,8 +291,7 @@ async def reset_confirm(request: Request, session: Session, res: Res) -> ResetCo
     """Tokens are single-use and expire; using one signs the user out everywhere."""
     try:
         fields = await read_fields(request)
-        await auth.check_rate_limit(session, f"reset:{client_ip(request)}", res.settings)
-        await session.commit()
+        await auth.check_rate_limit(res.sessionmaker, f"reset:{client_ip(request)}", res.settings)
         await auth.confirm_password_reset(session, str(fields.get("token") or ""), str(fields.get("password") or ""))
     except DomainError as exc:
         return _ok_false(exc)
@@ -332,338 +312,3 @@ async def set_locale(response: Response, body: LocaleBody | None = None) -> Loca
     locale = body.locale if body else "en"
     response.set_cookie("locale", locale, max_age=365 * 24 * 3600, samesite="lax")
     return LocaleSet(ok=True, locale=locale)
-
-
-# ---------------------------------------------------------------- features
-
-
-@router.get(
-    "/auth/features",
-    summary="List declared features",
-    response_model=FeatureCatalog,
-    openapi_extra=features_doc("auth.acl.manage"),
-)
-async def list_features(_: Annotated[Principal, Depends(require("auth.acl.manage"))]) -> FeatureCatalog:
-    """Every feature the modules declare, with the module it comes from."""
-    return FeatureCatalog(
-        items=[Feature(id=f.id, title=f.title, module=m.id) for m, f in modules.all_features()],
-        modules=[Module(id=m.id, title=m.title) for m in modules.MODULES],
-    )
-
-
-class FeatureCheckBody(Camel):
-    features: list[str] = Field(default_factory=list)
-
-
-@router.post("/auth/feature-check", summary="Check feature grants for the caller", response_model=FeatureCheck)
-async def feature_check(principal: CurrentPrincipal, body: FeatureCheckBody) -> FeatureCheck:
-    granted = granted_features(principal.features, body.features, super_admin=principal.is_super_admin)
-    return FeatureCheck(ok=len(granted) == len(body.features), granted=granted, userId=str(principal.id))
-
-
-# ---------------------------------------------------------------- navigation
-
-
-@router.get("/auth/admin/nav", summary="Resolve sidebar entries", response_model=AdminNav)
-async def admin_nav(principal: CurrentPrincipal, session: Session) -> dict[str, Any]:
-    return await navigation.admin_nav(session, principal)
-
-
-@router.get("/auth/sidebar/preferences", summary="Sidebar preferences", response_model=SidebarPreferences)
-async def get_sidebar(principal: CurrentPrincipal, session: Session) -> dict[str, Any]:
-    return await navigation.get_preferences(session, principal)
-
-
-class SidebarBody(Camel):
-    locale: str | None = None
-    settings: dict[str, Any] | None = None
-    apply_to_roles: list[uuid.UUID] = Field(default_factory=list, alias="applyToRoles")
-    clear_role_ids: list[uuid.UUID] = Field(default_factory=list, alias="clearRoleIds")
-
-
-@router.put(
-    "/auth/sidebar/preferences",
-    summary="Save sidebar preferences",
-    response_model=SidebarPreferencesSaved,
-    responses={403: {"description": "applyToRoles without auth.roles.manage"}},
-)
-async def put_sidebar(principal: CurrentPrincipal, session: Session, body: SidebarBody) -> dict[str, Any]:
-    """Saves the caller's own preferences; `applyToRoles` also stores them for roles (needs
-    `auth.roles.manage`) and `clearRoleIds` removes roles' preferences."""
-    return await navigation.put_preferences(
-        session,
-        principal,
-        locale=body.locale,
-        settings=body.settings,
-        apply_to_roles=body.apply_to_roles,
-        clear_roles=body.clear_role_ids,
-    )
-
-
-# ---------------------------------------------------------------- roles
-
-
-def _page(page: int, page_size: int) -> PageParams:
-    return PageParams(page=page, page_size=page_size)
-
-
-def _required_id(value: str | None, field: str = "id") -> uuid.UUID:
-    parsed = parse_uuid(value, field)
-    if parsed is None:
-        raise BadRequest(f"{field} is required")
-    return parsed
-
-
-@router.get(
-    "/auth/roles", summary="List roles", response_model=Page[Role], openapi_extra=features_doc("auth.roles.list")
-)
-async def list_roles(
-    principal: Annotated[Principal, Depends(require("auth.roles.list"))],
-    session: Session,
-    id: str | None = None,
-    page: int = 1,
-    page_size: Annotated[int, Query(alias="pageSize")] = 50,
-    search: str | None = None,
-    tenant_id: Annotated[str | None, Query(alias="tenantId")] = None,
-) -> dict[str, Any]:
-    return await accounts.list_roles(
-        session,
-        principal,
-        _page(page, page_size),
-        role_id=parse_uuid(id, "id"),
-        search=search,
-        tenant_id=parse_uuid(tenant_id, "tenantId"),
-    )
-
-
-class RoleCreate(Camel):
-    name: str
-    tenant_id: uuid.UUID | None = Field(default=None, alias="tenantId")
-
-
-class RoleUpdate(Camel):
-    id: uuid.UUID
-    name: str | None = None
-    tenant_id: uuid.UUID | None = Field(default=None, alias="tenantId")
-
-
-@router.post(
-    "/auth/roles",
-    status_code=201,
-    summary="Create a role",
-    response_model=Created,
-    openapi_extra=features_doc("auth.roles.manage"),
-)
-async def create_role(
-    principal: Annotated[Principal, Depends(require("auth.roles.manage"))], session: Session, body: RoleCreate
-) -> Created:
-    role = await accounts.create_role(session, principal, body.name, body.tenant_id)
-    return Created(id=str(role.id))
-
-
-@router.put("/auth/roles", summary="Update a role", response_model=Ok, openapi_extra=features_doc("auth.roles.manage"))
-async def update_role(
-    principal: Annotated[Principal, Depends(require("auth.roles.manage"))], session: Session, body: RoleUpdate
-) -> Ok:
-    await accounts.update_role(session, principal, body.id, body.name)
-    return Ok(ok=True)
-
-
-@router.delete(
-    "/auth/roles", summary="Delete a role", response_model=Ok, openapi_extra=features_doc("auth.roles.manage")
-)
-async def delete_role(
-    principal: Annotated[Principal, Depends(require("auth.roles.manage"))], session: Session, id: str | None = None
-) -> Ok:
-    await accounts.delete_role(session, principal, _required_id(id))
-    return Ok(ok=True)
-
-
-@router.get(
-    "/auth/roles/acl",
-    summary="A role's access control list",
-    response_model=Acl,
-    openapi_extra=features_doc("auth.acl.manage"),
-)
-async def get_role_acl(
-    principal: Annotated[Principal, Depends(require("auth.acl.manage"))],
-    session: Session,
-    role_id: Annotated[str | None, Query(alias="roleId")] = None,
-    tenant_id: Annotated[str | None, Query(alias="tenantId")] = None,
-) -> dict[str, Any]:
-    return await accounts.get_role_acl(session, principal, _required_id(role_id, "roleId"))
-
-
-class AclBody(Camel):
-    features: list[str] | None = None
-    is_super_admin: bool | None = Field(default=None, alias="isSuperAdmin")
-    organizations: list[str] | None = None
-
-
-class RoleAclBody(AclBody):
-    role_id: uuid.UUID = Field(alias="roleId")
-
-
-class UserAclBody(AclBody):
-    user_id: uuid.UUID = Field(alias="userId")
-    has_custom_acl: bool | None = Field(default=None, alias="hasCustomAcl")
-
-
-@router.put(
-    "/auth/roles/acl",
-    summary="Replace a role's access control list",
-    response_model=AclSaved,
-    openapi_extra=features_doc("auth.acl.manage"),
-)
-async def put_role_acl(
-    principal: Annotated[Principal, Depends(require("auth.acl.manage"))], session: Session, body: RoleAclBody
-) -> AclSaved:
-    """Features the catalog doesn't declare, or that the caller doesn't hold, are dropped
-    (`sanitized: true`)."""
-    sanitized = await accounts.put_role_acl(
-        session,
-        principal,
-        body.role_id,
-        features=body.features,
-        is_super_admin=body.is_super_admin,
-        organizations=body.organizations,
-        organizations_given="organizations" in body.model_fields_set,
-    )
-    return AclSaved(ok=True, sanitized=sanitized)
-
-
-# ---------------------------------------------------------------- users
-
-
-@router.get(
-    "/auth/users", summary="List users", response_model=Page[User], openapi_extra=features_doc("auth.users.list")
-)
-async def list_users(
-    principal: Annotated[Principal, Depends(require("auth.users.list"))],
-    session: Session,
-    id: str | None = None,
-    page: int = 1,
-    page_size: Annotated[int, Query(alias="pageSize")] = 50,
-    search: str | None = None,
-    organization_id: Annotated[str | None, Query(alias="organizationId")] = None,
-    role_ids: Annotated[list[str] | None, Query(alias="roleIds")] = None,
-) -> dict[str, Any]:
-    """`roleIds` may be repeated or comma-separated."""
-    ids = [parse_uuid(r, "roleIds") for value in role_ids or [] for r in value.split(",") if r]
-    return await accounts.list_users(
-        session,
-        principal,
-        _page(page, page_size),
-        user_id=parse_uuid(id, "id"),
-        search=search,
-        organization_id=parse_uuid(organization_id, "organizationId"),
-        role_ids=[i for i in ids if i],
-    )
-
-
-class UserCreate(Camel):
-    email: str
-    password: str | None = None
-    name: str | None = None
-    organization_id: uuid.UUID | None = Field(default=None, alias="organizationId")
-    roles: list[str] = Field(default_factory=list)
-
-
-class UserUpdate(Camel):
-    id: uuid.UUID
-    email: str | None = None
-    password: str | None = None
-    name: str | None = None
-    organization_id: uuid.UUID | None = Field(default=None, alias="organizationId")
-    roles: list[str] | None = None
-    is_active: bool | None = Field(default=None, alias="isActive")
-
-
-@router.post(
-    "/auth/users",
-    status_code=201,
-    summary="Create a user",
-    response_model=Created,
-    openapi_extra=features_doc("auth.users.create"),
-)
-async def create_user(
-    principal: Annotated[Principal, Depends(require("auth.users.create"))], session: Session, body: UserCreate
-) -> Created:
-    """`roles` are role names or ids of the user's tenant (the tenant of `organizationId`)."""
-    user = await accounts.create_user(
-        session,
-        principal,
-        email=body.email,
-        password=body.password,
-        organization_id=body.organization_id,
-        roles=body.roles,
-        name=body.name,
-    )
-    return Created(id=str(user.id))
-
-
-@router.put("/auth/users", summary="Update a user", response_model=Ok, openapi_extra=features_doc("auth.users.edit"))
-async def update_user(
-    principal: Annotated[Principal, Depends(require("auth.users.edit"))], session: Session, body: UserUpdate
-) -> Ok:
-    await accounts.update_user(
-        session,
-        principal,
-        body.id,
-        email=body.email,
-        password=body.password,
-        organization_id=body.organization_id,
-        organization_given="organization_id" in body.model_fields_set,
-        roles=body.roles,
-        name=body.name,
-        is_active=body.is_active,
-    )
-    return Ok(ok=True)
-
-
-@router.delete(
-    "/auth/users", summary="Delete a user", response_model=Ok, openapi_extra=features_doc("auth.users.delete")
-)
-async def delete_user(
-    principal: Annotated[Principal, Depends(require("auth.users.delete"))], session: Session, id: str | None = None
-) -> Ok:
-    await accounts.delete_user(session, principal, _required_id(id))
-    return Ok(ok=True)
-
-
-@router.get(
-    "/auth/users/acl",
-    summary="A user's access control list",
-    response_model=UserAcl,
-    openapi_extra=features_doc("auth.acl.manage"),
-)
-async def get_user_acl(
-    principal: Annotated[Principal, Depends(require("auth.acl.manage"))],
-    session: Session,
-    user_id: Annotated[str | None, Query(alias="userId")] = None,
-) -> dict[str, Any]:
-    """Without a custom ACL (`hasCustomAcl: false`) this shows what the user's roles grant."""
-    return await accounts.get_user_acl(session, principal, _required_id(user_id, "userId"))
-
-
-@router.put(
-    "/auth/users/acl",
-    summary="Set or clear a user's own access control list",
-    response_model=AclSaved,
-    openapi_extra=features_doc("auth.acl.manage"),
-)
-async def put_user_acl(
-    principal: Annotated[Principal, Depends(require("auth.acl.manage"))], session: Session, body: UserAclBody = Body()
-) -> AclSaved:
-    """A custom ACL replaces what the roles grant; send `hasCustomAcl: false` to remove it."""
-    sanitized = await accounts.put_user_acl(
-        session,
-        principal,
-        body.user_id,
-        features=body.features,
-        is_super_admin=body.is_super_admin,
-        organizations=body.organizations,
-        organizations_given="organizations" in body.model_fields_set,
-        clear=body.has_custom_acl is False,
-    )
-    return AclSaved(ok=True, sanitized=sanitized)

@@ -4,6 +4,7 @@ tenant's or organization's records answer 404."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import datetime
 from typing import Annotated, Any
@@ -27,6 +28,7 @@ from api.schemas.business_rules import (
 )
 from api.schemas.common import Created, Ok, Page
 from engine.auth.schemas import Principal
+from engine.db.session import after_commit
 from engine.rules import service
 from engine.rules.actions import Effects
 from engine.rules.schemas import (
@@ -89,8 +91,9 @@ def doc(feature: str, body: type[BaseModel] | None = None) -> dict[str, Any]:
 
 
 async def _after_commit(session: AsyncSession, res: Res, effects: Effects) -> None:
-    """Commits, then dispatches emitted events and starts webhook workflows."""
-    await session.commit()
+    """Registers the dispatch of emitted events and the start of webhook workflows to run after
+    the request's commit. Temporal is reached now, so an unreachable server still shows in the
+    answer (the webhooks' `status: failed`)."""
     if not effects:
         return
     try:
@@ -100,7 +103,9 @@ async def _after_commit(session: AsyncSession, res: Res, effects: Effects) -> No
         for _, result in effects.webhooks:
             result.update(status="failed", error=f"Could not start webhook delivery: {exc}")
         return
-    await service.dispatch_effects(client, res.settings.temporal_task_queue, effects)
+    after_commit(
+        session, functools.partial(service.dispatch_effects, client, res.settings.temporal_task_queue, effects)
+    )
 
 
 # ---------------------------------------------------------------- rules

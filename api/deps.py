@@ -15,6 +15,7 @@ from temporalio.client import Client
 from engine import observability
 from engine.auth import service as auth
 from engine.auth.schemas import Principal
+from engine.db.session import unit_of_work
 from engine.errors import Forbidden, ServiceUnavailable, Unauthorized
 from engine.invalidation import Caches
 from engine.settings import Settings
@@ -57,13 +58,11 @@ async def resources(request: Request) -> Resources:
 
 
 async def get_session(res: Annotated[Resources, Depends(resources)]) -> AsyncIterator[AsyncSession]:
-    async with res.sessionmaker() as session:
-        try:
-            yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
+    """The request's one transaction: routers and services only flush; this commits after the
+    endpoint returns, then runs the work services registered with `engine.db.session.after_commit`
+    (outbox hand-off, event dispatch). An exception rolls back and drops that work."""
+    async with unit_of_work(res.sessionmaker) as session:
+        yield session
 
 
 # Function scope: the commit runs when the endpoint returns, before the response is sent (the

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import Field
 
-from api.auth import Camel, _page, _required_id
+from api.common import Camel, page_params, required_id
 from api.deps import CurrentPrincipal, Session, features_doc, require
 from api.schemas.common import Created, Ok, PositionedPage
 from api.schemas.directory import OrganizationList, OrganizationSwitcher, Tenant, TenantLookup, TenantRef
@@ -42,18 +42,20 @@ async def list_tenants(
     sort_field: Annotated[str | None, Query(alias="sortField")] = None,
     sort_dir: Annotated[str | None, Query(alias="sortDir")] = None,
     is_active: Annotated[bool | None, Query(alias="isActive")] = None,
-) -> dict[str, Any]:
+) -> PositionedPage[Tenant]:
     """A super admin sees every tenant; anyone else only their own."""
-    return await directory.list_tenants(
+    params = page_params(page, page_size)
+    rows, total = await directory.list_tenants(
         session,
         principal,
-        _page(page, page_size),
+        params,
         tenant_id=parse_uuid(id, "id"),
         search=search,
         sort_field=sort_field,
         sort_dir=sort_dir,
         is_active=is_active,
     )
+    return PositionedPage[Tenant].of([Tenant.of(row) for row in rows], total, params)
 
 
 class TenantCreate(Camel):
@@ -124,7 +126,7 @@ async def lookup_tenant(
     session: Session, tenant_id: Annotated[str | None, Query(alias="tenantId")] = None
 ) -> TenantLookup:
     """Public: lets a sign-in page show which tenant a link belongs to (id and name only)."""
-    tenant = await directory.lookup_tenant(session, _required_id(tenant_id, "tenantId"))
+    tenant = await directory.lookup_tenant(session, required_id(tenant_id, "tenantId"))
     return TenantLookup(ok=True, tenant=TenantRef(id=str(tenant.id), name=tenant.name))
 
 
@@ -158,7 +160,7 @@ async def list_organizations(
     status: str | None = None,
 ) -> dict[str, Any]:
     """`view=tree` nests children; `page`/`pageSize` page the flat list; `ids` is comma-separated."""
-    params = _page(page or 1, page_size or 50) if page or page_size else None
+    params = page_params(page or 1, page_size or 50) if page or page_size else None
     id_list = [parse_uuid(i, "ids") for i in (ids or "").split(",") if i]
     return await directory.list_organizations(
         session,

@@ -1,7 +1,7 @@
 """Error responses and contract examples for every route's OpenAPI entry, derived once from what
 each route depends on (so no route can forget them): 401 where a credential is required, 403 with
 the required features, 400 where the caller sends input, 404 where a path names an object, and the
-Covo contract's response examples (`contract_examples.json`)."""
+Covo contract's response examples (`api/contract/endpoints.json`, the one copy of the contract)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,28 @@ from fastapi.routing import APIRoute
 
 from api.deps import current_principal
 
-EXAMPLES: dict[str, dict[str, Any]] = json.loads((Path(__file__).parent / "contract_examples.json").read_text())
+CONTRACT_PATH = Path(__file__).parent / "contract" / "endpoints.json"
+CONTRACT: list[dict[str, Any]] = json.loads(CONTRACT_PATH.read_text())
+
+
+def _examples(contract: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """`"METHOD /path" -> {status: example}` for the endpoints we serve (scope core/supporting);
+    an empty example `{}` says nothing and is left out."""
+    examples: dict[str, dict[str, Any]] = {}
+    for endpoint in contract:
+        if endpoint["scope"] not in ("core", "supporting"):
+            continue
+        found = {
+            code: response["example"]
+            for code, response in endpoint["responses"].items()
+            if response.get("example") not in (None, {})
+        }
+        if found:
+            examples[f"{endpoint['method']} {endpoint['path']}"] = found
+    return examples
+
+
+EXAMPLES = _examples(CONTRACT)
 ERROR_SCHEMA = {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
 FORBIDDEN_SCHEMA = {
     "type": "object",

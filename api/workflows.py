@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import Field
 
-from api.auth import Camel, _page
+from api.common import Camel, page_params
 from api.deps import Res, Session, features_doc, require
 from api.forms import json_object
 from api.schemas.common import Data, DataMessage, Message, OffsetPage, PositionedPage
@@ -32,7 +31,6 @@ from engine.auth.scope import parse_uuid
 from engine.errors import Conflict
 from engine.pagination import OffsetParams
 from engine.workflows import service
-from engine.workflows.interpreter_logic import allowed_env
 from engine.workflows.schemas import AdvanceRequest, SignalRequest
 
 router = APIRouter(tags=["Workflows"])
@@ -160,11 +158,6 @@ class StartBody(Camel):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
-def _env(res: Res) -> dict[str, str]:
-    allowlist = [k.strip() for k in res.settings.workflows_env_allowlist.split(",") if k.strip()]
-    return allowed_env(os.environ, allowlist)
-
-
 @router.post(
     "/workflows/instances",
     status_code=201,
@@ -180,7 +173,7 @@ async def start_instance(principal: InstancesCreate, session: Session, res: Res,
         session, await res.temporal_client(), tenant_id=principal.tenant_id, organization_id=principal.organization_id,
         workflow_id=body.workflow_id, version=body.version, context=body.initial_context,
         correlation_key=body.correlation_key, metadata=metadata, initiated_by=str(principal.id),
-        task_queue=res.settings.temporal_task_queue, env=_env(res),
+        task_queue=res.settings.temporal_task_queue, env=service.template_env(res.settings),
         history_limit=res.settings.workflows_history_limit,
     )  # fmt: skip
     return {
@@ -222,7 +215,9 @@ async def validate_start(principal: InstancesView, session: Session, body: Valid
             "workflowId": body.workflow_id,
             "errors": [{"ruleId": f"_{exc.code}", "message": exc.message, "code": exc.code}],
         }
-    errors = await service.start_pre_condition_errors(session, principal.tenant_id, row, body.context, body.locale)
+    errors = await service.start_pre_condition_errors(
+        session, principal.tenant_id, row, body.context, body.locale, str(principal.id)
+    )
     result: dict[str, Any] = {"canStart": not errors, "workflowId": body.workflow_id}
     if errors:
         result["errors"] = errors
@@ -412,7 +407,7 @@ async def list_events(
     sort_dir: Annotated[str | None, Query(alias="sortDir")] = None,
 ) -> dict[str, Any]:
     return await service.list_events(
-        session, principal, _page(page, page_size), event_type=event_type,
+        session, principal, page_params(page, page_size), event_type=event_type,
         instance_id=parse_uuid(workflow_instance_id, "workflowInstanceId"), user_id=user_id,
         occurred_from=occurred_at_from, occurred_to=occurred_at_to, sort_field=sort_field, sort_dir=sort_dir,
     )  # fmt: skip

@@ -6,61 +6,8 @@ from __future__ import annotations
 
 from engine.auth import acl as auth_acl
 from engine.auth.features import Feature, ModuleFeatures
-
-WORKFLOWS = ModuleFeatures(
-    id="workflows",
-    title="Workflows",
-    features=tuple(
-        Feature(f"workflows.{name}", title)
-        for name, title in (
-            ("view", "View workflows"),
-            ("manage", "Manage workflows"),
-            ("view_logs", "View workflow logs"),
-            ("view_tasks", "View workflow tasks"),
-            ("definitions.view", "View workflow definitions"),
-            ("definitions.create", "Create workflow definitions"),
-            ("definitions.edit", "Edit workflow definitions"),
-            ("definitions.delete", "Delete workflow definitions"),
-            ("instances.view", "View workflow instances"),
-            ("instances.create", "Start workflow instances"),
-            ("instances.cancel", "Cancel workflow instances"),
-            ("instances.retry", "Retry workflow instances"),
-            ("instances.signal", "Signal workflow instances"),
-            ("tasks.view", "View user tasks"),
-            ("tasks.claim", "Claim user tasks"),
-            ("tasks.complete", "Complete user tasks"),
-            ("signals.send", "Send workflow signals"),
-            ("events.view", "View workflow events"),
-        )
-    ),
-    default_grants={
-        "admin": ("workflows.*",),
-        "employee": (
-            "workflows.view",
-            "workflows.definitions.view",
-            "workflows.instances.view",
-            "workflows.tasks.view",
-            "workflows.tasks.claim",
-            "workflows.tasks.complete",
-        ),
-    },
-)
-
-BUSINESS_RULES = ModuleFeatures(
-    id="business_rules",
-    title="Business Rules",
-    features=tuple(
-        Feature(f"business_rules.{name}", title)
-        for name, title in (
-            ("view", "View business rules"),
-            ("manage", "Manage business rules"),
-            ("execute", "Execute business rules"),
-            ("view_logs", "View rule execution logs"),
-            ("manage_sets", "Manage rule sets"),
-        )
-    ),
-    default_grants={"admin": ("business_rules.*",), "employee": ("business_rules.view",)},
-)
+from engine.rules import acl as rules_acl
+from engine.workflows import acl as workflows_acl
 
 SCHEDULER = ModuleFeatures(
     id="scheduler",
@@ -110,7 +57,14 @@ ESIMS = ModuleFeatures(
     },
 )
 
-MODULES: tuple[ModuleFeatures, ...] = (*auth_acl.MODULES, WORKFLOWS, BUSINESS_RULES, SCHEDULER, WALLET, ESIMS)
+MODULES: tuple[ModuleFeatures, ...] = (
+    *auth_acl.MODULES,
+    workflows_acl.WORKFLOWS,
+    rules_acl.BUSINESS_RULES,
+    SCHEDULER,
+    WALLET,
+    ESIMS,
+)
 
 SEEDED_ROLES = ("superadmin", "admin", "employee", "consumer")
 

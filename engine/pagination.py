@@ -20,12 +20,13 @@ MAX_PAGE_SIZE = 200
 class PageParams:
     page: int = 1
     page_size: int = 50
+    max_page_size: int = MAX_PAGE_SIZE  # an endpoint's contract may allow fewer (business rules: 100)
 
     def __post_init__(self) -> None:
         if self.page < 1:
             raise BadRequest("page must be >= 1")
-        if not 1 <= self.page_size <= MAX_PAGE_SIZE:
-            raise BadRequest(f"pageSize must be between 1 and {MAX_PAGE_SIZE}")
+        if not 1 <= self.page_size <= self.max_page_size:
+            raise BadRequest(f"pageSize must be between 1 and {self.max_page_size}")
 
     @property
     def offset(self) -> int:
@@ -74,8 +75,13 @@ async def page_of(
     return total, await session.execute(query.order_by(*order).offset(params.offset).limit(params.limit))
 
 
-def page_body(items: list[Any], total: int, params: PageParams, *, with_page: bool = True) -> dict[str, Any]:
-    body: dict[str, Any] = {"items": items, "total": total, "totalPages": math.ceil(total / params.page_size)}
+def page_body(
+    items: list[Any], total: int, params: PageParams, *, with_page: bool = True, min_pages: int = 0
+) -> dict[str, Any]:
+    """`{items, total, totalPages[, page, pageSize]}`; `min_pages=1` where the contract says an
+    empty list still has one page (business rules)."""
+    pages = max(min_pages, math.ceil(total / params.page_size))
+    body: dict[str, Any] = {"items": items, "total": total, "totalPages": pages}
     if with_page:
         body.update(page=params.page, pageSize=params.page_size)
     return body

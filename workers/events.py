@@ -10,12 +10,10 @@ Temporal workflow id deduplicates the second start)."""
 from __future__ import annotations
 
 import logging
-import os
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
@@ -23,22 +21,19 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
 from engine.db.base import utcnow
-from engine.db.models import DomainEventRow, SideEffectRow, WorkflowDefinitionRow, WorkflowInstanceRow
+from engine.db.models import DomainEventRow, SideEffectRow, WorkflowDefinitionRow
+from engine.db.session import unit_of_work
 from engine.errors import DomainError
 from engine.events.activities import DISPATCH_EVENT
 from engine.events.schemas import DispatchEvent, DispatchResult
 from engine.rules import service as rules
 from engine.settings import Settings
+from engine.workflows import repository as workflow_repository
 from engine.workflows import service as workflow_service
 from engine.workflows import triggers
 from engine.workflows.definition import WorkflowTrigger
-from engine.workflows.interpreter_logic import allowed_env
-from engine.workflows.schemas import COMPENSATING, FORKED, PAUSED, RUNNING, WAITING_FOR_ACTIVITIES
 
 log = logging.getLogger(__name__)
-
-# Instances that count against a trigger's maxConcurrentInstances.
-ACTIVE_STATUSES = (RUNNING, PAUSED, WAITING_FOR_ACTIVITIES, FORKED, COMPENSATING)
 
 
 @dataclass(frozen=True)
@@ -75,10 +70,6 @@ class EventActivities:
         self.settings = settings
         self.client = client
 
-    def _env(self) -> dict[str, str]:
-        allowlist = [k.strip() for k in self.settings.workflows_env_allowlist.split(",") if k.strip()]
-        return allowed_env(os.environ, allowlist)
-
     @activity.defn(name=DISPATCH_EVENT)
     async def dispatch(self, request: DispatchEvent) -> DispatchResult:
         async with self.sessionmaker() as session:
@@ -88,7 +79,7 @@ class EventActivities:
                 raise ApplicationError(f"Domain event {request.event_id} is not (yet) stored")
             matches: list[Match] = []
             if not triggers.is_ignored_event(event.name):
-                matches = matching_triggers(event, await self._live_definitions(session, event.tenant_id))
+                matches = matching_triggers(event, await workflow_repository.live_definitions(session, event.tenant_id))
         counts = {"matched": len(matches), "started": 0, "duplicate": 0, "limited": 0, "failed": 0}
         retry_later: list[str] = []
         for match in matches:
@@ -111,7 +102,7 @@ class EventActivities:
             raise ApplicationError("Dispatch incomplete: " + "; ".join(retry_later))
         # Business rules subscribed to this event (entityType/eventType from its name); the key
         # makes a retried dispatch run them once.
-        async with self.sessionmaker() as session:
+        async with unit_of_work(self.sessionmaker) as session:
             counts["rules"] = await rules.run_for_event(
                 session, self.client, self.settings.temporal_task_queue, tenant_id=event.tenant_id,
                 organization_id=event.organization_id, event_name=event.name, payload=event.payload,
@@ -122,24 +113,6 @@ class EventActivities:
             if row is not None and row.dispatched_at is None:
                 row.dispatched_at = utcnow()
         return DispatchResult(handled=counts)
-
-    async def _live_definitions(self, session: AsyncSession, tenant_id: uuid.UUID) -> list[WorkflowDefinitionRow]:
-        """The highest enabled, non-deleted version of each workflowId of the tenant."""
-        rows = (
-            await session.scalars(
-                select(WorkflowDefinitionRow)
-                .where(
-                    WorkflowDefinitionRow.tenant_id == tenant_id,
-                    WorkflowDefinitionRow.deleted_at.is_(None),
-                    WorkflowDefinitionRow.enabled.is_(True),
-                )
-                .order_by(WorkflowDefinitionRow.workflow_id, WorkflowDefinitionRow.version.desc())
-            )
-        ).all()
-        latest: dict[str, WorkflowDefinitionRow] = {}
-        for row in rows:
-            latest.setdefault(row.workflow_id, row)
-        return list(latest.values())
 
     async def _record(self, event_id: uuid.UUID, match: Match, result: dict[str, Any]) -> None:
         async with self.sessionmaker() as session, session.begin():
@@ -169,21 +142,12 @@ class EventActivities:
             if claimed is None:
                 return "duplicate"
             limit = trigger.config.max_concurrent_instances
-            if limit is not None:
-                await session.execute(
-                    text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
-                    {"k": f"workflow-trigger-limit:{event.tenant_id}:{match.workflow_id}"},
-                )
-                active = await session.scalar(
-                    select(func.count()).where(
-                        WorkflowInstanceRow.tenant_id == event.tenant_id,
-                        WorkflowInstanceRow.workflow_id == match.workflow_id,
-                        WorkflowInstanceRow.status.in_(ACTIVE_STATUSES),
-                    )
-                )
-                if (active or 0) >= limit:
-                    await self._set_result(session, key, {"outcome": "limited", "active": active, "limit": limit})
-                    return "limited"
+            active = await workflow_service.concurrency_limit_reached(
+                session, event.tenant_id, match.workflow_id, limit
+            )
+            if active is not None:
+                await self._set_result(session, key, {"outcome": "limited", "active": active, "limit": limit})
+                return "limited"
             metadata = triggers.instance_metadata(trigger, event.payload, event.name)
             initiated_by = metadata.pop("initiatedBy")
             row = await workflow_service.start_instance(
@@ -191,7 +155,7 @@ class EventActivities:
                 workflow_id=match.workflow_id, version=match.version,
                 context=triggers.initial_context(trigger, event.name, event.payload, utcnow()),
                 correlation_key=None, metadata=metadata, initiated_by=initiated_by,
-                task_queue=self.settings.temporal_task_queue, env=self._env(),
+                task_queue=self.settings.temporal_task_queue, env=workflow_service.template_env(self.settings),
                 # Same event + trigger, same instance: a retry after a failed commit re-attaches to
                 # the workflow the first attempt started instead of starting a second one.
                 instance_id=uuid.uuid5(event.id, key),

@@ -22,7 +22,7 @@ from workers.mail import MailActivities, Mailer
 from workers.outbox import OutboxActivities
 from workers.rules import RuleActivities
 from workers.workflows import functions
-from workers.workflows.activities import WorkflowActivities
+from workers.workflows.implementations import WorkflowActivities
 from workers.workflows.projection import ProjectionActivities
 
 WORKFLOWS: Sequence[type] = (

@@ -3,8 +3,12 @@ so the JSON keeps its key order."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
+from pydantic import Field
+
+from api.common import Camel
 from api.schemas.common import Body
 
 
@@ -181,3 +185,21 @@ class AclSaved(Body):
 
     ok: bool
     sanitized: bool
+
+
+# ---------------------------------------------------------------- request bodies
+
+
+class AclBody(Camel):
+    features: list[str] | None = None
+    is_super_admin: bool | None = Field(default=None, alias="isSuperAdmin")
+    organizations: list[str] | None = None
+
+
+class RoleAclBody(AclBody):
+    role_id: uuid.UUID = Field(alias="roleId")
+
+
+class UserAclBody(AclBody):
+    user_id: uuid.UUID = Field(alias="userId")
+    has_custom_acl: bool | None = Field(default=None, alias="hasCustomAcl")

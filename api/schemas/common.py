@@ -3,9 +3,12 @@ envelopes the contract wraps single objects in."""
 
 from __future__ import annotations
 
+import math
 from typing import Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
+
+from engine.pagination import PageParams
 
 T = TypeVar("T")
 
@@ -29,6 +32,16 @@ class PositionedPage(Page[T], Generic[T]):
 
     page: int
     pageSize: int
+
+    @classmethod
+    def of(cls, items: list[T], total: int, params: PageParams) -> PositionedPage[T]:
+        return cls(
+            items=items,
+            total=total,
+            totalPages=math.ceil(total / params.page_size),
+            page=params.page,
+            pageSize=params.page_size,
+        )
 
 
 class Pagination(Body):

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pydantic import Field
 
 from api.schemas.common import Body
+from engine.clock import iso
+from engine.db import models
 
 
 class Tenant(Body):
@@ -13,6 +15,17 @@ class Tenant(Body):
     isActive: bool
     createdAt: str
     updatedAt: str
+
+    @classmethod
+    def of(cls, row: models.Tenant) -> Tenant:
+        """The answer for a tenant row (services return rows; answers are built here)."""
+        return cls(
+            id=str(row.id),
+            name=row.name,
+            isActive=row.is_active,
+            createdAt=iso(row.created_at),
+            updatedAt=iso(row.updated_at),
+        )
 
 
 class TenantRef(Body):

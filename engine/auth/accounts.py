@@ -17,10 +17,10 @@ from engine.auth.service import (
     check_password_strength,
     effective_acl,
     find_user_by_email,
-    now,
     roles_acl,
     user_roles,
 )
+from engine.clock import now
 from engine.db.models import Organization, Role, RoleAcl, Tenant, User, UserAcl, UserRole
 from engine.db.session import flush_unique
 from engine.errors import BadRequest, Conflict, Forbidden, NotFound

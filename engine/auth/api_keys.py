@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import false, or_, select
@@ -14,14 +15,11 @@ from engine.auth.directory import org_allowed
 from engine.auth.schemas import Principal
 from engine.auth.scope import tenant_for
 from engine.auth.security import new_secret, sha256
-from engine.auth.service import API_KEY_PREFIX, now
-from engine.db.models import ApiKey, Organization, Role
+from engine.auth.service import API_KEY_PREFIX
+from engine.clock import iso_or_none, now
+from engine.db.models import ApiKey, Organization, Role, UserRole
 from engine.errors import BadRequest, NotFound
 from engine.pagination import PageParams, page_body, page_of
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 async def _role_refs(session: AsyncSession, role_ids: list[Any]) -> list[dict[str, Any]]:
@@ -56,9 +54,9 @@ async def list_keys(
             "keyPrefix": key.key_prefix,
             "organizationId": str(key.organization_id) if key.organization_id else None,
             "organizationName": org_name,
-            "createdAt": _iso(key.created_at),
-            "lastUsedAt": _iso(key.last_used_at),
-            "expiresAt": _iso(key.expires_at),
+            "createdAt": iso_or_none(key.created_at),
+            "lastUsedAt": iso_or_none(key.last_used_at),
+            "expiresAt": iso_or_none(key.expires_at),
             "roles": await _role_refs(session, key.role_ids),
         }
         for key, org_name in rows
@@ -90,22 +88,87 @@ async def create_key(
         raise BadRequest("expiresAt must be in the future")
     role_rows = await _resolve_roles(session, tenant, roles)
     await _guard_super_admin_roles(session, principal, role_rows)
-    secret = new_secret(API_KEY_PREFIX)
-    key = ApiKey(
-        id=uuid.uuid4(),
+    key, secret = mint(
+        session,
         tenant_id=tenant,
         organization_id=organization_id,
         name=name.strip(),
         description=description,
-        key_prefix=secret[: len(API_KEY_PREFIX) + 6],
-        key_hash=sha256(secret),
-        role_ids=[str(r.id) for r in role_rows],
+        role_ids=[r.id for r in role_rows],
         created_by=principal.user_id,
         expires_at=expires_at,
     )
-    session.add(key)
     await session.flush()
     return key, secret
+
+
+def mint(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    organization_id: uuid.UUID | None,
+    name: str,
+    role_ids: Sequence[uuid.UUID],
+    expires_at: datetime | None,
+    description: str | None = None,
+    created_by: uuid.UUID | None = None,
+) -> tuple[ApiKey, str]:
+    """The one place an API key is made: a new secret, stored only as its hash and prefix.
+    Returns the row (added to the session, not flushed) and the secret, shown once."""
+    secret = new_secret(API_KEY_PREFIX)
+    key = ApiKey(
+        id=uuid.uuid4(),
+        tenant_id=tenant_id,
+        organization_id=organization_id,
+        name=name,
+        description=description,
+        key_prefix=secret[: len(API_KEY_PREFIX) + 6],
+        key_hash=sha256(secret),
+        role_ids=[str(r) for r in role_ids],
+        created_by=created_by,
+        expires_at=expires_at,
+    )
+    session.add(key)
+    return key, secret
+
+
+async def mint_for_user(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    organization_id: uuid.UUID | None,
+    user_id: uuid.UUID,
+    name: str,
+    ttl: timedelta,
+) -> tuple[ApiKey, str] | None:
+    """A short-lived key acting with the user's roles in the tenant (a workflow's CALL_API);
+    None when the user has no roles there."""
+    role_ids = list(
+        (
+            await session.scalars(
+                select(Role.id)
+                .join(UserRole, UserRole.role_id == Role.id)
+                .where(UserRole.user_id == user_id, Role.tenant_id == tenant_id)
+            )
+        ).all()
+    )
+    if not role_ids:
+        return None
+    return mint(
+        session,
+        tenant_id=tenant_id,
+        organization_id=organization_id,
+        name=name,
+        role_ids=role_ids,
+        expires_at=now() + ttl,
+    )
+
+
+async def revoke(session: AsyncSession, key_id: uuid.UUID) -> None:
+    """Deletes a key at once (no scope checks: for keys the engine minted itself)."""
+    row = await session.get(ApiKey, key_id)
+    if row is not None and row.deleted_at is None:
+        row.deleted_at = now()
 
 
 async def delete_key(session: AsyncSession, principal: Principal, key_id: uuid.UUID) -> None:

@@ -11,26 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from engine import modules
 from engine.auth.schemas import Principal
 from engine.auth.scope import tenant_for, visible_tenant
-from engine.auth.service import now
+from engine.clock import now
 from engine.db.models import Organization, Role, RoleAcl, Tenant, User
 from engine.errors import BadRequest, NotFound
 from engine.pagination import PageParams, page_body, page_of, sort_order
 
 TENANT_SORT_FIELDS = {"name": Tenant.name, "createdAt": Tenant.created_at, "updatedAt": Tenant.updated_at}
-
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def tenant_body(tenant: Tenant) -> dict[str, Any]:
-    return {
-        "id": str(tenant.id),
-        "name": tenant.name,
-        "isActive": tenant.is_active,
-        "createdAt": _iso(tenant.created_at),
-        "updatedAt": _iso(tenant.updated_at),
-    }
 
 
 async def seed_tenant_roles(session: AsyncSession, tenant_id: uuid.UUID) -> dict[str, Role]:
@@ -65,7 +51,7 @@ async def list_tenants(
     sort_field: str | None,
     sort_dir: str | None,
     is_active: bool | None,
-) -> dict[str, Any]:
+) -> tuple[list[Tenant], int]:
     query = select(Tenant).where(Tenant.deleted_at.is_(None))
     if not principal.is_super_admin:
         query = query.where(Tenant.id == principal.tenant_id)
@@ -77,7 +63,7 @@ async def list_tenants(
         query = query.where(Tenant.is_active.is_(is_active))
     order = sort_order(TENANT_SORT_FIELDS, sort_field, sort_dir, default="name")
     total, page = await page_of(session, query, params, order, Tenant.id)
-    return page_body([tenant_body(t) for t in page.scalars()], total, params)
+    return list(page.scalars()), total
 
 
 async def create_tenant(session: AsyncSession, name: str, is_active: bool = True) -> Tenant:

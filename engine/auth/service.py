@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, Row, Select, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from engine.auth.schemas import Principal
 from engine.auth.security import (
@@ -23,6 +23,7 @@ from engine.auth.security import (
     sha256,
     verify_password,
 )
+from engine.clock import now
 from engine.db.models import (
     ApiKey,
     AuthSession,
@@ -35,15 +36,12 @@ from engine.db.models import (
     UserAcl,
     UserRole,
 )
+from engine.db.session import unit_of_work
 from engine.errors import BadRequest, Forbidden, TooManyRequests, Unauthorized
 from engine.mail import service as mail
 from engine.settings import Settings
 
 API_KEY_PREFIX = "covo_"
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -220,9 +218,9 @@ async def principal_from_api_key(session: AsyncSession, secret: str) -> Principa
     )
 
 
-async def check_rate_limit(session: AsyncSession, key: str, settings: Settings) -> None:
-    """Counts one hit in the current fixed window; raises 429 past the limit. Runs in its own
-    statement so the count holds even when the request itself later fails."""
+async def check_rate_limit(sessionmaker: async_sessionmaker[AsyncSession], key: str, settings: Settings) -> None:
+    """Counts one hit in the current fixed window; raises 429 past the limit. The hit is its own
+    unit of work (committed at once), so it counts even when the request itself later fails."""
     window = settings.auth_rate_window_seconds
     start = datetime.fromtimestamp(int(now().timestamp()) // window * window, UTC)
     statement = (
@@ -234,7 +232,8 @@ async def check_rate_limit(session: AsyncSession, key: str, settings: Settings) 
         )
         .returning(RateLimitBucket.count)
     )
-    hits = int((await session.execute(statement)).scalar_one())
+    async with unit_of_work(sessionmaker) as session:
+        hits = int((await session.execute(statement)).scalar_one())
     if hits > settings.auth_rate_limit:
         raise TooManyRequests("Too many requests, try again later", extra={"retryAfter": window})
 

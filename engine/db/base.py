@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import DateTime, MetaData, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from engine.clock import now
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -20,8 +22,7 @@ NAMING_CONVENTION = {
 }
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+utcnow = now  # the ORM's column default: the one clock (engine.clock)
 
 
 class Base(DeclarativeBase):

@@ -3,6 +3,10 @@ never at import time."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -37,3 +41,48 @@ async def flush_unique(session: AsyncSession, message: str) -> None:
             await session.flush()
     except IntegrityError:
         raise Conflict(message)
+
+
+# ---------------------------------------------------------------- the unit of work
+
+log = logging.getLogger("covo.db")
+_AFTER_COMMIT = "covo.after_commit"
+AfterCommit = Callable[[], Awaitable[None]]
+
+
+def after_commit(session: AsyncSession, work: AfterCommit) -> None:
+    """Registers `work` to run once `session`'s transaction has committed: handing outbox rows or
+    domain events to Temporal, starting webhook deliveries. Dropped when the transaction rolls
+    back. Services register; whoever owns the transaction (the request's session dependency, an
+    activity's `unit_of_work`) commits and then runs the work. A failing `work` is logged, never
+    raised: the commit stands and the outbox sweeper / event retries pick the row up later."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(work)
+
+
+def discard_after_commit(session: AsyncSession) -> None:
+    session.info.pop(_AFTER_COMMIT, None)
+
+
+async def commit(session: AsyncSession) -> None:
+    """Commits, then runs the work registered with `after_commit`, in registration order."""
+    await session.commit()
+    pending: list[AfterCommit] = session.info.pop(_AFTER_COMMIT, [])
+    for work in pending:
+        try:
+            await work()
+        except Exception:
+            log.exception("after-commit work %r failed", work)
+
+
+@asynccontextmanager
+async def unit_of_work(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """One transaction outside a request (activities, CLI): commits and runs the after-commit
+    work when the block ends normally; rolls back and drops it when the block raises."""
+    async with sessionmaker() as session:
+        try:
+            yield session
+        except BaseException:
+            discard_after_commit(session)
+            await session.rollback()
+            raise
+        await commit(session)

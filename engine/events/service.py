@@ -16,6 +16,7 @@ from engine.db.idempotent import insert_once
 from engine.db.models import DomainEventRow
 from engine.events.schemas import DispatchEvent
 from engine.events.workflows import DomainEventDispatchWorkflow
+from engine.temporal import ids
 
 
 async def store(
@@ -47,7 +48,7 @@ async def dispatch(client: Client, event_id: uuid.UUID, task_queue: str) -> None
         await client.start_workflow(
             DomainEventDispatchWorkflow.run,
             DispatchEvent(event_id=event_id),
-            id=f"event-{event_id}",
+            id=ids.event_dispatch_id(event_id),
             task_queue=task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         )

@@ -14,15 +14,14 @@ Each action produces the reference's result object; the side effects are:
 Dry runs compute every result and perform none of the side effects. `{{path}}` placeholders in
 messages, subjects, URLs, headers, webhook bodies and event payloads resolve against the action
 context (`data`, `ruleId`, `ruleName`, `user`, `tenant`, `organization`, `entityType`, `entityId`,
-`eventType`, `today`, `now`); an unresolved placeholder is kept verbatim.
+`eventType`, `today`, `now`) by the one templating engine (`engine.rules.templating`: missing
+placeholders kept verbatim, `null` inside text renders empty).
 """
 
 from __future__ import annotations
 
 import copy
-import json
 import logging
-import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -33,14 +32,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from engine.db.models import NotificationRow
 from engine.events import service as events
-from engine.rules.jsonlogic import CompiledLogic, compile_logic, to_js_string
+from engine.rules import templating
+from engine.rules.jsonlogic import CompiledLogic, compile_logic
 from engine.rules.schemas import WEBHOOK_METHODS, WebhookRequest
+from engine.temporal import ids
 
 log = logging.getLogger("covo.rules")
 
-_PLACEHOLDER = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
-_FORBIDDEN_SEGMENTS = frozenset({"__proto__", "constructor", "prototype"})
-_UNRESOLVED = object()
 _LOG_LEVELS = {
     "debug": logging.DEBUG,
     "info": logging.INFO,
@@ -57,54 +55,14 @@ MAX_EVENT_CHAIN = 5
 # ---------------------------------------------------------------- templating
 
 
-def resolve_path(context: Any, path: str) -> Any:
-    """`a.b`, `items[0].qty` or `items.0.qty` in dicts/lists; `_UNRESOLVED` when absent."""
-    current = context
-    for segment in re.sub(r"\[([^\]]*)\]", r".\1", path).strip(".").split("."):
-        if segment in _FORBIDDEN_SEGMENTS:
-            return _UNRESOLVED
-        if isinstance(current, dict):
-            if segment not in current:
-                return _UNRESOLVED
-            current = current[segment]
-        elif isinstance(current, list) and segment.isdigit() and int(segment) < len(current):
-            current = current[int(segment)]
-        else:
-            return _UNRESOLVED
-    return current
-
-
-def _stringify(value: Any) -> str:
-    if isinstance(value, dict | list):
-        return json.dumps(value, default=str, separators=(",", ":"))
-    return to_js_string(value)
-
-
 def interpolate(text: str, context: dict[str, Any]) -> str:
-    if "{{" not in text:
-        return text
-
-    def replace(match: re.Match[str]) -> str:
-        value = resolve_path(context, match.group(1))
-        return match.group(0) if value is _UNRESOLVED else _stringify(value)
-
-    return _PLACEHOLDER.sub(replace, text)
+    """`{{path}}` placeholders of `text` resolved in the action context (`engine.rules.templating`)."""
+    return templating.interpolate(text, templating.path_resolver(context))
 
 
 def render(value: Any, context: dict[str, Any]) -> Any:
-    """Deep templating for JSON values: a string that is exactly one placeholder becomes the typed
-    value it names; other strings are interpolated."""
-    if isinstance(value, str):
-        match = _PLACEHOLDER.fullmatch(value.strip())
-        if match is not None:
-            resolved = resolve_path(context, match.group(1))
-            return value if resolved is _UNRESOLVED else copy.deepcopy(resolved)
-        return interpolate(value, context)
-    if isinstance(value, dict):
-        return {k: render(v, context) for k, v in value.items()}
-    if isinstance(value, list):
-        return [render(v, context) for v in value]
-    return value
+    """Deep templating of a JSON value against the action context (`engine.rules.templating`)."""
+    return templating.render(value, templating.path_resolver(context))
 
 
 def set_path(target: dict[str, Any], path: str, value: Any) -> None:
@@ -315,7 +273,7 @@ def _webhook(config: dict[str, Any], run: ActionRun) -> dict[str, Any]:
     if run.dry_run:
         result["status"] = "skipped"
         return result
-    workflow_id = f"rule-webhook-{uuid.uuid4()}"
+    workflow_id = ids.rule_webhook_id(uuid.uuid4())
     request = WebhookRequest(
         url=url, method=method, headers=headers, body=body, idempotency_key=workflow_id,
         tenant_id=run.tenant_id, rule_id=run.rule_id,

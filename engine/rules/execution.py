@@ -36,15 +36,16 @@ from sqlalchemy import DateTime, Integer, Text, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from engine.clock import iso
 from engine.events import service as events
 from engine.rules.actions import ActionRun, ActionsOutcome, Effects, PreparedAction, prepare_actions, run_actions
 from engine.rules.jsonlogic import CompiledLogic, compile_logic, truthy
+from engine.rules.pinned import CONTEXT_KEY, window_error
 from engine.rules.schemas import ERROR, FAILURE, SUCCESS
 
 MAX_RULES: Final = 100
 RULE_BUDGET_S: Final = 2.0
 TOTAL_BUDGET_S: Final = 30.0
-CONTEXT_KEY: Final = "$context"  # where translated condition trees read {{today}}, {{user.id}}, ...
 FAILED_EVENT: Final = "business_rules.rule.execution_failed"
 
 # ---------------------------------------------------------------- sanitisation
@@ -202,7 +203,7 @@ class Execution:
             "entityId": self.entity_id,
             "eventType": self.event_type,
             "today": self.now.date().isoformat(),
-            "now": self.now.isoformat().replace("+00:00", "Z"),
+            "now": iso(self.now),
         }
 
 
@@ -236,10 +237,12 @@ class RuleOutcome:
 
 
 def effective_error(rule: PreparedRule, now: datetime) -> str | None:
-    if rule.effective_from is not None and now < rule.effective_from:
-        return f"Rule is not yet effective (starts {rule.effective_from.isoformat()})"
-    if rule.effective_to is not None and now > rule.effective_to:
-        return f"Rule has expired (ended {rule.effective_to.isoformat()})"
+    """The rule engine's wording of the one effective-window check (`engine.rules.pinned`)."""
+    window = window_error(rule.effective_from, rule.effective_to, now)
+    if window == "not_yet" and rule.effective_from is not None:
+        return f"Rule is not yet effective (starts {iso(rule.effective_from)})"
+    if window == "expired" and rule.effective_to is not None:
+        return f"Rule has expired (ended {iso(rule.effective_to)})"
     return None
 
 

@@ -23,13 +23,14 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from engine.auth.schemas import Principal
+from engine.clock import iso_or_none, now
 from engine.db.base import utcnow
 from engine.db.models import BusinessRuleRow, RuleExecutionLogRow, RuleSetMemberRow, RuleSetRow, SideEffectRow
-from engine.db.session import flush_unique
+from engine.db.session import after_commit, flush_unique
 from engine.errors import BadRequest, Conflict, NotFound
 from engine.events import service as events
 from engine.invalidation import TtlCache
-from engine.pagination import PageParams, page_of, sort_order
+from engine.pagination import PageParams, page_body, page_of, sort_order
 from engine.rules.actions import MAX_EVENT_CHAIN, Effects
 from engine.rules.discovery import DISCOVERY_ORDER, cached_versions, scope_conditions
 from engine.rules.execution import (
@@ -43,6 +44,7 @@ from engine.rules.execution import (
     run_rules,
     sanitize,
 )
+from engine.rules.pinned import RuleSnapshot
 from engine.rules.schemas import (
     ERROR,
     EXECUTION_RESULTS,
@@ -65,7 +67,6 @@ from engine.rules.schemas import (
     parse_body,
 )
 from engine.rules.workflows import RuleWebhookWorkflow
-from engine.workflows.schemas import RuleSnapshot
 
 log = logging.getLogger("covo.rules")
 
@@ -75,26 +76,16 @@ LOCK_HEADER: Final = "x-om-ext-optimistic-lock-expected-updated-at"
 EVENT_PREFIXES_SKIPPED: Final = ("query_index.", "search.", "business_rules.", "cache.", "queue.", "workflows.")
 
 
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
 def _org_is(column: Any, organization_id: uuid.UUID | None) -> ColumnElement[bool]:
     return column.is_(None) if organization_id is None else column == organization_id  # type: ignore[no-any-return]
 
 
 def page_params(page: int, page_size: int) -> PageParams:
-    if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
-        raise BadRequest(f"Invalid query parameters: page must be >= 1 and pageSize between 1 and {MAX_PAGE_SIZE}")
-    return PageParams(page=page, page_size=page_size)
+    return PageParams(page=page, page_size=page_size, max_page_size=MAX_PAGE_SIZE)
 
 
 def _page(items: list[Any], total: int, params: PageParams) -> dict[str, Any]:
-    return {"items": items, "total": total, "totalPages": max(1, -(-total // params.page_size))}
+    return page_body(items, total, params, with_page=False, min_pages=1)
 
 
 def _uuid(value: str | None, message: str) -> uuid.UUID:
@@ -132,7 +123,7 @@ def check_lock(current: datetime, expected: str | None) -> None:
             code="optimistic_lock_conflict",
             extra={
                 "code": "optimistic_lock_conflict",
-                "currentUpdatedAt": _iso(current),
+                "currentUpdatedAt": iso_or_none(current),
                 "expectedUpdatedAt": expected,
             },
         )
@@ -154,12 +145,12 @@ def rule_item(row: BusinessRuleRow) -> dict[str, Any]:
         "enabled": row.enabled,
         "priority": row.priority,
         "version": row.version,
-        "effectiveFrom": _iso(row.effective_from),
-        "effectiveTo": _iso(row.effective_to),
+        "effectiveFrom": iso_or_none(row.effective_from),
+        "effectiveTo": iso_or_none(row.effective_to),
         "tenantId": str(row.tenant_id),
         "organizationId": str(row.organization_id) if row.organization_id else None,
-        "createdAt": _iso(row.created_at),
-        "updatedAt": _iso(row.updated_at),
+        "createdAt": iso_or_none(row.created_at),
+        "updatedAt": iso_or_none(row.updated_at),
     }
 
 
@@ -347,8 +338,8 @@ def set_body(row: RuleSetRow) -> dict[str, Any]:
         "organizationId": str(row.organization_id) if row.organization_id else None,
         "createdBy": row.created_by,
         "updatedBy": row.updated_by,
-        "createdAt": _iso(row.created_at),
-        "updatedAt": _iso(row.updated_at),
+        "createdAt": iso_or_none(row.created_at),
+        "updatedAt": iso_or_none(row.updated_at),
     }
 
 
@@ -774,7 +765,7 @@ def _log_item(row: RuleExecutionLogRow) -> dict[str, Any]:
         "outputContext": row.output_context,
         "errorMessage": row.error_message,
         "executionTimeMs": row.execution_time_ms,
-        "executedAt": _iso(row.executed_at),
+        "executedAt": iso_or_none(row.executed_at),
         "tenantId": str(row.tenant_id),
         "organizationId": str(row.organization_id) if row.organization_id else None,
         "executedBy": row.executed_by,
@@ -915,7 +906,7 @@ async def snapshots_for(session: AsyncSession, tenant_id: uuid.UUID, rule_ids: s
     """The live rules of the tenant with these string `ruleId`s, as snapshots a workflow pins at
     start. `condition` is JsonLogic (`true` when the rule has none); a condition given as a
     reference condition tree reads its `{{today}}`/`{{user.id}}`-style values from
-    `data["$context"]` (`engine.rules.execution.CONTEXT_KEY`). `fail_message` is the rule's first
+    `data["$context"]` (`engine.rules.pinned.CONTEXT_KEY`). `fail_message` is the rule's first
     SHOW_ERROR / BLOCK_TRANSITION / SHOW_WARNING failure message (unrendered), if any."""
     if not rule_ids:
         return {}
@@ -937,6 +928,7 @@ async def snapshots_for(session: AsyncSession, tenant_id: uuid.UUID, rule_ids: s
             effective_from=row.effective_from,
             effective_to=row.effective_to,
             fail_message=_fail_message(row.failure_actions),
+            version=f"{row.id}@{row.updated_at.isoformat()}",
         )
         for row in rows
     }
@@ -1023,17 +1015,17 @@ async def run_for_event(
     entityType `orders.order` and eventType `created` (see `event_target`) with `data = payload`,
     trusted tenant/organization from the event, no user; the log's entityId is `payload["entityId"]`
     or `payload["id"]`. The result cannot block the emitter.
-    Commits `session` (logs, notifications, emitted events) and then dispatches the effects
-    (emitted events, webhooks), so call it with a session that holds nothing else uncommitted.
+    Writes logs, notifications and emitted events in `session` and registers the dispatch of the
+    effects (emitted events, webhooks) to run after its commit (`engine.db.session.after_commit`):
+    call it inside a `unit_of_work`.
     Pass `idempotency_key=f"event:{event_id}:rules"` from a retryable activity so a retry does not
     run the rules twice. Returns the number of rules run (0 when the key was already used)."""
     ran, effects = await execute_for_event(
         session, tenant_id=tenant_id, organization_id=organization_id, event_name=event_name, payload=payload,
         idempotency_key=idempotency_key,
     )  # fmt: skip
-    await session.commit()
     if effects:
-        await dispatch_effects(client, task_queue, effects)
+        after_commit(session, functools.partial(dispatch_effects, client, task_queue, effects))
     return ran
 
 

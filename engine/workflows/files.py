@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from engine.auth.schemas import Principal
 from engine.db.models import Tenant, WorkflowDefinitionRow
 from engine.workflows import service
-from engine.workflows.definition import ValidationIssue, validate_definition_document
+from engine.workflows.checker import ValidationIssue, validate_definition_document
 
 COMPARED = ("workflowName", "description", "definition", "enabled", "metadata")
 

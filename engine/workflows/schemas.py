@@ -9,6 +9,10 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from engine.rules.pinned import RuleSnapshot  # the rules domain owns it; workflow inputs carry it
+
+__all__ = ["RuleSnapshot"]
+
 # Instance statuses (reference §2.10).
 RUNNING = "RUNNING"
 PAUSED = "PAUSED"
@@ -21,19 +25,8 @@ WAITING_FOR_ACTIVITIES = "WAITING_FOR_ACTIVITIES"
 FORKED = "FORKED"
 TERMINAL_STATUSES = frozenset({COMPLETED, CANCELLED, COMPENSATED})
 CANCELLABLE_STATUSES = frozenset({RUNNING, PAUSED, WAITING_FOR_ACTIVITIES, FORKED})
-
-
-class RuleSnapshot(BaseModel):
-    """A business rule as it was when the instance started; conditions are evaluated against
-    this copy inside the workflow, so replays never change a decision."""
-
-    rule_id: str
-    rule_name: str
-    enabled: bool = True
-    condition: Any = None  # JsonLogic
-    effective_from: datetime | None = None
-    effective_to: datetime | None = None
-    fail_message: str | None = None
+# Instances that count against a trigger's maxConcurrentInstances.
+ACTIVE_STATUSES = (RUNNING, PAUSED, WAITING_FOR_ACTIVITIES, FORKED, COMPENSATING)
 
 
 class InstanceHeader(BaseModel):

@@ -3,11 +3,12 @@ cancel, retry, task claim/complete) sent to each instance's Temporal workflow.""
 
 from __future__ import annotations
 
+import os
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.dialects.postgresql import array as pg_array
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +18,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from engine import metrics
 from engine.auth.schemas import Principal
+from engine.clock import iso_or_none, now
 from engine.db.models import (
     UserTaskRow,
     WorkflowDefinitionRow,
@@ -26,13 +28,15 @@ from engine.db.models import (
 from engine.db.session import flush_unique
 from engine.errors import BadRequest, Conflict, DomainError, Forbidden, NotFound, Unprocessable
 from engine.pagination import OffsetParams, PageParams, offset_body, page_body, page_of, sort_order
+from engine.rules import pinned
 from engine.rules import service as rules
-from engine.workflows.definition import (
-    WorkflowDefinition,
-    definition_json_schema,
-    validate_definition_document,
-)
-from engine.workflows.interpreter_logic import iso_timestamp
+from engine.rules.pinned import CONTEXT_KEY, rule_context
+from engine.settings import Settings
+from engine.temporal import ids
+from engine.workflows import repository
+from engine.workflows.checker import validate_definition_document
+from engine.workflows.definition import WorkflowDefinition, definition_json_schema
+from engine.workflows.interpreter.decisions import allowed_env
 from engine.workflows.schemas import (
     RUNNING,
     TERMINAL_STATUSES,
@@ -51,18 +55,6 @@ from engine.workflows.schemas import (
 from engine.workflows.workflows import WorkflowInstanceWorkflow
 
 NON_TERMINAL_FILTER = ~WorkflowInstanceRow.status.in_(TERMINAL_STATUSES)
-
-
-def workflow_run_id(instance_id: uuid.UUID) -> str:
-    return f"wf-{instance_id}"
-
-
-def _iso(value: datetime | None) -> str | None:
-    return iso_timestamp(value) if value is not None else None
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 class ValidationFailed(DomainError):
@@ -86,14 +78,14 @@ def definition_body(row: WorkflowDefinitionRow) -> dict[str, Any]:
         "definition": row.definition,
         "metadata": row.metadata_,
         "enabled": row.enabled,
-        "effectiveFrom": _iso(row.effective_from),
-        "effectiveTo": _iso(row.effective_to),
+        "effectiveFrom": iso_or_none(row.effective_from),
+        "effectiveTo": iso_or_none(row.effective_to),
         "tenantId": str(row.tenant_id),
         "organizationId": str(row.organization_id) if row.organization_id else None,
         "createdBy": row.created_by,
         "updatedBy": row.updated_by,
-        "createdAt": _iso(row.created_at),
-        "updatedAt": _iso(row.updated_at),
+        "createdAt": iso_or_none(row.created_at),
+        "updatedAt": iso_or_none(row.updated_at),
     }
 
 
@@ -306,14 +298,19 @@ async def snapshot(
 
 
 async def start_pre_condition_errors(
-    session: AsyncSession, tenant_id: uuid.UUID, row: WorkflowDefinitionRow, context: dict[str, Any], locale: str
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    row: WorkflowDefinitionRow,
+    context: dict[str, Any],
+    locale: str,
+    initiated_by: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Errors of the START step's required pre-conditions for this context (reference §2.12.4)."""
-    from engine.rules.jsonlogic import apply as jsonlogic_apply
-    from engine.workflows.interpreter_logic import jsonlogic_truthy
-
-    start = next((s for s in row.definition.get("steps", []) if s.get("stepType") == "START"), None)
-    if start is None:
+    """Errors of the START step's required pre-conditions for this context (reference §2.12.4),
+    evaluated by the one pinned-rule evaluator (`engine.rules.pinned`): the same checks, effective
+    window and `$context` as the pre-conditions inside the workflow."""
+    try:
+        start = WorkflowDefinition.model_validate(row.definition).start_step()
+    except (ValueError, KeyError):
         return [
             {
                 "ruleId": "_NO_START_STEP",
@@ -321,41 +318,24 @@ async def start_pre_condition_errors(
                 "code": "INVALID_DEFINITION",
             }
         ]
-    refs = [r for r in start.get("preConditions") or [] if isinstance(r, dict) and r.get("required", True)]
-    rules = await rule_snapshots(session, tenant_id, {str(r["ruleId"]) for r in refs})
-    data = {"workflowId": row.workflow_id, "workflowContext": context}
+    refs = [ref for ref in start.pre_conditions if ref.required]
+    rules = await rule_snapshots(session, tenant_id, {ref.rule_id for ref in refs})
+    moment = now()
+    data = {
+        "workflowId": row.workflow_id,
+        "workflowContext": context,
+        CONTEXT_KEY: rule_context(initiated_by, tenant_id, moment),
+    }
     errors = []
     for ref in refs:
-        rule_id = str(ref["ruleId"])
-        messages = ref.get("validationMessage") or {}
-        rule = rules.get(rule_id)
-        if rule is None:
-            errors.append(
-                {
-                    "ruleId": rule_id,
-                    "message": messages.get(locale) or messages.get("en") or f"Business rule not found: {rule_id}",
-                    "code": "RULE_NOT_FOUND",
-                }
-            )
+        messages = ref.validation_message or {}
+        verdict = pinned.evaluate(ref.rule_id, rules.get(ref.rule_id), data, moment)
+        if verdict.passed:
             continue
-        if not rule.enabled:
-            errors.append(
-                {"ruleId": rule_id, "message": f"Business rule is disabled: {rule_id}", "code": "RULE_DISABLED"}
-            )
-            continue
-        try:
-            passed = jsonlogic_truthy(jsonlogic_apply(rule.condition, data))
-        except Exception as exc:
-            errors.append({"ruleId": rule_id, "message": f"Business rule error: {exc}", "code": "RULE_ERROR"})
-            continue
-        if not passed:
-            message = (
-                messages.get(locale)
-                or messages.get("en")
-                or rule.fail_message
-                or f"Pre-condition '{rule.rule_name}' failed"
-            )
-            errors.append({"ruleId": rule_id, "message": message, "code": "PRE_CONDITION_FAILED"})
+        message = verdict.error
+        if verdict.code in (pinned.RULE_NOT_FOUND, pinned.PRE_CONDITION_FAILED):
+            message = messages.get(locale) or messages.get("en") or verdict.error
+        errors.append({"ruleId": ref.rule_id, "message": message, "code": verdict.code})
     return errors
 
 
@@ -374,10 +354,10 @@ def instance_body(row: WorkflowInstanceRow) -> dict[str, Any]:
         "context": row.context,
         "correlationKey": row.correlation_key,
         "metadata": row.metadata_,
-        "startedAt": _iso(row.started_at),
-        "completedAt": _iso(row.completed_at),
-        "pausedAt": _iso(row.paused_at),
-        "cancelledAt": _iso(row.cancelled_at),
+        "startedAt": iso_or_none(row.started_at),
+        "completedAt": iso_or_none(row.completed_at),
+        "pausedAt": iso_or_none(row.paused_at),
+        "cancelledAt": iso_or_none(row.cancelled_at),
         "errorMessage": row.error_message,
         "errorDetails": row.error_details,
         "pendingTransition": row.pending_transition,
@@ -386,9 +366,33 @@ def instance_body(row: WorkflowInstanceRow) -> dict[str, Any]:
         "parentInstanceId": str(row.parent_instance_id) if row.parent_instance_id else None,
         "tenantId": str(row.tenant_id),
         "organizationId": str(row.organization_id) if row.organization_id else None,
-        "createdAt": _iso(row.created_at),
-        "updatedAt": _iso(row.updated_at),
+        "createdAt": iso_or_none(row.created_at),
+        "updatedAt": iso_or_none(row.updated_at),
     }
+
+
+async def concurrency_limit_reached(
+    session: AsyncSession, tenant_id: uuid.UUID, workflow_id: str, limit: int | None
+) -> int | None:
+    """A trigger's maxConcurrentInstances: the number of active instances when the workflow is at
+    its limit, else None. Serialized per tenant + workflowId by a transaction-scoped advisory lock,
+    so two dispatches cannot both take the last slot: call it in the transaction that inserts the
+    instance row."""
+    if limit is None:
+        return None
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
+        {"k": f"workflow-trigger-limit:{tenant_id}:{workflow_id}"},
+    )
+    active = await repository.count_active(session, tenant_id, workflow_id)
+    return active if active >= limit else None
+
+
+def template_env(settings: Settings) -> dict[str, str]:
+    """The environment `{{env.X}}` placeholders of a new instance may read, pinned at start:
+    `APP_URL` plus `WORKFLOWS_ENV_ALLOWLIST` (comma-separated), read from the process environment."""
+    allowlist = [k.strip() for k in settings.workflows_env_allowlist.split(",") if k.strip()]
+    return allowed_env(os.environ, allowlist)
 
 
 async def start_instance(
@@ -417,10 +421,10 @@ async def start_instance(
     attempt's workflow may already have written."""
     definition = await find_definition(session, tenant_id, workflow_id, version)
     try:
-        WorkflowDefinition.model_validate(definition.definition)
+        parsed = WorkflowDefinition.model_validate(definition.definition)
     except ValueError as exc:
         raise BadRequest(f"Workflow definition is invalid: {exc}", code="INVALID_DEFINITION")
-    errors = await start_pre_condition_errors(session, tenant_id, definition, context, "en")
+    errors = await start_pre_condition_errors(session, tenant_id, definition, context, "en", initiated_by)
     if errors:
         raise Unprocessable(
             "Start pre-conditions failed",
@@ -447,9 +451,7 @@ async def start_instance(
         workflow_id=definition.workflow_id,
         version=definition.version,
         status=RUNNING,
-        current_step_id=next(
-            (s["stepId"] for s in definition.definition["steps"] if s.get("stepType") == "START"), None
-        ),
+        current_step_id=parsed.start_step().step_id,
         context=context,
         correlation_key=correlation_key,
         metadata_=header.metadata,
@@ -484,7 +486,7 @@ async def start_instance(
     # workflow writes the row itself on its first flush.
     try:
         await client.start_workflow(
-            WorkflowInstanceWorkflow.run, start, id=workflow_run_id(instance_id), task_queue=task_queue
+            WorkflowInstanceWorkflow.run, start, id=ids.workflow_instance_id(instance_id), task_queue=task_queue
         )
     except WorkflowAlreadyStartedError:
         if not retryable:
@@ -532,7 +534,7 @@ def event_body(row: WorkflowEventRow) -> dict[str, Any]:
         "branchKey": row.branch_key,
         "eventType": row.event_type,
         "eventData": row.event_data,
-        "occurredAt": _iso(row.occurred_at),
+        "occurredAt": iso_or_none(row.occurred_at),
         "userId": row.user_id,
         "tenantId": str(row.tenant_id),
         "organizationId": str(row.organization_id) if row.organization_id else None,
@@ -614,7 +616,7 @@ async def get_event(session: AsyncSession, principal: Principal, event_id: str) 
         "workflowInstance": {
             "id": str(inst.id), "workflowId": inst.workflow_id, "version": inst.version, "status": inst.status,
             "currentStepId": inst.current_step_id, "correlationKey": inst.correlation_key,
-            "startedAt": _iso(inst.started_at), "completedAt": _iso(inst.completed_at), "context": inst.context,
+            "startedAt": iso_or_none(inst.started_at), "completedAt": iso_or_none(inst.completed_at), "context": inst.context,
         },
     }  # fmt: skip
 
@@ -625,12 +627,14 @@ async def get_event(session: AsyncSession, principal: Principal, event_id: str) 
 UPDATE_STATUS = {"BAD_REQUEST": BadRequest, "CONFLICT": Conflict, "NOT_FOUND": NotFound, "FORBIDDEN": Forbidden}
 
 
-async def _update(client: Client, instance_id: uuid.UUID, name: str, arg: Any, result_type: type[Any]) -> Any:
-    """Sends a Workflow Update. A validator's refusal comes back as a 4xx before anything is
-    recorded; an instance whose workflow has ended cannot take commands (409)."""
-    handle = client.get_workflow_handle(workflow_run_id(instance_id))
+async def _update(client: Client, instance_id: uuid.UUID, update: Any, arg: Any) -> Any:
+    """Sends a Workflow Update, named by its typed method reference
+    (`WorkflowInstanceWorkflow.signal`, ...), so the name and the result type come from the
+    workflow class. A validator's refusal comes back as a 4xx before anything is recorded; an
+    instance whose workflow has ended cannot take commands (409)."""
+    handle = client.get_workflow_handle(ids.workflow_instance_id(instance_id))
     try:
-        return await handle.execute_update(name, arg, result_type=result_type)
+        return await handle.execute_update(update, arg)
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
         if isinstance(cause, ApplicationError):
@@ -645,7 +649,7 @@ async def _update(client: Client, instance_id: uuid.UUID, name: str, arg: Any, r
 
 
 async def signal(client: Client, instance: WorkflowInstanceRow, request: SignalRequest) -> SignalResult:
-    result: SignalResult = await _update(client, instance.id, "signal", request, SignalResult)
+    result: SignalResult = await _update(client, instance.id, WorkflowInstanceWorkflow.signal, request)
     return result
 
 
@@ -665,7 +669,7 @@ async def signal_by_correlation(
     resumed = 0
     for instance_id in ids:
         try:
-            await _update(client, instance_id, "signal", request, SignalResult)
+            await _update(client, instance_id, WorkflowInstanceWorkflow.signal, request)
         except DomainError:
             continue  # not waiting for this signal
         resumed += 1
@@ -683,7 +687,7 @@ async def advance(client: Client, instance: WorkflowInstanceRow, request: Advanc
     # A finished instance's workflow is closed and can take no Update: answer as the reference does.
     if instance.status in ADVANCE_REFUSED:
         raise BadRequest(ADVANCE_REFUSED[instance.status])
-    result: InstanceView = await _update(client, instance.id, "advance", request, InstanceView)
+    result: InstanceView = await _update(client, instance.id, WorkflowInstanceWorkflow.advance_update, request)
     return result
 
 
@@ -692,14 +696,18 @@ async def cancel(client: Client, instance: WorkflowInstanceRow, user_id: str | N
         raise BadRequest(
             f"Cannot cancel workflow in {instance.status} status. Only running, paused or waiting workflows can be cancelled."
         )
-    result: InstanceView = await _update(client, instance.id, "cancel", CommandRequest(user_id=user_id), InstanceView)
+    result: InstanceView = await _update(
+        client, instance.id, WorkflowInstanceWorkflow.cancel_update, CommandRequest(user_id=user_id)
+    )
     return result
 
 
 async def retry(client: Client, instance: WorkflowInstanceRow, user_id: str | None) -> InstanceView:
     if instance.status != "FAILED":
         raise BadRequest(f"Cannot retry workflow in {instance.status} status. Only FAILED workflows can be retried.")
-    result: InstanceView = await _update(client, instance.id, "retry", CommandRequest(user_id=user_id), InstanceView)
+    result: InstanceView = await _update(
+        client, instance.id, WorkflowInstanceWorkflow.retry_update, CommandRequest(user_id=user_id)
+    )
     return result
 
 
@@ -720,17 +728,17 @@ def task_body(row: UserTaskRow) -> dict[str, Any]:
         "assignedTo": row.assigned_to,
         "assignedToRoles": row.assigned_to_roles,
         "claimedBy": row.claimed_by,
-        "claimedAt": _iso(row.claimed_at),
-        "dueDate": _iso(row.due_date),
-        "escalatedAt": _iso(row.escalated_at),
+        "claimedAt": iso_or_none(row.claimed_at),
+        "dueDate": iso_or_none(row.due_date),
+        "escalatedAt": iso_or_none(row.escalated_at),
         "escalatedTo": row.escalated_to,
         "completedBy": row.completed_by,
-        "completedAt": _iso(row.completed_at),
+        "completedAt": iso_or_none(row.completed_at),
         "comments": row.comments,
         "tenantId": str(row.tenant_id),
         "organizationId": str(row.organization_id) if row.organization_id else None,
-        "createdAt": _iso(row.created_at),
-        "updatedAt": _iso(row.updated_at),
+        "createdAt": iso_or_none(row.created_at),
+        "updatedAt": iso_or_none(row.updated_at),
     }
 
 
@@ -780,7 +788,11 @@ async def task_command(
         task_id=task.id, user_id=str(principal.id), user_roles=list(principal.role_names),
         form_data=form_data or {}, comments=comments,
     )  # fmt: skip
-    view: TaskView = await _update(client, task.workflow_instance_id, name, command, TaskView)
+    update = {
+        "complete_task": WorkflowInstanceWorkflow.complete_task,
+        "claim_task": WorkflowInstanceWorkflow.claim_task,
+    }
+    view: TaskView = await _update(client, task.workflow_instance_id, update[name], command)
     metrics.TASK_COMMANDS.inc(command=name)
     return {**task_body(task), **_camel_task(view.task)}
 

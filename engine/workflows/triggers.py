@@ -9,8 +9,9 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from engine.clock import iso
 from engine.workflows.definition import FilterCondition, WorkflowTrigger
-from engine.workflows.interpreter_logic import MISSING, iso_timestamp, lookup
+from engine.workflows.interpreter.decisions import MISSING, lookup
 
 # Events of these families never start instances: they are the engine's own bookkeeping, and
 # reacting to them invites loops (a workflow started by "workflows.*" events emits more of them).
@@ -260,7 +261,7 @@ def initial_context(
             "triggerName": trigger.name,
             "eventName": event_name,
             "eventPayload": dict(payload),
-            "triggeredAt": iso_timestamp(now),
+            "triggeredAt": iso(now),
             "source": TRIGGER_SOURCE,
         },
     }

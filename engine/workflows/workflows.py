@@ -1,7 +1,7 @@
 """The definition interpreter: one Temporal workflow per instance, running the pinned definition.
 
 Temporal carries the execution (timers, waits, retries, signals as Updates, crash recovery); this
-class only decides what happens next, using the pure functions of `interpreter_logic`. Every row
+class only decides what happens next, using the pure functions of `interpreter.decisions`. Every row
 the API reads (instance, step instances, tasks, events) is written by this workflow through the
 `workflows.project` local activity: events are numbered by the workflow (`seq`), so a retried or
 replayed write is a no-op, and rows only move forward.
@@ -21,8 +21,8 @@ from typing import Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from engine.workflows import interpreter_logic as logic
     from engine.workflows.definition import Step, StepType, Transition, TransitionTrigger
+    from engine.workflows.interpreter import decisions as logic
     from engine.workflows.interpreter.common import (
         WORKFLOW_TYPE,
         AdvanceInterrupt,

@@ -265,15 +265,19 @@ async def test_roles_list_searches_and_pages(client: httpx.AsyncClient, admin: A
 
 
 async def test_duplicate_role_name_is_409(client: httpx.AsyncClient, admin: Account) -> None:
+    before = (await client.get("/api/auth/roles", headers=admin.headers)).json()["total"]
     response = await client.post("/api/auth/roles", json={"name": "employee"}, headers=admin.headers)
     assert response.status_code == 409
+    assert (await client.get("/api/auth/roles", headers=admin.headers)).json()["total"] == before
     # the failed insert did not spoil anything: the next request works
     assert (await client.post("/api/auth/roles", json={"name": "fresh"}, headers=admin.headers)).status_code == 201
 
 
 async def test_blank_role_name_is_400(client: httpx.AsyncClient, admin: Account) -> None:
+    before = (await client.get("/api/auth/roles", headers=admin.headers)).json()["total"]
     assert (await client.post("/api/auth/roles", json={"name": "  "}, headers=admin.headers)).status_code == 400
     assert (await client.post("/api/auth/roles", json={}, headers=admin.headers)).status_code == 400
+    assert (await client.get("/api/auth/roles", headers=admin.headers)).json()["total"] == before  # none written
 
 
 async def test_renaming_a_role(client: httpx.AsyncClient, admin: Account) -> None:

@@ -3,10 +3,8 @@ of modules that are not served yet are left out, so each module is covered as so
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,11 +12,11 @@ import pytest
 from fastapi import FastAPI
 
 from api.app import create_app
+from api.openapi import CONTRACT
 from engine.settings import Settings
 from tests.helpers import anonymous
 
-CONTRACT_PATH = Path(__file__).resolve().parents[3] / "shared/contract/endpoints.json"
-ENDPOINTS: list[dict[str, Any]] = json.loads(CONTRACT_PATH.read_text())
+ENDPOINTS: list[dict[str, Any]] = CONTRACT  # api/contract/endpoints.json, the one copy in the repository
 IN_SCOPE = [e for e in ENDPOINTS if e["scope"] in ("core", "supporting")]
 # The sections this service owns; "Authentication" (better_auth) is a separate service's.
 OWN_SECTIONS = {"Authentication & Accounts", "Directory", "Directory (Tenants & Organizations)", "API Keys", "Health"}

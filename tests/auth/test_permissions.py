@@ -267,6 +267,8 @@ async def test_user_without_roles_holds_no_features(client: httpx.AsyncClient, a
     headers = {"Authorization": f"Bearer {login.json()['token']}"}
     assert (await client.get("/api/auth/users", headers=headers)).status_code == 403
     assert (await client.post("/api/auth/roles", json={"name": "x"}, headers=headers)).status_code == 403
+    roles = (await client.get("/api/auth/roles", params={"search": "x"}, headers=admin.headers)).json()["items"]
+    assert "x" not in [r["name"] for r in roles]  # refused: not written
 
 
 async def test_user_editor_cannot_promote_itself_into_a_role_with_more_features(

@@ -1,7 +1,6 @@
-"""Operational drills: slow, process-level checks (kill the worker, ...) that `make drill` runs.
-
-They are left out of the default `make test`: unless COVO_DRILL=1, this directory's test modules
-are not collected at all (no skip noise)."""
+"""Operational drills: process-level checks (kill the worker, ...). Each drill has a short form
+that every `make test` runs and a long form that only `make drill` (COVO_DRILL=1) adds: the long
+parameters are not generated at all otherwise (no skip noise)."""
 
 from __future__ import annotations
 
@@ -11,9 +10,8 @@ import pytest
 
 DRILL_ENABLED = os.environ.get("COVO_DRILL") == "1"
 
-if not DRILL_ENABLED:
-    collect_ignore_glob = ["test_*.py"]
-
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "drill: operational drill, run by `make drill` (COVO_DRILL=1)")
+    config.addinivalue_line(
+        "markers", "drill: operational drill (short form in make test, long form with COVO_DRILL=1)"
+    )

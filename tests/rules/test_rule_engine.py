@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowFailureError
 
 from engine.db.models import BusinessRuleRow, DomainEventRow, NotificationRow, RuleExecutionLogRow
+from engine.db.session import unit_of_work
 from engine.rules import service
 from engine.rules.actions import Effects
 from engine.rules.execution import CACHE, Execution, run_rules
@@ -511,7 +512,7 @@ async def test_run_for_event_runs_matching_rules(
     )
     await api.create_rule(entityType=entity, eventType="updated")
     common = {"tenant_id": api.account.tenant_id, "organization_id": api.account.organization_id}
-    async with sessionmaker() as session:
+    async with unit_of_work(sessionmaker) as session:  # run_for_event's caller owns the transaction
         ran = await service.run_for_event(
             session, temporal_client, settings.temporal_task_queue,
             event_name=f"{entity}.created", payload={"id": "o-77", "total": 250, "password": "x"}, **common,
@@ -530,10 +531,11 @@ async def test_run_for_event_runs_matching_rules(
         # With an idempotency key, a retried delivery runs nothing the second time.
         once = f"event:{uuid.uuid4()}:rules"
         for expected in (1, 0):
-            ran = await service.run_for_event(
-                session, temporal_client, settings.temporal_task_queue, event_name=f"{entity}.created",
-                payload={"id": "o-78", "total": 300}, idempotency_key=once, **common,
-            )  # fmt: skip
+            async with unit_of_work(sessionmaker) as attempt:
+                ran = await service.run_for_event(
+                    attempt, temporal_client, settings.temporal_task_queue, event_name=f"{entity}.created",
+                    payload={"id": "o-78", "total": 300}, idempotency_key=once, **common,
+                )  # fmt: skip
             assert ran == expected
         assert (await api.logs(ruleId=rule["id"]))["total"] == 2
         # Another organization's event does not run this organization's rules.

@@ -31,6 +31,23 @@ async def sleep_function(args: dict[str, Any], ctx: FunctionContext) -> Any:
     return {"slept": args.get("seconds")}
 
 
+# How each `test.sleep_outcome` call ended, by instance: "finished" or "cancelled".
+SLEEP_OUTCOMES: dict[str, str] = {}
+
+
+@register("test.sleep_outcome")
+async def sleep_outcome(args: dict[str, Any], ctx: FunctionContext) -> Any:
+    """`test.sleep` that notes how it ended, so a test can wait until the activity is really over
+    (finished, or cancelled by Temporal) before it checks what the instance made of it."""
+    try:
+        await asyncio.sleep(float(args.get("seconds", 1)))
+    except asyncio.CancelledError:
+        SLEEP_OUTCOMES[ctx.instance_id] = "cancelled"
+        raise
+    SLEEP_OUTCOMES[ctx.instance_id] = "finished"
+    return {"slept": args.get("seconds")}
+
+
 _flaky_seen: set[str] = set()
 
 

@@ -25,9 +25,9 @@ from tests.conftest import Account, MakeAccount
 from tests.http_receiver import TinyServer, serving
 from tests.workflows.conftest import WorkflowApi
 from workers.workflows import commands
-from workers.workflows.activities import WorkflowActivities
 from workers.workflows.errors import ActivityConfigError, NonRetryable
 from workers.workflows.http import check_url
+from workers.workflows.implementations import WorkflowActivities
 
 START = {"stepId": "start", "stepName": "Start", "stepType": "START"}
 END = {"stepId": "end", "stepName": "End", "stepType": "END"}

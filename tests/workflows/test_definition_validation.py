@@ -7,15 +7,14 @@ from typing import Any
 
 import pytest
 
-from engine.workflows.definition import (
+from engine.workflows.checker import (
     InvalidDefinitionError,
     ValidationIssue,
-    WorkflowDefinition,
-    definition_json_schema,
     load_definition,
     validate_definition,
     validate_definition_document,
 )
+from engine.workflows.definition import WorkflowDefinition, definition_json_schema
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 DEFINITIONS_DIR = Path(__file__).resolve().parents[2] / "definitions" / "workflows"

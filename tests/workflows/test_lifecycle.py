@@ -11,7 +11,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.conftest import MakeAccount
-from tests.workflows.conftest import WorkflowApi, chain, flow, fn, side_effects, step, tr
+from tests.workflows.conftest import SLEEP_OUTCOMES, WorkflowApi, chain, flow, fn, side_effects, step, tr
 
 INSTANCES = "/api/workflows/instances"
 
@@ -107,15 +107,26 @@ async def test_cancel_a_running_instance(wf: WorkflowApi) -> None:
 
 
 async def test_cancel_an_instance_waiting_for_activities(wf: WorkflowApi) -> None:
-    slow = {**fn("slow", "test.sleep", {"seconds": 3}), "async": True}
+    """The cancelled instance never takes the async activity's result: checked once the activity
+    is over (it finished, or Temporal cancelled it), not while it is still sleeping."""
+    slow = {**fn("slow", "test.sleep_outcome", {"seconds": 2}), "async": True}
     _, instance = await wf.run(flow("cancel-async", [], [tr("start", "end", activities=[slow])]))
     await wf.wait_status(instance["id"], "WAITING_FOR_ACTIVITIES")
+    assert instance["id"] not in SLEEP_OUTCOMES  # cancelled while the activity runs
     response = await wf.post(f"{INSTANCES}/{instance['id']}/cancel")
     assert response.status_code == 200, response.text
     assert response.json()["data"]["status"] == "CANCELLED"
-    await asyncio.sleep(0.3)
+    for _ in range(400):
+        if instance["id"] in SLEEP_OUTCOMES:
+            break
+        await asyncio.sleep(0.05)
+    assert SLEEP_OUTCOMES.get(instance["id"]) in ("finished", "cancelled"), "the activity never ended"
+    await asyncio.sleep(0.5)  # let a (wrongly) delivered result reach the read model
     current = await wf.instance(instance["id"])
-    assert current["status"] == "CANCELLED" and "slow_result" not in current["context"]
+    assert current["status"] == "CANCELLED" and current["currentStepId"] == "start"
+    assert "slow_result" not in current["context"]
+    types = await wf.event_types(instance["id"])
+    assert "ACTIVITY_COMPLETED" not in types and "WORKFLOW_COMPLETED" not in types
 
 
 async def test_cancel_a_completed_instance_is_400(wf: WorkflowApi) -> None:
@@ -258,6 +269,9 @@ async def test_other_tenants_see_nothing(wf: WorkflowApi, make_account: MakeAcco
     assert (await other.post(INSTANCES, {"workflowId": workflow_id})).status_code == 404
     assert (await other.put(f"/api/workflows/definitions/{definition['id']}", {"enabled": False})).status_code == 404
     assert (await other.delete(f"/api/workflows/definitions/{definition['id']}")).status_code == 404
+    owned = (await wf.get(f"/api/workflows/definitions/{definition['id']}")).json()["data"]
+    assert owned["enabled"] is True  # neither disabled nor deleted by the outsider
+    assert (await wf.get(INSTANCES, workflowId=workflow_id)).json()["pagination"]["total"] == 1  # none started
     assert (await other.get("/api/workflows/definitions", workflowId=workflow_id)).json()["data"] == []
     assert (await other.get(INSTANCES, workflowId=workflow_id)).json()["data"] == []
     assert await other.tasks(workflowInstanceId=instance["id"]) == []
@@ -270,12 +284,18 @@ async def test_employee_cannot_define_or_start_workflows(
 ) -> None:
     workflow_id, instance = await wf.run(chain("rbac", step("wait", "WAIT_FOR_SIGNAL")))
     employee = WorkflowApi(client, await make_account("employee", tenant_id=wf.account.tenant_id))
-    created = await employee.post("/api/workflows/definitions", chain(f"emp-{uuid.uuid4().hex[:6]}"))
+    refused_definition = chain(f"emp-{uuid.uuid4().hex[:6]}")
+    created = await employee.post("/api/workflows/definitions", refused_definition)
     assert created.status_code == 403
     assert (await employee.post(INSTANCES, {"workflowId": workflow_id})).status_code == 403
     await wf.wait_status(instance["id"], "PAUSED")
     assert (await employee.signal(instance["id"], "wait")).status_code == 403
     assert (await employee.post(f"{INSTANCES}/{instance['id']}/cancel")).status_code == 403
+    # Refused, and nothing happened: no definition, no second instance, the first still waits.
+    listed = await wf.get("/api/workflows/definitions", workflowId=refused_definition["workflowId"])
+    assert listed.json()["data"] == []
+    assert (await wf.get(INSTANCES, workflowId=workflow_id)).json()["pagination"]["total"] == 1
+    assert (await wf.instance(instance["id"]))["status"] == "PAUSED"
     assert (await employee.get(f"{INSTANCES}/{instance['id']}")).status_code == 200  # may still read
     async with httpx.AsyncClient(transport=client._transport, base_url=client.base_url) as anonymous:
         assert (await anonymous.get(INSTANCES)).status_code == 401

@@ -4,10 +4,12 @@ the rules as they were when the instance started, and every evaluation is logged
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
+from engine.rules import pinned
 from tests.conftest import Account
 from tests.rules.api_helpers import RulesApi
 from tests.workflows.conftest import WorkflowApi, flow, step, tr
@@ -160,3 +162,101 @@ async def test_a_domain_event_runs_the_rules_subscribed_to_it(
         await asyncio.sleep(0.05)
     assert [i["executionResult"] for i in items] == ["SUCCESS"]
     assert items[0]["entityId"] == "order-1"
+
+
+# ---------------------------------------------------------------- one evaluator, every path
+
+
+def _past() -> str:
+    return (datetime.now(UTC) - timedelta(days=1)).isoformat()
+
+
+def _future() -> str:
+    return (datetime.now(UTC) + timedelta(days=1)).isoformat()
+
+
+async def test_start_pre_conditions_honour_the_effective_window(
+    client: httpx.AsyncClient, admin: Account, wf: WorkflowApi
+) -> None:
+    """The START path once ignored effectiveFrom/effectiveTo: a rule outside its window blocks."""
+    rules = RulesApi(client, admin)
+    expired = await rules.create_rule(
+        conditionExpression=True, effectiveFrom="2000-01-01T00:00:00Z", effectiveTo=_past()
+    )
+    pending = await rules.create_rule(conditionExpression=True, effectiveFrom=_future())
+    current = await rules.create_rule(conditionExpression=True, effectiveFrom="2000-01-01T00:00:00Z")
+    for rule, can_start in ((expired, False), (pending, False), (current, True)):
+        document = flow(
+            "start-window",
+            [step("start", "START", preConditions=[{"ruleId": rule["ruleId"]}])],
+            [tr("start", "end")],
+        )
+        definition = await wf.create(document)
+        body = {"workflowId": definition["workflowId"]}
+        checked = (await wf.post("/api/workflows/instances/validate-start", {**body, "context": {}})).json()
+        assert checked["canStart"] is can_start
+        started = await wf.post("/api/workflows/instances", {**body, "initialContext": {}})
+        if can_start:
+            assert started.status_code == 201, started.text
+            continue
+        assert checked["errors"] == [
+            {
+                "ruleId": rule["ruleId"],
+                "message": f"Business rule is not in effect: {rule['ruleId']}",
+                "code": "RULE_NOT_IN_EFFECT",
+            }
+        ]
+        assert started.status_code == 422
+        assert started.json()["details"]["errors"] == checked["errors"]
+        listed = await client.get(
+            "/api/workflows/instances", params={"workflowId": definition["workflowId"]}, headers=admin.headers
+        )
+        assert listed.json()["pagination"]["total"] == 0  # refused: no instance written
+
+
+async def test_start_pre_conditions_read_the_context_key(
+    client: httpx.AsyncClient, admin: Account, wf: WorkflowApi
+) -> None:
+    """The START path once passed no `$context`: a rule on {{user.id}} now sees the caller."""
+    rules = RulesApi(client, admin)
+    rule = await rules.create_rule(conditionExpression={"==": [{"var": "$context.user.id"}, str(admin.user_id)]})
+    document = flow(
+        "start-context", [step("start", "START", preConditions=[{"ruleId": rule["ruleId"]}])], [tr("start", "end")]
+    )
+    definition = await wf.create(document)
+    checked = await wf.post(
+        "/api/workflows/instances/validate-start", {"workflowId": definition["workflowId"], "context": {}}
+    )
+    assert checked.json() == {"canStart": True, "workflowId": definition["workflowId"]}
+
+
+async def test_transition_pre_conditions_honour_the_effective_window(
+    client: httpx.AsyncClient, admin: Account, wf: WorkflowApi
+) -> None:
+    rules = RulesApi(client, admin)
+    pending = await rules.create_rule(conditionExpression=True, effectiveFrom=_future())
+    _, instance = await wf.run(guarded(pending["ruleId"]), initialContext={})
+    await wf.wait_event(instance["id"], "TRANSITION_REJECTED")
+    rejected = next(e for e in await wf.events(instance["id"]) if e["eventType"] == "TRANSITION_REJECTED")
+    assert rejected["eventData"]["failedRulesDetail"][0]["error"] == (
+        f"Business rule is not in effect: {pending['ruleId']}"
+    )
+    assert (await wf.wait_status(instance["id"], "RUNNING"))["currentStepId"] == "review"
+
+    current = await rules.create_rule(conditionExpression=True, effectiveTo=_future())
+    _, passing = await wf.run(guarded(current["ruleId"]), initialContext={})
+    assert (await wf.wait_status(passing["id"], "COMPLETED"))["currentStepId"] == "end"
+
+
+def test_the_pinned_evaluator_compiles_once_per_rule_version() -> None:
+    moment = datetime(2026, 1, 1, tzinfo=UTC)
+    rule = pinned.RuleSnapshot(rule_id="r", rule_name="R", condition={">": [{"var": "x"}, 1]}, version="u@1")
+    before = pinned.CACHE.compiled
+    assert pinned.evaluate("r", rule, {"x": 2}, moment).passed
+    assert not pinned.evaluate("r", rule, {"x": 0}, moment).passed
+    assert pinned.CACHE.compiled == before + 1
+    edited = rule.model_copy(update={"condition": {"<": [{"var": "x"}, 1]}, "version": "u@2"})
+    assert pinned.evaluate("r", edited, {"x": 0}, moment).passed
+    assert pinned.CACHE.compiled == before + 2
+    windowed = rule.model_copy(update={"effective_to": datetime(2025, 1, 1, tzinfo=UTC)})
+    assert pinned.evaluate("r", windowed, {"x": 2}, moment).code == pinned.RULE_NOT_IN_EFFECT

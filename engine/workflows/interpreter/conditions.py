@@ -10,16 +10,14 @@ from typing import Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from engine.rules import pinned
     from engine.rules.jsonlogic import apply as jsonlogic_apply
-    from engine.workflows import interpreter_logic as logic
+    from engine.rules.pinned import CONTEXT_KEY, RuleSnapshot
     from engine.workflows.definition import ConditionRef, Transition, WorkflowDefinition
+    from engine.workflows.interpreter import decisions as logic
     from engine.workflows.interpreter.common import InstanceFailed
     from engine.workflows.interpreter.projection import Projection
-    from engine.workflows.schemas import InstanceHeader, RuleSnapshot
-
-# Where translated reference condition trees read {{today}}, {{user.id}} (engine.rules.execution
-# names it too; that module is not imported here because it touches the database).
-RULE_CONTEXT_KEY = "$context"
+    from engine.workflows.schemas import InstanceHeader
 
 
 class Conditions:
@@ -59,7 +57,7 @@ class Conditions:
                 "entity_type": f"workflow:{self.h.workflow_id}:transition",
                 "entity_id": entity_id,
                 "event_type": event_type,
-                "data": {k: v for k, v in data.items() if k != RULE_CONTEXT_KEY},
+                "data": {k: v for k, v in data.items() if k != CONTEXT_KEY},
                 "condition_result": passed,
                 "error": error if error and not error.startswith("Pre-condition") else None,
                 "executed_by": self.initiated_by,
@@ -69,19 +67,8 @@ class Conditions:
         return passed, error
 
     def _evaluate_rule(self, ref: ConditionRef, data: Mapping[str, Any]) -> tuple[bool, str | None]:
-        rule = self.rules.get(ref.rule_id)
-        if rule is None:
-            return False, f"Business rule not found: {ref.rule_id}"
-        now = workflow.now()
-        if not rule.enabled:
-            return False, f"Business rule is disabled: {ref.rule_id}"
-        if (rule.effective_from and now < rule.effective_from) or (rule.effective_to and now > rule.effective_to):
-            return False, f"Business rule is not in effect: {ref.rule_id}"
-        try:
-            passed = logic.jsonlogic_truthy(jsonlogic_apply(rule.condition, dict(data)))
-        except Exception as exc:
-            return False, f"Business rule error: {exc}"
-        return passed, None if passed else (rule.fail_message or f"Pre-condition '{rule.rule_name}' failed")
+        verdict = pinned.evaluate(ref.rule_id, self.rules.get(ref.rule_id), data, workflow.now())
+        return verdict.passed, verdict.error
 
     def rule_data(
         self, context: Mapping[str, Any], transition: Transition, trigger_data: Mapping[str, Any] | None
@@ -93,12 +80,7 @@ class Conditions:
             "toStepId": transition.to_step_id,
             "workflowContext": context,
             "triggerData": dict(trigger_data or {}),
-            RULE_CONTEXT_KEY: {
-                "user": {"id": self.initiated_by},
-                "tenant": {"id": str(self.h.tenant_id)},
-                "today": workflow.now().date().isoformat(),
-                "now": logic.iso_timestamp(workflow.now()),
-            },
+            CONTEXT_KEY: pinned.rule_context(self.initiated_by, self.h.tenant_id, workflow.now()),
         }
 
     def failed_pre_conditions(

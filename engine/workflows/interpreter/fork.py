@@ -8,8 +8,8 @@ import asyncio
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from engine.workflows import interpreter_logic as logic
     from engine.workflows.definition import Step, Transition, TransitionTrigger
+    from engine.workflows.interpreter import decisions as logic
     from engine.workflows.interpreter.common import InstanceFailed, SignalTimedOut, Token
     from engine.workflows.interpreter.steps import StepsMixin
     from engine.workflows.interpreter.transitions import TransitionsMixin

@@ -16,8 +16,8 @@ from typing import Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from engine.workflows import interpreter_logic as logic
     from engine.workflows.definition import Activity, Transition, WorkflowDefinition
+    from engine.workflows.interpreter import decisions as logic
     from engine.workflows.interpreter.common import Token
     from engine.workflows.interpreter.conditions import Conditions
     from engine.workflows.interpreter.projection import Projection

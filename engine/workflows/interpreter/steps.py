@@ -15,11 +15,12 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
-    from engine.workflows import interpreter_logic as logic
+    from engine.clock import iso
+    from engine.temporal import ids
     from engine.workflows.activities import LOAD_DEFINITION
     from engine.workflows.definition import Step, StepType
     from engine.workflows.durations import parse_duration
-    from engine.workflows.interpreter.activities import ActivitiesMixin
+    from engine.workflows.interpreter import decisions as logic
     from engine.workflows.interpreter.common import (
         WORKFLOW_TYPE,
         AdvanceInterrupt,
@@ -28,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         Token,
     )
     from engine.workflows.interpreter.projection import PROJECTION_TIMEOUT
+    from engine.workflows.interpreter.saga import ActivitiesMixin
     from engine.workflows.schemas import (
         COMPLETED,
         PAUSED,
@@ -268,17 +270,15 @@ class StepsMixin(ActivitiesMixin):
         self.projection.emit(
             "TIMER_AWAITING",
             {
-                "fireAt": logic.iso_timestamp(fire_at),
+                "fireAt": iso(fire_at),
                 "duration": step.config.get("duration"),
                 "until": step.config.get("until"),
             },
             token=token,
         )
         await self.wait_on(token, "timer", lambda: False, fire_at - now)
-        self.projection.emit(
-            "TIMER_FIRED", {"stepId": step.step_id, "firedAt": logic.iso_timestamp(workflow.now())}, token=token
-        )
-        return {"firedAt": logic.iso_timestamp(workflow.now())}
+        self.projection.emit("TIMER_FIRED", {"stepId": step.step_id, "firedAt": iso(workflow.now())}, token=token)
+        return {"firedAt": iso(workflow.now())}
 
     # ------------------------------------------------------------------ sub-workflows
 
@@ -345,7 +345,7 @@ class StepsMixin(ActivitiesMixin):
                     task_queue=self.task_queue,
                 ),
                 result_type=InstanceResult,
-                id=f"wf-{child_id}",
+                id=ids.workflow_instance_id(child_id),
                 task_queue=self.task_queue,
                 parent_close_policy=workflow.ParentClosePolicy.REQUEST_CANCEL,
             )

@@ -10,8 +10,8 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from engine.workflows.definition import Step, StepType, Transition, TransitionTrigger
-    from engine.workflows.interpreter.activities import ActivitiesMixin
     from engine.workflows.interpreter.common import InstanceFailed, Token
+    from engine.workflows.interpreter.saga import ActivitiesMixin
 
 
 class TransitionsMixin(ActivitiesMixin):

@@ -15,7 +15,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from engine.workflows import interpreter_logic as logic
+    from engine.workflows.interpreter import decisions as logic
     from engine.workflows.interpreter.common import InstanceFailed, Token
     from engine.workflows.interpreter.state import InstanceState
     from engine.workflows.schemas import (

@@ -5,8 +5,11 @@ from typing import Any
 
 import pytest
 
-from engine.workflows.definition import TransitionTrigger, WorkflowDefinition, load_definition
-from engine.workflows.interpreter_logic import (
+from engine.clock import iso as iso_timestamp
+from engine.rules.jsonlogic import truthy as jsonlogic_truthy
+from engine.workflows.checker import load_definition
+from engine.workflows.definition import TransitionTrigger, WorkflowDefinition
+from engine.workflows.interpreter.decisions import (
     SIGNAL_TIMEOUT,
     TemplateScope,
     activity_output_key,
@@ -17,8 +20,6 @@ from engine.workflows.interpreter_logic import (
     condition_data,
     fork_branches,
     get_step,
-    iso_timestamp,
-    jsonlogic_truthy,
     lookup_path,
     merge_context,
     merge_join,

@@ -9,17 +9,16 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
-from engine.auth.security import new_secret, sha256
-from engine.auth.service import API_KEY_PREFIX, principal_for_user
-from engine.auth.service import now as utcnow
-from engine.db.models import ApiKey, Role, SideEffectRow, User, UserRole
+from engine.auth import api_keys
+from engine.auth.service import principal_for_user
+from engine.clock import now
+from engine.db.models import SideEffectRow, User
 from engine.errors import DomainError
 from engine.events import service as events
 from engine.mail import service as mail
@@ -70,7 +69,7 @@ class WorkflowActivities:
         }.get(request.activity_type)
         if handler is None:
             raise ActivityConfigError(f"Unknown activity type {request.activity_type}")
-        return ActivityResult(output=await handler(request), finished_at=utcnow())
+        return ActivityResult(output=await handler(request), finished_at=now())
 
     async def send_email(self, request: ActivityRequest) -> dict[str, Any]:
         config = request.config
@@ -183,25 +182,13 @@ class WorkflowActivities:
         if user_id is None:
             raise ActivityConfigError("CALL_API needs an initiating user whose roles it acts with")
         async with self.sessionmaker() as session, session.begin():
-            role_ids = list(
-                (
-                    await session.scalars(
-                        select(Role.id)
-                        .join(UserRole, UserRole.role_id == Role.id)
-                        .where(UserRole.user_id == user_id, Role.tenant_id == request.tenant_id)
-                    )
-                ).all()
-            )
-            if not role_ids:
-                raise ActivityConfigError("CALL_API: the initiating user has no roles")
-            secret = new_secret(API_KEY_PREFIX)
-            key = ApiKey(
-                id=uuid.uuid4(), tenant_id=request.tenant_id, organization_id=request.organization_id,
-                name=f"workflow {request.instance_id}", key_prefix=secret[: len(API_KEY_PREFIX) + 6],
-                key_hash=sha256(secret),
-                role_ids=[str(r) for r in role_ids], expires_at=utcnow() + timedelta(minutes=5),
+            minted = await api_keys.mint_for_user(
+                session, tenant_id=request.tenant_id, organization_id=request.organization_id, user_id=user_id,
+                name=f"workflow {request.instance_id}", ttl=timedelta(minutes=5),
             )  # fmt: skip
-            session.add(key)
+            if minted is None:
+                raise ActivityConfigError("CALL_API: the initiating user has no roles")
+            key, secret = minted
         headers = {
             "Authorization": f"apikey {secret}",
             "Content-Type": "application/json",
@@ -214,9 +201,7 @@ class WorkflowActivities:
             response = await self._http(str(config.get("method") or "GET").upper(), url, headers, config.get("body"))
         finally:
             async with self.sessionmaker() as session, session.begin():
-                row = await session.get(ApiKey, key.id)
-                if row is not None:
-                    row.deleted_at = utcnow()
+                await api_keys.revoke(session, key.id)
         body = self._decode(response)
         if response.status_code >= 400:
             error = f"API call {endpoint} failed with status {response.status_code}: {response.text[:500]}"

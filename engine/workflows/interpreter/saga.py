@@ -13,10 +13,10 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from engine.workflows import interpreter_logic as logic
     from engine.workflows.activities import RUN_ACTIVITY
     from engine.workflows.definition import Activity
     from engine.workflows.durations import parse_duration
+    from engine.workflows.interpreter import decisions as logic
     from engine.workflows.interpreter.common import InstanceFailed, Token
     from engine.workflows.interpreter.state import InstanceState
     from engine.workflows.schemas import (

@@ -1,0 +1,59 @@
+"""Admin navigation and sidebar preferences."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import Field
+
+from api.common import Camel
+from api.deps import CurrentPrincipal, Session
+from api.schemas.auth import (
+    AdminNav,
+    SidebarPreferences,
+    SidebarPreferencesSaved,
+)
+from engine.auth import navigation
+
+router = APIRouter(tags=["Authentication & Accounts"])
+
+
+# ---------------------------------------------------------------- navigation
+
+
+@router.get("/auth/admin/nav", summary="Resolve sidebar entries", response_model=AdminNav)
+async def admin_nav(principal: CurrentPrincipal, session: Session) -> dict[str, Any]:
+    return await navigation.admin_nav(session, principal)
+
+
+@router.get("/auth/sidebar/preferences", summary="Sidebar preferences", response_model=SidebarPreferences)
+async def get_sidebar(principal: CurrentPrincipal, session: Session) -> dict[str, Any]:
+    return await navigation.get_preferences(session, principal)
+
+
+class SidebarBody(Camel):
+    locale: str | None = None
+    settings: dict[str, Any] | None = None
+    apply_to_roles: list[uuid.UUID] = Field(default_factory=list, alias="applyToRoles")
+    clear_role_ids: list[uuid.UUID] = Field(default_factory=list, alias="clearRoleIds")
+
+
+@router.put(
+    "/auth/sidebar/preferences",
+    summary="Save sidebar preferences",
+    response_model=SidebarPreferencesSaved,
+    responses={403: {"description": "applyToRoles without auth.roles.manage"}},
+)
+async def put_sidebar(principal: CurrentPrincipal, session: Session, body: SidebarBody) -> dict[str, Any]:
+    """Saves the caller's own preferences; `applyToRoles` also stores them for roles (needs
+    `auth.roles.manage`) and `clearRoleIds` removes roles' preferences."""
+    return await navigation.put_preferences(
+        session,
+        principal,
+        locale=body.locale,
+        settings=body.settings,
+        apply_to_roles=body.apply_to_roles,
+        clear_roles=body.clear_role_ids,
+    )
