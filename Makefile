@@ -54,14 +54,18 @@ lock: install
 	$(LOCK) pyproject.toml -c requirements.lock -o requirements-prod.lock
 	$(LOCK) --group pyproject.toml:build -o requirements-build.lock
 
-.PHONY: bench bench-scheduler bench-wallet bench-esims drill scale fuzz browser
+.PHONY: bench bench-scheduler bench-wallet bench-esims drill soak scale fuzz browser
 
-## Benchmarks: workflow engine vs a plain Temporal workflow (own embedded stack), then JsonLogic.
+## Benchmarks (own embedded stack): workflows vs a plain Temporal workflow, rules, JsonLogic; then one table.
 bench: install
 	$(BIN)/python bench/bench_workflows.py
 	$(BIN)/python bench/bench_rules.py
 	$(BIN)/python bench/bench_tasks.py
-	$(BIN)/python bench/bench_jsonlogic.py
+	$(BIN)/python bench/bench_jsonlogic.py; status=$$?; $(BIN)/python bench/summary.py; exit $$status
+
+## Ten minutes of steady load, showing whether memory stays flat (not part of `make test`).
+soak: install
+	$(BIN)/python bench/soak.py
 
 ## Scheduler benchmark (own embedded stack, ~10 minutes): jobs/s, list p99, firing skew vs bare Temporal Schedules, idle CPU.
 bench-scheduler: install

@@ -39,6 +39,7 @@ from api.metrics import Metrics
 from api.stream import INBOX_PAGE
 from engine import observability
 from engine.db.session import create_engine, create_sessionmaker
+from engine.invalidation import Caches
 from engine.settings import Settings, get_settings
 
 ROUTERS = (
@@ -95,11 +96,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if not settings.database_url:
             raise RuntimeError("DATABASE_URL is not set")
         engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
-        app.state.resources = Resources(settings=settings, sessionmaker=create_sessionmaker(engine))
+        caches = Caches(ttl=settings.auth_cache_ttl_seconds)
+        app.state.resources = Resources(settings=settings, sessionmaker=create_sessionmaker(engine), caches=caches)
+        caches.start(engine)
         try:
             yield
         finally:
             await live_stream.close_hub(app)
+            await caches.stop()
             await engine.dispose()
 
     app = FastAPI(

@@ -218,7 +218,7 @@ async def execute(principal: Execute, session: Session, res: Res, body: Body) ->
     fields SET_FIELD actions set; `messages` the SHOW_* messages; `errors` rule errors and the
     messages of failing VALIDATION rules. `dryRun` evaluates and computes actions without logs or
     side effects (no notifications, events, webhooks)."""
-    result, effects = await service.execute(session, principal, body)
+    result, effects = await service.execute(session, principal, body, res.caches.discovery)
     await _after_commit(session, res, effects)
     return result
 

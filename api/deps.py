@@ -17,6 +17,7 @@ from engine.auth import service as auth
 from engine.auth.schemas import Principal
 from engine.db.session import unit_of_work
 from engine.errors import Forbidden, ServiceUnavailable, Unauthorized
+from engine.invalidation import Caches
 from engine.settings import Settings
 from engine.temporal.client import connect
 
@@ -26,6 +27,7 @@ class Resources:
     settings: Settings
     sessionmaker: async_sessionmaker[AsyncSession]
     temporal: Client | None = None
+    caches: Caches = field(default_factory=lambda: Caches(ttl=0))
     _connecting: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def temporal_client(self) -> Client:
@@ -50,7 +52,7 @@ class Resources:
         return self.temporal
 
 
-def resources(request: Request) -> Resources:
+async def resources(request: Request) -> Resources:
     res: Resources = request.app.state.resources
     return res
 
@@ -80,22 +82,36 @@ def credential(request: Request) -> tuple[str, str] | None:
     return ("bearer", cookie) if cookie else None
 
 
-async def principal_of(session: AsyncSession, found: tuple[str, str] | None, settings: Settings) -> Principal | None:
+async def principal_of(session: AsyncSession, found: tuple[str, str] | None, res: Resources) -> Principal | None:
     """Who a credential (from `credential`) names, or None."""
     if found is None:
         return None
     scheme, value = found
     if scheme == "apikey" or value.startswith(auth.API_KEY_PREFIX):
         return await auth.principal_from_api_key(session, value)
-    return await auth.principal_from_access_token(session, value, settings)
+    return await _bearer_principal(session, value, res)
 
 
 async def current_principal(request: Request, session: Session, res: Res) -> Principal:
-    principal = await principal_of(session, credential(request), res.settings)
+    principal = await principal_of(session, credential(request), res)
     if principal is None:
         raise Unauthorized("Unauthorized")
     request.state.principal = principal
     observability.tenant_id.set(str(principal.tenant_id))
+    return principal
+
+
+async def _bearer_principal(session: AsyncSession, token: str, res: Resources) -> Principal | None:
+    """A verified principal is reused for at most AUTH_CACHE_TTL_SECONDS, and never after a change
+    to sessions, users, roles, ACLs or tenants (engine/invalidation.py). Refusals are not cached."""
+    cache = res.caches.principals
+    found: Principal | None = cache.get(token)
+    if found is not None:
+        return found
+    generation = cache.generation
+    principal = await auth.principal_from_access_token(session, token, res.settings)
+    if principal is not None:
+        cache.put(token, principal, generation)
     return principal
 
 

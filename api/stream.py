@@ -45,7 +45,7 @@ def frame(event: LiveEvent) -> str:
 
 async def _principal(request: Request, res: Res, token: str | None) -> Principal:
     async with res.sessionmaker() as session:
-        principal = await principal_of(session, ("bearer", token) if token else credential(request), res.settings)
+        principal = await principal_of(session, ("bearer", token) if token else credential(request), res)
     if principal is None:
         raise Unauthorized("Unauthorized")
     return principal

@@ -14,6 +14,8 @@ Exits 2 if panzi-json-logic (``import json_logic``) is missing, 1 if a ratio is 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 import timeit
 from pathlib import Path
@@ -23,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.rules.jsonlogic import compile_logic
 
+SUMMARY = Path(__file__).resolve().parent / "results" / "jsonlogic.json"
 SCORE = {"var": "applicant.score"}
 
 
@@ -110,6 +113,12 @@ def main() -> int:
     for name, ours, panzi, ratio, result in rows:
         flag = "" if ratio >= args.min_ratio else f"  < {args.min_ratio:g}x"
         print(f"{name:<24} {ours:>17,.0f} {panzi:>14,.0f} {ratio:>6.1f}x  {result}{flag}")
+    summary = [
+        [f"JsonLogic `{name}`, evaluations/s", f"{ours:,.0f}", f"panzi-json-logic {panzi:,.0f}", f"{ratio:.1f}", ""]
+        for name, ours, panzi, ratio, _ in rows
+    ]
+    SUMMARY.parent.mkdir(parents=True, exist_ok=True)
+    SUMMARY.write_text(json.dumps({"load_average": os.getloadavg()[0], "rows": summary}, indent=1))
     if not ok:
         print(f"FAIL: a result differs or a ratio is below {args.min_ratio:g}x", file=sys.stderr)
         return 1

@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import math
 import os
 import platform
 import sys
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,10 +49,18 @@ EVENT = "beforeSave"
 REFERENCE_ENTITY = "orders.guarded"
 REFERENCE_RULES = 10
 REFERENCE_CALLS = 500
+# Quoted, not measured here (shared/reference/peer-measurements.md): the side-by-side run of
+# 2026-12-05 (2-core machine, load < 0.4) for the live and one-at-a-time lines; the dry run only
+# appears in the 2026-11-23 measurement.
 REFERENCE = {  # label -> (p50 ms, p99 ms, requests/s) of Open Mercato on the same kind of machine
-    "live": (297.0, 517.0, 32.3),
+    "live": (178.0, 203.0, 56.0),
     "dry": (178.0, 308.0, 53.6),
-    "one": (35.0, 67.0, None),
+    "one": (24.1, 37.5, None),
+}
+REFERENCE_SOURCE = {
+    "live": "quoted: peer-measurements.md, 2026-12-05, 2-core machine, load < 0.4",
+    "dry": "quoted: peer-measurements.md, 2026-11-23, 2-core machine",
+    "one": "quoted: peer-measurements.md, 2026-12-05, 2-core machine, load < 0.4",
 }
 GOAL_FACTOR = 10
 
@@ -160,6 +169,7 @@ class Run:
     concurrency: int
     latencies: list[float]  # seconds
     elapsed: float  # seconds, whole run
+    cpu_ms: dict[str, float] = field(default_factory=dict)  # CPU per request by part of the stack
 
     @property
     def rate(self) -> float:
@@ -229,9 +239,14 @@ async def measure(stack: Stack, args: argparse.Namespace) -> tuple[list[Run], di
         reference: dict[str, Run] = {}
         for key, concurrency, dry in (("live", 10, False), ("dry", 10, True), ("one", 1, False)):
             say(f"measuring: reference scenario, {key}")
+            before = stack.cpu()
             reference[key] = await load(
                 http, headers, REFERENCE_CALLS, concurrency, dry, key, REFERENCE_RULES, REFERENCE_ENTITY
             )
+            after = stack.cpu()
+            reference[key].cpu_ms = {
+                part: (after[part] - before.get(part, 0.0)) * 1000 / REFERENCE_CALLS for part in ("api", "postgres")
+            }
         return runs, reference
 
 
@@ -247,7 +262,10 @@ def reference_rows(reference: dict[str, Run]) -> list[str]:
         ours = f"{pct(run.latencies, 50) * 1000:.1f} / {pct(run.latencies, 99) * 1000:.1f} ms, {run.rate:.1f}/s"
         theirs = f"{p50:.0f} / {p99:.0f} ms" + (f", {rate:.1f}/s" if rate else "")
         ratio = f"**{run.rate / rate:.1f}x**" if rate else f"p50 {p50 / (pct(run.latencies, 50) * 1000):.1f}x lower"
-        rows.append(f"| {labels[key]} | {ours} | {theirs} | {ratio} |")
+        cpu = sum(run.cpu_ms.values())
+        ceiling = (os.cpu_count() or 1) * 1000 / cpu if cpu else math.nan
+        cpu_cell = f"{cpu:.1f} ms (API {run.cpu_ms.get('api', 0):.1f}, Postgres {run.cpu_ms.get('postgres', 0):.1f}); ceiling {ceiling:.0f}/s"
+        rows.append(f"| {labels[key]} | {ours} | {cpu_cell} | {theirs} | {ratio} |")
     return rows
 
 
@@ -274,15 +292,38 @@ def report(runs: list[Run], reference: dict[str, Run], args: argparse.Namespace,
         "",
         f"## The reference's scenario ({REFERENCE_CALLS} calls, side by side with its published figures)",
         "",
-        "| load | Covo p50 / p99, throughput | Open Mercato p50 / p99, throughput | Covo / Open Mercato |",
-        "|---|---|---|---|",
+        "| load | Covo p50 / p99, throughput | CPU per request (API + Postgres) | Open Mercato p50 / p99, "
+        "throughput (quoted) | Covo / Open Mercato |",
+        "|---|---|---|---|---|",
         *reference_rows(reference),
+        "",
+        "Open Mercato's figures are quoted from `peer-measurements.md`: "
+        + "; ".join(f"{key}: {source}" for key, source in REFERENCE_SOURCE.items())
+        + ". Ours are measured now, on a machine shared with other work (see the load average above): the CPU "
+        "per request is the figure that depends least on that, and cores / CPU per request is the ceiling a quiet "
+        f"{os.cpu_count()}-core machine would reach.",
         "",
         f"- [{'x' if live_ratio >= GOAL_FACTOR else ' '}] throughput >= {GOAL_FACTOR}x the reference's at the same "
         f"concurrency (measured {live_ratio:.1f}x)",
         "",
     ]
     return "\n".join(lines)
+
+
+def write_summary(reference: dict[str, Run], path: Path) -> None:
+    """The rows `bench/summary.py` puts in the one table of `make bench`."""
+    live, one = reference["live"], reference["one"]
+    cpu = sum(live.cpu_ms.values())
+    rows = [
+        ["rules, 10 GUARD @ c10, logs written, req/s", f"{live.rate:.1f}", "", "", f"{REFERENCE['live'][2]}"],
+        ["rules @ c10 p50 / p99", f"{pct(live.latencies, 50) * 1000:.1f} / {pct(live.latencies, 99) * 1000:.1f} ms",
+         "", "", f"{REFERENCE['live'][0]:.0f} / {REFERENCE['live'][1]:.0f} ms"],
+        ["rules one at a time p50 / p99", f"{pct(one.latencies, 50) * 1000:.1f} / {pct(one.latencies, 99) * 1000:.1f} ms",
+         "", "", f"{REFERENCE['one'][0]} / {REFERENCE['one'][1]} ms"],
+        ["rules CPU per request (API + Postgres); ceiling", f"{cpu:.1f} ms; {(os.cpu_count() or 1) * 1000 / cpu:.0f}/s",
+         "", "", ""],
+    ]  # fmt: skip
+    path.write_text(json.dumps({"load_average": os.getloadavg()[0], "rows": rows}, indent=1))
 
 
 def main() -> int:
@@ -294,17 +335,20 @@ def main() -> int:
     parser.add_argument("--output", type=Path, default=RESULTS, help="where to write the table")
     parser.add_argument("--keep", action="store_true", help="keep the temporary stack directory (logs)")
     parser.add_argument(
-        "--api-workers", type=int, default=2, help="API processes (API_WORKERS), one per core as in production"
+        "--api-workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="API processes (default: API_WORKERS's, one per core)",
     )
     args = parser.parse_args()
 
     stack = Stack(keep=args.keep, api_workers=args.api_workers)
-    return run_bench(
-        stack,
-        lambda: asyncio.run(measure(stack, args)),
-        lambda measured, elapsed: report(*measured, args, elapsed),
-        args.output,
-    )
+
+    def render(measured: tuple[list[Run], dict[str, Run]], elapsed: float) -> str:
+        write_summary(measured[1], args.output.with_suffix(".json"))
+        return report(*measured, args, elapsed)
+
+    return run_bench(stack, lambda: asyncio.run(measure(stack, args)), render, args.output)
 
 
 if __name__ == "__main__":

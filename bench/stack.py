@@ -55,6 +55,17 @@ def _proc_times(pid: int) -> tuple[float, float]:
     return (int(fields[11]) + int(fields[12])) / tick, (int(fields[13]) + int(fields[14])) / tick
 
 
+def status_mib(pid: int, key: str) -> float:
+    """A memory figure of /proc/<pid>/status (`VmHWM`, `RssAnon`...) in MiB (0 when it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(f"{key}:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 def _children(pid: int) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
@@ -75,14 +86,16 @@ class Stack:
         keep: bool,
         extra_children: list[tuple[str, list[str]]] | None = None,
         setup_sql: list[str] | None = None,
-        api_workers: int = 1,
+        api_workers: int | None = None,
+        temporal_config: tuple[str, ...] = (),
         extra_env: dict[str, str] | None = None,
     ) -> None:
+        self.temporal_config = temporal_config
         self.setup_sql = setup_sql or []
         self.dir = Path(tempfile.mkdtemp(prefix="covo-bench-"))
         self.extra_children = extra_children or []
         self.keep = keep
-        self.api_workers = api_workers
+        self.api_workers = api_workers or os.cpu_count() or 1  # `make run`'s default: API_WORKERS = cores
         # Added to every child's environment; "{api_url}" in extra children's arguments is replaced.
         self.extra_env = extra_env or {}
         self.postgres: EmbeddedPostgres | None = None
@@ -97,7 +110,10 @@ class Stack:
         self.postgres = EmbeddedPostgres(self.dir / "postgres", delete_on_stop=True)
         database_url = self.postgres.start()
         self.temporal = TemporalDevServer(
-            port=free_port(), db_file=self.dir / "temporal.sqlite", log_file=self.dir / "temporal.log"
+            port=free_port(),
+            db_file=self.dir / "temporal.sqlite",
+            log_file=self.dir / "temporal.log",
+            dynamic_config=self.temporal_config,
         )
         address = self.temporal.start()
         from engine.db import migrate
@@ -138,13 +154,27 @@ class Stack:
     def cpu(self) -> dict[str, float]:
         """CPU seconds used so far by each part of the stack (Postgres: the postmaster, its live
         backends and the ones that exited)."""
-        used = {name: sum(_proc_times(process.pid)) for name, process in self.children}
+        used = {
+            name: sum(_proc_times(process.pid)) + sum(_proc_times(c)[0] for c in _children(process.pid))
+            for name, process in self.children
+        }  # live children too: uvicorn's worker processes
         if self.temporal is not None:
             used["temporal"] = sum(_proc_times(self.temporal.process.pid))
         if self.postgres is not None:
             postmaster = int((self.postgres.pgdata / "postmaster.pid").read_text().split()[0])
             used["postgres"] = sum(_proc_times(postmaster)) + sum(_proc_times(c)[0] for c in _children(postmaster))
         return used
+
+    def memory(self, key: str = "VmHWM") -> dict[str, float]:
+        """A memory figure (MiB; default the peak resident VmHWM) of each part: the largest of its
+        processes (an API with several uvicorn workers, Postgres with its backends)."""
+        pids: dict[str, list[int]] = {name: [p.pid, *_children(p.pid)] for name, p in self.children}
+        if self.temporal is not None:
+            pids["temporal"] = [self.temporal.process.pid]
+        if self.postgres is not None:
+            postmaster = int((self.postgres.pgdata / "postmaster.pid").read_text().split()[0])
+            pids["postgres"] = [postmaster, *_children(postmaster)]
+        return {name: max((status_mib(pid, key) for pid in found), default=0.0) for name, found in pids.items()}
 
     def check_children(self) -> None:
         for name, process in self.children:

@@ -106,6 +106,8 @@ class TemporalDevServer:
     ui_port: int | None = None
     db_file: Path | None = None
     log_file: Path | None = None
+    # `key=value` dynamic-config overrides (`--dynamic-config-value`), e.g. for benchmarks.
+    dynamic_config: tuple[str, ...] = ()
 
     @property
     def address(self) -> str:
@@ -134,6 +136,8 @@ class TemporalDevServer:
             args += ["--db-filename", str(self.db_file)]
             for pragma in TEMPORAL_SQLITE_PRAGMAS:
                 args += ["--sqlite-pragma", pragma]
+        for value in self.dynamic_config:
+            args += ["--dynamic-config-value", value]
         log = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
         # A new session keeps Ctrl-C in the terminal from reaching the server before we stop it.
         self.process = subprocess.Popen(args, stdout=log, stderr=log, start_new_session=True)

@@ -43,8 +43,11 @@ class Settings(BaseSettings):
 
     api_host: str = Field(default="127.0.0.1", alias="API_HOST")
     api_port: int = Field(default=8000, alias="API_PORT")
-    # API processes (uvicorn workers). One is plenty for development; give production one per core.
-    api_workers: int = Field(default=1, ge=1, alias="API_WORKERS")
+    # API processes (uvicorn workers): one per core.
+    api_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, alias="API_WORKERS")
+    # How long an API process may reuse a verified principal or a rule discovery (engine/invalidation.py):
+    # changes reach every process at once by NOTIFY; this bounds the delay if one is lost. 0: off.
+    auth_cache_ttl_seconds: float = Field(default=1.0, ge=0, le=1.0, alias="AUTH_CACHE_TTL_SECONDS")
     # Proxies whose X-Forwarded-For / X-Forwarded-Proto the API believes (uvicorn's setting):
     # behind a reverse proxy, its address, so rate limits key on the real client address.
     forwarded_allow_ips: str = Field(default="127.0.0.1", alias="FORWARDED_ALLOW_IPS")

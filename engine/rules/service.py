@@ -29,8 +29,10 @@ from engine.db.models import BusinessRuleRow, RuleExecutionLogRow, RuleSetMember
 from engine.db.session import after_commit, flush_unique
 from engine.errors import BadRequest, Conflict, NotFound
 from engine.events import service as events
+from engine.invalidation import TtlCache
 from engine.pagination import PageParams, page_body, page_of, sort_order
 from engine.rules.actions import MAX_EVENT_CHAIN, Effects
+from engine.rules.discovery import DISCOVERY_ORDER, cached_versions, scope_conditions
 from engine.rules.execution import (
     CACHE,
     MAX_RULES,
@@ -567,18 +569,11 @@ def _discovery(with_organization: bool, with_event: bool) -> Select[*tuple[Any, 
     return (
         select(*_VERSION_COLUMNS)
         .where(
-            BusinessRuleRow.tenant_id == bindparam("tenant"),
-            BusinessRuleRow.organization_id == bindparam("organization")
-            if with_organization
-            else BusinessRuleRow.organization_id.is_(None),
-            BusinessRuleRow.entity_type == bindparam("entity"),
-            BusinessRuleRow.enabled.is_(True),
-            BusinessRuleRow.deleted_at.is_(None),
+            *scope_conditions(with_organization, with_event),
             or_(BusinessRuleRow.effective_from.is_(None), BusinessRuleRow.effective_from <= at),
             or_(BusinessRuleRow.effective_to.is_(None), BusinessRuleRow.effective_to >= at),
-            *([BusinessRuleRow.event_type == bindparam("event")] if with_event else []),
         )
-        .order_by(BusinessRuleRow.priority.desc(), BusinessRuleRow.rule_id.asc())
+        .order_by(*DISCOVERY_ORDER)
         .limit(MAX_RULES + 1)
     )
 
@@ -590,10 +585,16 @@ async def discover(
     entity_type: str,
     event_type: str | None,
     at: datetime,
+    cache: TtlCache | None = None,
 ) -> list[PreparedRule]:
     """Reference §3.5: enabled live rules of the tenant and organization for the entity type (and
     the event type, when given: rules without one are then excluded), inside their effective
-    window; priority descending, then ruleId. At most MAX_RULES + 1 (so the cap is detectable)."""
+    window; priority descending, then ruleId. At most MAX_RULES + 1 (so the cap is detectable).
+    With `cache` (the API's, engine/rules/discovery.py) the candidates come from it."""
+    if cache is not None:
+        versions = await cached_versions(session, cache, tenant_id, organization_id, entity_type, event_type, at)
+        if versions is not None:
+            return await _prepared(session, versions)
     values: dict[str, Any] = {"tenant": tenant_id, "entity": entity_type, "at": at}
     if organization_id is not None:
         values["organization"] = organization_id
@@ -615,7 +616,9 @@ def _too_many(extra: dict[str, Any] | None = None) -> dict[str, Any]:
     }
 
 
-async def execute(session: AsyncSession, principal: Principal, body: Any) -> tuple[dict[str, Any], Effects]:
+async def execute(
+    session: AsyncSession, principal: Principal, body: Any, discovery_cache: TtlCache | None = None
+) -> tuple[dict[str, Any], Effects]:
     """POST /business_rules/execute."""
     request = parse_body(ExecuteRequest, body)
     execution = Execution(
@@ -625,8 +628,9 @@ async def execute(session: AsyncSession, principal: Principal, body: Any) -> tup
     )  # fmt: skip
     effects = Effects()
     rules = await discover(
-        session, execution.tenant_id, execution.organization_id, request.entity_type, request.event_type, execution.now
-    )
+        session, execution.tenant_id, execution.organization_id, request.entity_type, request.event_type,
+        execution.now, discovery_cache,
+    )  # fmt: skip
     if len(rules) > MAX_RULES:
         return _too_many(), effects
     _, result = await run_rules(session, rules, execution, effects)

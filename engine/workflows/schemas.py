@@ -247,6 +247,7 @@ class ActivityRequest(BaseModel):
 
 class ActivityResult(BaseModel):
     output: dict[str, Any] = Field(default_factory=dict)
+    finished_at: datetime | None = None  # the activity's real end (the interpreter's stamps use it)
 
 
 class DefinitionRequest(BaseModel):

@@ -60,7 +60,9 @@ class WorkflowInstanceWorkflow(TaskCommandsMixin, UpdatesMixin, ForkMixin):
     @workflow.run
     async def run(self, start: InstanceStart) -> InstanceResult:
         if start.resume is None:
-            self.started_at = workflow.now()
+            # When Temporal accepted the start (what the API stamped too), not when a worker
+            # first ran it: queueing is part of an instance's duration.
+            self.started_at = workflow.info().workflow_start_time
             self.projection.emit(
                 "WORKFLOW_STARTED",
                 {
@@ -94,7 +96,7 @@ class WorkflowInstanceWorkflow(TaskCommandsMixin, UpdatesMixin, ForkMixin):
                 self.retry_requested = False
                 continue
             self.status = COMPLETED
-            self.completed_at = workflow.now()
+            self.completed_at = self.now()
             self.projection.emit("WORKFLOW_COMPLETED", {})
             self.projection.state_dirty = True
             await self.projection.flush()
@@ -203,7 +205,7 @@ class WorkflowInstanceWorkflow(TaskCommandsMixin, UpdatesMixin, ForkMixin):
         if self.compensable:
             await self.compensate(failure.message)
             if self.status == COMPENSATED:
-                self.completed_at = workflow.now()
+                self.completed_at = self.now()
                 self.projection.state_dirty = True
                 await self.projection.flush()
                 return
@@ -218,6 +220,6 @@ class WorkflowInstanceWorkflow(TaskCommandsMixin, UpdatesMixin, ForkMixin):
             if branch.status not in (COMPLETED, FAILED):
                 branch.status = CANCELLED
         self.set_status(CANCELLED)
-        self.cancelled_at = workflow.now()
+        self.cancelled_at = self.now()
         self.projection.emit("WORKFLOW_CANCELLED", {})
         await self.projection.flush()

@@ -17,6 +17,7 @@ from temporalio.exceptions import ApplicationError
 
 from engine.auth import api_keys
 from engine.auth.service import principal_for_user
+from engine.clock import now
 from engine.db.models import SideEffectRow, User
 from engine.errors import DomainError
 from engine.events import service as events
@@ -68,7 +69,7 @@ class WorkflowActivities:
         }.get(request.activity_type)
         if handler is None:
             raise ActivityConfigError(f"Unknown activity type {request.activity_type}")
-        return ActivityResult(output=await handler(request))
+        return ActivityResult(output=await handler(request), finished_at=now())
 
     async def send_email(self, request: ActivityRequest) -> dict[str, Any]:
         config = request.config

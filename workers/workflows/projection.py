@@ -28,7 +28,7 @@ FINISHED_STATUSES = TERMINAL_STATUSES | {FAILED}
 TASK_NOTICES = frozenset(
     {"USER_TASK_CREATED", "USER_TASK_REASSIGNED", "USER_TASK_STARTED", "USER_TASK_ESCALATED", "USER_TASK_SLA_BREACHED"}
 )
-STEP_FIELDS = ("status", "output_data", "error_data", "exited_at", "execution_time_ms", "projection_seq")
+STEP_FIELDS = ("status", "output_data", "error_data", "exited_at", "execution_time_ms", "projection_seq", "updated_at")
 TASK_FIELDS = (
     "status",
     "form_data",
@@ -90,9 +90,12 @@ class ProjectionActivities:
         await rules.write_logs(session, entries)
 
     @activity.defn(name=PROJECT)
-    async def project(self, batch: ProjectionBatch) -> None:
+    async def project(self, batch: ProjectionBatch) -> str:
+        """Returns the write's real time (ISO 8601), which the interpreter's later stamps start from.
+        That time is also each written row's `updated_at`: when the row really changed."""
         h = batch.header
         scope = {"tenant_id": h.tenant_id, "organization_id": h.organization_id}
+        written_at = utcnow()
         async with self.sessionmaker() as session, session.begin():
             instance: dict[str, Any] = {
                 "id": h.instance_id,
@@ -110,8 +113,8 @@ class ProjectionActivities:
             finished: str | None = None
             if batch.state is not None:
                 state = batch.state.model_dump(exclude={"seq"})
-                instance.update(state, projection_seq=batch.state.seq)
-                state_fields = [*state, "projection_seq"]
+                instance.update(state, projection_seq=batch.state.seq, updated_at=written_at)
+                state_fields = [*state, "projection_seq", "updated_at"]
                 if batch.state.status in FINISHED_STATUSES:
                     # Counted once: only when this batch moves the row into that end state.
                     before = await session.scalar(
@@ -135,6 +138,7 @@ class ProjectionActivities:
                         **scope,
                         "workflow_instance_id": h.instance_id,
                         "projection_seq": step.seq,
+                        "updated_at": written_at,
                     }
                     for step in batch.steps
                 ]
@@ -146,7 +150,8 @@ class ProjectionActivities:
                         **scope,
                         "workflow_instance_id": h.instance_id,
                         "projection_seq": task.seq,
-                        "created_at": task.created_at or utcnow(),
+                        "created_at": task.created_at or written_at,
+                        "updated_at": written_at,
                     }
                     for task in batch.tasks
                 ]
@@ -178,3 +183,4 @@ class ProjectionActivities:
                     )
         if finished is not None:  # committed
             metrics.INSTANCES_FINISHED.inc(definition=h.workflow_id, status=finished)
+        return written_at.isoformat()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -35,9 +35,18 @@ PROJECTION_TIMEOUT = timedelta(seconds=30)
 class Projection:
     """Owned by the instance; `state` builds the instance row when it changed (`state_dirty`)."""
 
-    def __init__(self, header: InstanceHeader, state: Callable[[], InstanceStateOp]) -> None:
+    def __init__(
+        self,
+        header: InstanceHeader,
+        state: Callable[[], InstanceStateOp],
+        *,
+        clock: Callable[[], datetime] = workflow.now,
+        observe: Callable[[datetime | None], None] = lambda _moment: None,
+    ) -> None:
         self.h = header
         self.state = state
+        self.clock = clock
+        self.observe = observe
         self.seq = 0
         self.state_dirty = True
         self.recording = True  # False inside Update validators, which must leave no trace
@@ -68,7 +77,7 @@ class Projection:
                 seq=self.next_seq(),
                 event_type=event_type,
                 data=data,
-                occurred_at=workflow.now(),
+                occurred_at=self.clock(),
                 step_instance_id=step_instance_id or (token.step_instance_id if token else None),
                 branch_key=token.key if token else None,
                 user_id=user_id,
@@ -104,9 +113,11 @@ class Projection:
             )
             self._events, self._steps, self._task_ops, self.state_dirty = [], {}, {}, False
             self._rule_logs = []
-            await workflow.execute_local_activity(
+            written_at = await workflow.execute_local_activity(
                 PROJECT,
                 batch,
                 start_to_close_timeout=PROJECTION_TIMEOUT,
                 retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=10)),
             )
+            # The write's real time (histories recorded before it was returned carry None).
+            self.observe(datetime.fromisoformat(written_at) if isinstance(written_at, str) else None)

@@ -156,6 +156,7 @@ class ActivitiesMixin(InstanceState):
                     "error": message,
                 },
             )
+        self.observe(result.finished_at)
         return result.output
 
     # ------------------------------------------------------------------ compensation

@@ -44,7 +44,10 @@ class InstanceState:
         self.initiated_by = start.initiated_by
         self.context: dict[str, Any] = dict(start.context)
         self.root = Token(key=None, step_id=logic.start_step(self.defn).step_id)
-        self.projection = Projection(self.h, self.state_op)
+        # The latest real moment this run has seen (activity results, projection writes): inside
+        # one workflow task `workflow.now()` stands still, so stamps use `now()` (see `observe`).
+        self.observed: datetime | None = None
+        self.projection = Projection(self.h, self.state_op, clock=self.now, observe=self.observe)
         self.conditions = Conditions(self.defn, start.rules, self.h, self.initiated_by, self.projection)
         self.status = RUNNING
         self.retry_count = 0
@@ -100,11 +103,25 @@ class InstanceState:
             runs=self.runs + 1,
         )
 
+    # ------------------------------------------------------------------ the clock of the stamps
+
+    def now(self) -> datetime:
+        """When something recorded in the read model happened: `workflow.now()` (the start of the
+        current workflow task), moved forward by the real moments activities reported since then.
+        Deterministic (those moments are in the history) and used for stamps only, never to decide
+        a command (timers keep `workflow.now()`)."""
+        current = workflow.now()
+        return current if self.observed is None or self.observed < current else self.observed
+
+    def observe(self, moment: datetime | None) -> None:
+        if moment is not None and (self.observed is None or moment > self.observed):
+            self.observed = moment
+
     # ------------------------------------------------------------------ status and views
 
     def set_status(self, status: str) -> None:
         if status == PAUSED and self.status != PAUSED:
-            self.paused_at = workflow.now()
+            self.paused_at = self.now()
         self.status = status
         self.projection.state_dirty = True
 

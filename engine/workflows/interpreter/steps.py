@@ -57,7 +57,7 @@ class StepsMixin(SlaMixin, ActivitiesMixin):
             status="ACTIVE",
             branch_key=token.key,
             input_data=input_data,
-            entered_at=workflow.now(),
+            entered_at=self.now(),
             retry_count=self.retry_count,
         )
         token.step_instance_id = op.id
@@ -70,7 +70,7 @@ class StepsMixin(SlaMixin, ActivitiesMixin):
         return op
 
     def exit_step(self, token: Token, step: Step, op: StepOp, output: dict[str, Any] | None) -> None:
-        now = workflow.now()
+        now = self.now()
         op = op.model_copy(
             update={
                 "status": "COMPLETED",
@@ -93,7 +93,7 @@ class StepsMixin(SlaMixin, ActivitiesMixin):
         )
 
     def fail_step(self, token: Token, step: Step, op: StepOp, error: str) -> None:
-        now = workflow.now()
+        now = self.now()
         self.projection.record_step(
             op.model_copy(
                 update={
