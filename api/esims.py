@@ -31,6 +31,7 @@ from api.schemas.esims import (
     TimelineDay,
     WebhookAck,
 )
+from engine import metrics
 from engine.auth.schemas import Principal
 from engine.auth.scope import parse_uuid
 from engine.esims import service
@@ -319,7 +320,9 @@ async def onglobal_webhook(request: Request, res: Res) -> WebhookAck | JSONRespo
             stored = await service.store_webhook(session, payload)
     except Exception:
         log.exception("1Global webhook %s not stored", payload.get("id"))
+        metrics.WEBHOOKS_RECEIVED.inc(source="1global", outcome="store_failed")
         return _fail(500, "Processing failed")
+    metrics.WEBHOOKS_RECEIVED.inc(source="1global", outcome="signal" if stored.needs_signal else "recorded")
     # Handed to the eSIM's workflow off the request path: 1Global gets its 2xx as soon as the event
     # is safe. Should this process die first, the webhook sweep hands it over.
     task = asyncio.create_task(_dispatch(res, stored))

@@ -27,7 +27,11 @@ from engine.settings import Settings
 
 TargetType = Literal["queue", "command"]
 # Modules whose import registers targets (a new domain adds its own here).
-TARGET_MODULES: tuple[str, ...] = ("engine.scheduler.builtin_targets",)
+TARGET_MODULES: tuple[str, ...] = (
+    "engine.scheduler.builtin_targets",
+    "engine.wallet.targets",
+    "engine.esims.targets",
+)
 
 
 @dataclass

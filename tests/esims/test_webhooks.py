@@ -8,6 +8,7 @@ import uuid
 
 from temporalio.client import Client
 
+from engine import metrics
 from engine.esims import repository
 from engine.esims.schemas import SweepWebhooks
 from engine.esims.workflows import EsimWebhookSweepWorkflow
@@ -65,8 +66,11 @@ async def test_bad_json_and_missing_or_non_string_fields_are_400(esims: EsimStac
 
 
 async def test_unknown_types_are_stored_and_answered_200_and_types_are_normalised(esims: EsimStack) -> None:
+    recorded = metrics.WEBHOOKS_RECEIVED.value(source="1global", outcome="recorded")
     unknown = await esims.webhook({"id": "evt_unknown_1", "type": "Something.New", "data": {"a": 1}})
     assert unknown.status_code == 200 and unknown.json() == {}
+    # Counted in the intake metric (GET /metrics), once per accepted delivery.
+    assert metrics.WEBHOOKS_RECEIVED.value(source="1global", outcome="recorded") == recorded + 1
     assert await stored(esims, "evt_unknown_1") == [("Something.New", "something_new")]
     for event_id, kind, normal in (
         ("evt_norm_1", "SUBSCRITPION_END", "subscription_end"),
