@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 import uuid
 
+import pytest
 from temporalio.client import Client
 
 from engine import metrics
-from engine.esims import repository
+from engine.esims import repository, service
 from engine.esims.schemas import SweepWebhooks
 from engine.esims.workflows import EsimWebhookSweepWorkflow
 from tests.consumers.conftest import SignedUpConsumer
@@ -104,10 +105,23 @@ async def test_a_replayed_event_answers_200_and_changes_nothing(esims: EsimStack
     assert (await esims.detail(consumer, esim_id))["status"] == "deleted"
 
 
-async def test_a_webhook_that_cannot_be_stored_is_500(esims: EsimStack) -> None:
-    """500 only when storing fails, so 1Global retries: a NUL byte is valid JSON but not storable."""
+async def test_a_webhook_that_cannot_be_stored_is_500(esims: EsimStack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """500 only when storing fails, so 1Global retries."""
+
+    async def broken_store(*args: object, **kwargs: object) -> None:
+        raise ConnectionError("database unreachable")
+
+    monkeypatch.setattr(service, "store_webhook", broken_store)
+    response = await esims.webhook({"id": "evt_unstored", "type": "USAGE_THRESHOLD"})
+    assert response.status_code == 500 and response.json() == {"error": "Processing failed"}
+    monkeypatch.undo()
+    assert await stored(esims, "evt_unstored") == []
+
+
+async def test_a_nul_character_is_refused_with_400_before_storing(esims: EsimStack) -> None:
+    """The input guard of every route: a NUL is a client mistake (Postgres cannot store it)."""
     response = await esims.webhook({"id": "evt_nul", "type": "USAGE_THRESHOLD", "note": "a\u0000b"})
-    assert response.status_code == 500
+    assert response.status_code == 400
     assert await stored(esims, "evt_nul") == []
 
 
