@@ -56,7 +56,10 @@ async def _count_attempt(res: Res, principal: Principal, action: str) -> None:
     "/invite_codes/generate",
     summary="Generate a new invite code",
     response_model=GeneratedCode,
-    responses={422: {"description": "Three active codes already, or the account is not active"}},
+    responses={
+        404: {"description": "The caller is not a consumer"},
+        422: {"description": "Three active codes already, or the account is not active"},
+    },
     openapi_extra=features_doc("invite-codes.generate"),
 )
 async def generate(session: Session, principal: Generate) -> GeneratedCode:
@@ -94,7 +97,11 @@ async def verify(body: CodeBody, session: Session, res: Res, principal: Verify) 
     "/invite_codes/apply",
     summary="Apply an invite code to activate account",
     response_model=Activated,
-    responses={422: {"description": "Already active, or invalid, expired, revoked or used code"}, **RATE_LIMITED},
+    responses={
+        404: {"description": "The caller is not a consumer"},
+        422: {"description": "Already active, or invalid, expired, revoked or used code"},
+        **RATE_LIMITED,
+    },
     openapi_extra=features_doc("invite-codes.apply"),
 )
 async def apply(body: CodeBody, session: Session, res: Res, principal: Apply) -> Activated:

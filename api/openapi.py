@@ -122,7 +122,10 @@ def without_validation_422(app: FastAPI) -> None:
             schema = build()
             for operations in schema.get("paths", {}).values():
                 for operation in operations.values():
-                    operation.get("responses", {}).pop("422", None)
+                    responses = operation.get("responses", {})
+                    # Only FastAPI's own entry: a route's declared 422 (a business refusal) stays.
+                    if responses.get("422", {}).get("description") == "Validation Error":
+                        del responses["422"]
             app.openapi_schema = schema
         return app.openapi_schema
 

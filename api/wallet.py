@@ -50,6 +50,7 @@ def _own_user(principal: Principal) -> uuid.UUID:
 @router.get(
     "/wallet/me/wallets",
     summary="Get current user wallets",
+    responses={404: {"description": "The caller has no wallets (not a consumer)"}},
     response_model=OwnWallets,
     openapi_extra=features_doc("wallet.balance.view"),
 )
@@ -66,6 +67,7 @@ async def my_wallets(session: Session, principal: BalanceView) -> OwnWallets:
 @router.get(
     "/wallet/me/wallets/transactions",
     summary="Get transaction history",
+    responses={404: {"description": "The caller has no wallets (not a consumer)"}},
     response_model=OwnTransactions,
     openapi_extra=features_doc("wallet.transactions.view"),
 )

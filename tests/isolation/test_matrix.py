@@ -48,6 +48,9 @@ KINDS = {
     "/business_rules/sets": "set",
     "/business_rules/logs": "log",
     "/notifications": "notification",
+    "/consumers/admin": "consumer",
+    "/wallet/admin/wallets": "wallet",
+    "/invite_codes/admin": "invite_code",
     "/scheduler/jobs": "job",
     "/scheduler/trigger": "job",
     "/scheduler/queue-jobs": "run",
@@ -56,6 +59,8 @@ KINDS = {
 EXEMPT = {
     "/directory/tenants": "tenants are administered by system super admins, who see every tenant by design",
     "/workflows/instances/validate-start": "names a definition by its workflowId key, not by id (see POST /workflows/instances)",
+    "/esims": "an eSIM exists only through the 1Global simulator's provisioning; every eSIM route's cross-tenant"
+    " 404 is tested in tests/esims/test_esims_api.py (test_another_tenants_esim_is_404_everywhere)",
     "/notifications/batch": "a batch skips recipients outside the caller's tenant by design and says how many it wrote"
     " (tests/notifications: test_batch_role_and_feature_recipients)",
     "/workflows/signals": "addresses instances by correlation key within the caller's tenant (tested in tests/workflows)",
@@ -66,13 +71,17 @@ FIELD_KINDS = {
     "roleId": "role",
     "userId": "user",
     "recipientUserId": "user",
+    "consumerId": "consumer",
     "workflowId": "definition",
 }
 # Other required inputs of routes whose models do not show them (raw bodies, manual query reads).
 EXTRA_INPUT: dict[str, dict[str, Any]] = {
     "PUT /business_rules/sets/{id}/members": {"json": {"memberId": str(uuid.UUID(int=1))}},
     "DELETE /business_rules/sets/{id}/members": {"params": {"memberId": str(uuid.UUID(int=1))}},
+    "POST /wallet/admin/wallets/{id}/transactions": {"json": {"type": "credit", "amountEuroCents": 1, "reason": "x"}},
 }
+# Headers a route requires besides the credential.
+HEADERS: dict[str, dict[str, str]] = {"POST /wallet/admin/wallets/{id}/transactions": {"Idempotency-Key": "isolation"}}
 # Raw JSON bodies (validated in the services) whose object id travels in the body.
 RAW_BODY_SUBJECT = {
     "PUT /business_rules/rules": "id",
@@ -222,6 +231,10 @@ async def world(client: httpx.AsyncClient, make_account_module: MakeAccount) -> 
     await post(f"/business_rules/execute/{ids['rule']}", {"context": {"amount": 1}})
     logs = (await client.get("/api/business_rules/logs", headers=headers)).json()
     ids["log"] = (logs.get("items") or logs.get("data"))[0]["id"]
+    consumer = {"email": f"c-{uuid.uuid4().hex[:8]}@covo.test", "password": "correct-horse-battery"}
+    ids["consumer"] = (await post("/consumers/admin", consumer))["id"]
+    ids["wallet"] = (await post("/wallet/admin/wallets", {"userId": str(owner.user_id)}))["standardId"]
+    ids["invite_code"] = (await post("/invite_codes/admin/generate", {"consumerId": ids["consumer"]}))["id"]
     notice = {"type": "isolation", "title": "A", "recipientUserId": str(owner.user_id)}
     ids["notification"] = (await post("/notifications", notice))["id"]
     job = {
@@ -313,7 +326,7 @@ async def test_tenant_b_gets_404_for_tenant_as_object_and_nothing_changes(
     object_id = world.ids[kind]
     before = await _snapshot(sessionmaker, world.owner.tenant_id, set(world.ids.values()))
     request = _request(call, subject, object_id)
-    response = await client.request(**request, headers=intruder.headers)
+    response = await client.request(**request, headers={**intruder.headers, **HEADERS.get(call.label, {})})
     if call.method == "GET" and subject[0] == "query":
         # a single object named in the query is 404; a list filtered by it is 200 without it
         assert response.status_code in (200, 404), f"{call.label}: {response.status_code} {response.text}"
@@ -321,7 +334,9 @@ async def test_tenant_b_gets_404_for_tenant_as_object_and_nothing_changes(
         assert response.status_code == 404, f"{call.label} {request}: {response.status_code} {response.text}"
     # The answer is exactly the one for an id that does not exist: nothing tells A's object apart.
     unknown = str(uuid.uuid4()) if len(object_id) > 8 else "987654321"
-    baseline = await client.request(**_request(call, subject, unknown), headers=intruder.headers)
+    baseline = await client.request(
+        **_request(call, subject, unknown), headers={**intruder.headers, **HEADERS.get(call.label, {})}
+    )
     assert response.status_code == baseline.status_code, call.label
     answer = response.text.replace(object_id, unknown) if len(object_id) > 8 else response.text
     assert answer == baseline.text, f"{call.label}: {response.text} / {baseline.text}"
