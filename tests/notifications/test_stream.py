@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,17 @@ from tests.conftest import Account, MakeAccount
 from tests.workflows.conftest import WorkflowApi, chain, step
 
 WAIT = 20.0  # generous: the machine is shared; no test here measures speed
+
+
+@pytest.fixture(autouse=True)
+def quiet_client_log() -> Iterator[None]:
+    """The `?token=` form puts the token in the URL, and httpx logs every URL it requests: this
+    test's own client must not write tokens into the log (tests/secrets_scan.py reads it)."""
+    httpx_log = logging.getLogger("httpx")
+    level = httpx_log.level
+    httpx_log.setLevel(logging.WARNING)
+    yield
+    httpx_log.setLevel(level)
 
 
 @pytest.fixture
