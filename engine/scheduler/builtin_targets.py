@@ -17,6 +17,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from engine.outbox.schemas import SweepOutboxes
 from engine.outbox.workflows import OutboxSweepWorkflow
 from engine.rules import service as rules
+from engine.rules.schemas import ExecuteByIdRequest, ExecuteRequest, parse_body
 from engine.scheduler import repository
 from engine.scheduler.targets import TargetCall, command, queue
 from engine.temporal.ids import scheduled_sweep_id
@@ -89,7 +90,7 @@ def _after(call: TargetCall, effects: Any) -> None:
     feature="business_rules.execute",
 )
 async def execute_rules(call: TargetCall) -> dict[str, Any]:
-    result, effects = await rules.execute(call.session, _principal(call), call.payload)
+    result, effects = await rules.execute(call.session, _principal(call), parse_body(ExecuteRequest, call.payload))
     _after(call, effects)
     return result
 
@@ -103,7 +104,9 @@ async def execute_rules(call: TargetCall) -> dict[str, Any]:
 async def execute_rule_set(call: TargetCall) -> dict[str, Any]:
     request = ExecuteSetPayload.model_validate(call.payload)
     body = {k: v for k, v in call.payload.items() if k not in ("setId", "tenantId", "organizationId")}
-    result, effects = await rules.execute_set(call.session, _principal(call), str(request.set_id), body)
+    principal = _principal(call)
+    rule_set = await rules.get_set(call.session, principal, str(request.set_id))
+    result, effects = await rules.execute_set(call.session, principal, rule_set, parse_body(ExecuteByIdRequest, body))
     _after(call, effects)
     return result
 
