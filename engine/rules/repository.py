@@ -17,34 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from engine.auth.schemas import Principal
 from engine.db.models import BusinessRuleRow, RuleExecutionLogRow, RuleSetMemberRow, RuleSetRow, SideEffectRow
-from engine.pagination import PageParams, page_of, sort_order
 from engine.rules.discovery import DISCOVERY_ORDER, scope_conditions
 from engine.rules.execution import MAX_RULES
-
-RULE_SORT: Final = {
-    "ruleId": BusinessRuleRow.rule_id,
-    "ruleName": BusinessRuleRow.rule_name,
-    "ruleType": BusinessRuleRow.rule_type,
-    "entityType": BusinessRuleRow.entity_type,
-    "priority": BusinessRuleRow.priority,
-    "createdAt": BusinessRuleRow.created_at,
-    "updatedAt": BusinessRuleRow.updated_at,
-}
-SET_SORT: Final = {
-    "setId": RuleSetRow.set_id,
-    "setName": RuleSetRow.set_name,
-    "enabled": RuleSetRow.enabled,
-    "createdAt": RuleSetRow.created_at,
-    "updatedAt": RuleSetRow.updated_at,
-}
-LOG_SORT: Final = {
-    "id": RuleExecutionLogRow.id,
-    "ruleId": RuleExecutionLogRow.rule_id,
-    "entityType": RuleExecutionLogRow.entity_type,
-    "executionResult": RuleExecutionLogRow.execution_result,
-    "executionTimeMs": RuleExecutionLogRow.execution_time_ms,
-    "executedAt": RuleExecutionLogRow.executed_at,
-}
 
 # What running a rule needs (engine.rules.execution.PreparedRule), and its version key.
 VERSION_COLUMNS: Final = (BusinessRuleRow.id, BusinessRuleRow.updated_at)
@@ -101,44 +75,6 @@ async def get_rule(
     query = readable_rules(principal).where(BusinessRuleRow.id == rule_uuid)
     row: BusinessRuleRow | None = await session.scalar(query.with_for_update() if lock else query)
     return row
-
-
-async def list_rules(
-    session: AsyncSession,
-    principal: Principal,
-    params: PageParams,
-    *,
-    rule_uuid: uuid.UUID | None = None,
-    search: str | None = None,
-    rule_id: str | None = None,
-    rule_type: str | None = None,
-    entity_type: str | None = None,
-    event_type: str | None = None,
-    enabled: bool | None = None,
-    rule_category: str | None = None,
-    sort_field: str | None = None,
-    sort_dir: str | None = None,
-) -> tuple[list[BusinessRuleRow], int]:
-    query = readable_rules(principal)
-    if rule_uuid:
-        query = query.where(BusinessRuleRow.id == rule_uuid)
-    if search:
-        query = query.where(BusinessRuleRow.rule_name.ilike(f"%{search}%"))
-    if rule_id:
-        query = query.where(BusinessRuleRow.rule_id.ilike(f"%{rule_id}%"))
-    if rule_type:
-        query = query.where(BusinessRuleRow.rule_type == rule_type)
-    if entity_type:
-        query = query.where(BusinessRuleRow.entity_type == entity_type)
-    if event_type:
-        query = query.where(BusinessRuleRow.event_type == event_type)
-    if enabled is not None:
-        query = query.where(BusinessRuleRow.enabled.is_(enabled))
-    if rule_category:
-        query = query.where(BusinessRuleRow.rule_category == rule_category)
-    order = sort_order(RULE_SORT, sort_field, sort_dir, default="priority", default_dir="desc")
-    total, page = await page_of(session, query, params, order, BusinessRuleRow.rule_id.asc())
-    return list(page.scalars()), total
 
 
 async def rule_to_run(session: AsyncSession, principal: Principal, rule_uuid: uuid.UUID) -> Row[Any] | None:
@@ -262,32 +198,6 @@ async def get_set(
     return row
 
 
-async def list_sets(
-    session: AsyncSession,
-    principal: Principal,
-    params: PageParams,
-    *,
-    set_uuid: uuid.UUID | None = None,
-    search: str | None = None,
-    set_id: str | None = None,
-    enabled: bool | None = None,
-    sort_field: str | None = None,
-    sort_dir: str | None = None,
-) -> tuple[list[RuleSetRow], int]:
-    query = readable_sets(principal)
-    if set_uuid:
-        query = query.where(RuleSetRow.id == set_uuid)
-    if search:
-        query = query.where(RuleSetRow.set_name.ilike(f"%{search}%"))
-    if set_id:
-        query = query.where(RuleSetRow.set_id.ilike(f"%{set_id}%"))
-    if enabled is not None:
-        query = query.where(RuleSetRow.enabled.is_(enabled))
-    order = sort_order(SET_SORT, sort_field, sort_dir, default="setId")
-    total, page = await page_of(session, query, params, order, RuleSetRow.id)
-    return list(page.scalars()), total
-
-
 async def members_of(session: AsyncSession, rule_set: RuleSetRow) -> list[tuple[RuleSetMemberRow, BusinessRuleRow]]:
     """The set's members with their live rules, by sequence."""
     rows = await session.execute(
@@ -313,41 +223,3 @@ async def get_log(
 ) -> tuple[RuleExecutionLogRow, BusinessRuleRow] | None:
     row = (await session.execute(readable_logs(principal).where(RuleExecutionLogRow.id == log_id))).first()
     return None if row is None else (row[0], row[1])
-
-
-async def list_logs(
-    session: AsyncSession,
-    principal: Principal,
-    params: PageParams,
-    *,
-    log_id: int | None = None,
-    rule_uuid: uuid.UUID | None = None,
-    entity_id: str | None = None,
-    entity_type: str | None = None,
-    execution_result: str | None = None,
-    executed_by: str | None = None,
-    executed_from: datetime | None = None,
-    executed_to: datetime | None = None,
-    sort_field: str | None = None,
-    sort_dir: str | None = None,
-) -> tuple[list[tuple[RuleExecutionLogRow, BusinessRuleRow]], int]:
-    query = readable_logs(principal)
-    if log_id:
-        query = query.where(RuleExecutionLogRow.id == log_id)
-    if rule_uuid:
-        query = query.where(RuleExecutionLogRow.rule_id == rule_uuid)
-    if entity_id:
-        query = query.where(RuleExecutionLogRow.entity_id == entity_id)
-    if entity_type:
-        query = query.where(RuleExecutionLogRow.entity_type == entity_type)
-    if execution_result:
-        query = query.where(RuleExecutionLogRow.execution_result == execution_result)
-    if executed_by:
-        query = query.where(RuleExecutionLogRow.executed_by == executed_by)
-    if executed_from:
-        query = query.where(RuleExecutionLogRow.executed_at >= executed_from)
-    if executed_to:
-        query = query.where(RuleExecutionLogRow.executed_at <= executed_to)
-    order = sort_order(LOG_SORT, sort_field, sort_dir, default="executedAt", default_dir="desc")
-    total, page = await page_of(session, query, params, order, RuleExecutionLogRow.id.desc())
-    return [(entry, rule) for entry, rule in page.all()], total

@@ -22,7 +22,7 @@ from engine.db.base import utcnow
 from engine.db.models import BusinessRuleRow, RuleExecutionLogRow, RuleSetMemberRow, RuleSetRow
 from engine.db.session import flush_unique
 from engine.errors import BadRequest, Conflict, NotFound
-from engine.pagination import PageParams
+from engine.pagination import PageParams, page_of, sort_order
 from engine.rules import repository
 from engine.rules.runs import (
     EVENT_PREFIXES_SKIPPED,
@@ -82,10 +82,6 @@ def parse_id(value: str | None, message: str) -> uuid.UUID:
         raise BadRequest(message)
 
 
-def _optional_id(value: str | None, message: str) -> uuid.UUID | None:
-    return parse_id(value, message) if value else None
-
-
 # ---------------------------------------------------------------- optimistic locking
 def _ms(value: datetime) -> int:
     if value.tzinfo is None:
@@ -130,6 +126,17 @@ async def get_rule(session: AsyncSession, principal: Principal, rule_id: str) ->
     return await _load_rule(session, principal, parse_id(rule_id, "Invalid rule id"))
 
 
+RULE_SORT: Final = {
+    "ruleId": BusinessRuleRow.rule_id,
+    "ruleName": BusinessRuleRow.rule_name,
+    "ruleType": BusinessRuleRow.rule_type,
+    "entityType": BusinessRuleRow.entity_type,
+    "priority": BusinessRuleRow.priority,
+    "createdAt": BusinessRuleRow.created_at,
+    "updatedAt": BusinessRuleRow.updated_at,
+}
+
+
 async def list_rules(
     session: AsyncSession,
     principal: Principal,
@@ -147,11 +154,26 @@ async def list_rules(
     sort_dir: str | None = None,
 ) -> tuple[list[BusinessRuleRow], int]:
     """(the page's rules, total)."""
-    return await repository.list_rules(
-        session, principal, params, rule_uuid=_optional_id(rule_uuid, "Invalid query parameters: id must be a UUID"),
-        search=search, rule_id=rule_id, rule_type=rule_type, entity_type=entity_type, event_type=event_type,
-        enabled=enabled, rule_category=rule_category, sort_field=sort_field, sort_dir=sort_dir,
-    )  # fmt: skip
+    query = repository.readable_rules(principal)
+    if rule_uuid:
+        query = query.where(BusinessRuleRow.id == parse_id(rule_uuid, "Invalid query parameters: id must be a UUID"))
+    if search:
+        query = query.where(BusinessRuleRow.rule_name.ilike(f"%{search}%"))
+    if rule_id:
+        query = query.where(BusinessRuleRow.rule_id.ilike(f"%{rule_id}%"))
+    if rule_type:
+        query = query.where(BusinessRuleRow.rule_type == rule_type)
+    if entity_type:
+        query = query.where(BusinessRuleRow.entity_type == entity_type)
+    if event_type:
+        query = query.where(BusinessRuleRow.event_type == event_type)
+    if enabled is not None:
+        query = query.where(BusinessRuleRow.enabled.is_(enabled))
+    if rule_category:
+        query = query.where(BusinessRuleRow.rule_category == rule_category)
+    order = sort_order(RULE_SORT, sort_field, sort_dir, default="priority", default_dir="desc")
+    total, page = await page_of(session, query, params, order, BusinessRuleRow.rule_id.asc())
+    return list(page.scalars()), total
 
 
 def _duplicate_rule(rule_id: str) -> str:
@@ -251,6 +273,15 @@ async def get_set(session: AsyncSession, principal: Principal, set_id: str) -> R
     return await _load_set(session, principal, parse_id(set_id, "Invalid rule set id"))
 
 
+SET_SORT: Final = {
+    "setId": RuleSetRow.set_id,
+    "setName": RuleSetRow.set_name,
+    "enabled": RuleSetRow.enabled,
+    "createdAt": RuleSetRow.created_at,
+    "updatedAt": RuleSetRow.updated_at,
+}
+
+
 async def list_sets(
     session: AsyncSession,
     principal: Principal,
@@ -264,10 +295,18 @@ async def list_sets(
     sort_dir: str | None = None,
 ) -> tuple[list[RuleSetRow], int]:
     """(the page's rule sets, total)."""
-    return await repository.list_sets(
-        session, principal, params, set_uuid=_optional_id(set_uuid, "Invalid query parameters: id must be a UUID"),
-        search=search, set_id=set_id, enabled=enabled, sort_field=sort_field, sort_dir=sort_dir,
-    )  # fmt: skip
+    query = repository.readable_sets(principal)
+    if set_uuid:
+        query = query.where(RuleSetRow.id == parse_id(set_uuid, "Invalid query parameters: id must be a UUID"))
+    if search:
+        query = query.where(RuleSetRow.set_name.ilike(f"%{search}%"))
+    if set_id:
+        query = query.where(RuleSetRow.set_id.ilike(f"%{set_id}%"))
+    if enabled is not None:
+        query = query.where(RuleSetRow.enabled.is_(enabled))
+    order = sort_order(SET_SORT, sort_field, sort_dir, default="setId")
+    total, page = await page_of(session, query, params, order, RuleSetRow.id)
+    return list(page.scalars()), total
 
 
 def _duplicate_set(set_id: str) -> str:
@@ -387,8 +426,18 @@ def _log_id(value: str | int | None, message: str) -> int:
     return parsed
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    return value if value is None or value.tzinfo is not None else value.replace(tzinfo=UTC)
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+LOG_SORT: Final = {
+    "id": RuleExecutionLogRow.id,
+    "ruleId": RuleExecutionLogRow.rule_id,
+    "entityType": RuleExecutionLogRow.entity_type,
+    "executionResult": RuleExecutionLogRow.execution_result,
+    "executionTimeMs": RuleExecutionLogRow.execution_time_ms,
+    "executedAt": RuleExecutionLogRow.executed_at,
+}
 
 
 async def list_logs(
@@ -410,16 +459,32 @@ async def list_logs(
     """(the page's log entries with their rules, total). `ruleId` is the rule's UUID; `entityId`
     any string (the reference insists on a UUID, although logged entity ids are often `unknown` or
     transition ids)."""
-    key = _log_id(log_id, "Invalid query parameters: id must be an integer") if log_id else None
-    rule_uuid = _optional_id(rule_id, "Invalid query parameters: ruleId must be a UUID")
-    if execution_result and execution_result not in EXECUTION_RESULTS:
-        raise BadRequest(f"Invalid query parameters: executionResult must be one of {', '.join(EXECUTION_RESULTS)}")
-    return await repository.list_logs(
-        session, principal, params, log_id=key, rule_uuid=rule_uuid, entity_id=entity_id, entity_type=entity_type,
-        execution_result=execution_result, executed_by=executed_by, executed_from=_aware(executed_from),
-        executed_to=_aware(executed_to), sort_field=sort_field,
-        sort_dir=sort_dir,
-    )  # fmt: skip
+    query = repository.readable_logs(principal)
+    if log_id:
+        query = query.where(
+            RuleExecutionLogRow.id == _log_id(log_id, "Invalid query parameters: id must be an integer")
+        )
+    if rule_id:
+        query = query.where(
+            RuleExecutionLogRow.rule_id == parse_id(rule_id, "Invalid query parameters: ruleId must be a UUID")
+        )
+    if entity_id:
+        query = query.where(RuleExecutionLogRow.entity_id == entity_id)
+    if entity_type:
+        query = query.where(RuleExecutionLogRow.entity_type == entity_type)
+    if execution_result:
+        if execution_result not in EXECUTION_RESULTS:
+            raise BadRequest(f"Invalid query parameters: executionResult must be one of {', '.join(EXECUTION_RESULTS)}")
+        query = query.where(RuleExecutionLogRow.execution_result == execution_result)
+    if executed_by:
+        query = query.where(RuleExecutionLogRow.executed_by == executed_by)
+    if executed_from:
+        query = query.where(RuleExecutionLogRow.executed_at >= _aware(executed_from))
+    if executed_to:
+        query = query.where(RuleExecutionLogRow.executed_at <= _aware(executed_to))
+    order = sort_order(LOG_SORT, sort_field, sort_dir, default="executedAt", default_dir="desc")
+    total, page = await page_of(session, query, params, order, RuleExecutionLogRow.id.desc())
+    return [(entry, rule) for entry, rule in page.all()], total
 
 
 async def get_log(
