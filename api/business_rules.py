@@ -170,7 +170,7 @@ async def list_rules(
         entity_type=entity_type, event_type=event_type, enabled=enabled, rule_category=rule_category,
         sort_field=sort_field, sort_dir=sort_dir,
     )  # fmt: skip
-    return rules_page([RuleSummary.of(row) for row in rows], total, params)
+    return rules_page([RuleSummary.model_validate(row) for row in rows], total, params)
 
 
 @router.post(
@@ -232,7 +232,7 @@ async def delete_rule(principal: Manage, session: Session, id: str | None = None
     responses={400: {"description": "Invalid rule id"}, 404: {"description": "Rule not found"}},
 )
 async def get_rule(id: str, principal: View, session: Session) -> Rule:
-    return Rule.of(await service.get_rule(session, principal, id))
+    return Rule.model_validate(await service.get_rule(session, principal, id))
 
 
 # ---------------------------------------------------------------- execution
@@ -306,7 +306,7 @@ async def list_sets(
         session, principal, params, set_uuid=id, search=search, set_id=set_id, enabled=enabled,
         sort_field=sort_field, sort_dir=sort_dir,
     )  # fmt: skip
-    return rules_page([RuleSet.of(row) for row in rows], total, params)
+    return rules_page([RuleSet.model_validate(row) for row in rows], total, params)
 
 
 @router.post(
@@ -380,7 +380,7 @@ async def get_set(id: str, principal: View, session: Session) -> RuleSetDetail:
     },
 )
 async def add_member(id: str, principal: ManageSets, session: Session, body: Body) -> Created:
-    """The set is looked up before the body is validated (404 for an unknown set first)."""
+    # The set is looked up before the body is validated (an unknown set answers 404 first).
     rule_set = await service.get_set(session, principal, id)
     member = await service.add_member(session, principal, rule_set, parse_body(MemberAdd, body))
     return Created(id=str(member.id))

@@ -1,6 +1,7 @@
-"""Response models of the business-rules routes (api/business_rules.py), built from the rows the
-service returns (`Model.of(row)`); the request bodies are the models of engine/rules/schemas.py,
-parsed by the router.
+"""Response models of the business-rules routes (api/business_rules.py), read from the rows the
+service returns (`Rule.model_validate(row)`: `from_attributes`, each camelCase field read from its
+snake_case attribute, UUIDs as strings, timestamps in the contract's format). The request bodies
+are the models of engine/rules/schemas.py, parsed by the router.
 
 Timestamps are ISO 8601 strings in the contract's format (engine.clock.iso). Fields are declared
 in the contract's key order; where a field must come before the ones it shares with another model,
@@ -9,12 +10,15 @@ later bases first)."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
 from typing import Annotated, Any, Self
 
-from pydantic import WithJsonSchema
+from pydantic import AliasChoices, AliasGenerator, BeforeValidator, ConfigDict, WithJsonSchema
+from pydantic.alias_generators import to_snake
 
 from api.schemas.common import Body
-from engine.clock import iso, iso_or_none
+from engine.clock import iso
 from engine.db.models import BusinessRuleRow, RuleExecutionLogRow, RuleSetMemberRow, RuleSetRow
 
 # Durations are rounded floats, but an integer the service returns (`0` when nothing ran) stays
@@ -22,13 +26,36 @@ from engine.db.models import BusinessRuleRow, RuleExecutionLogRow, RuleSetMember
 Milliseconds = Annotated[int | float, WithJsonSchema({"type": "number"})]
 
 
+def _as_text(value: Any) -> Any:
+    """A row's UUIDs as strings and its timestamps in the contract's format (engine.clock.iso)."""
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value
+
+
+Text = Annotated[str, BeforeValidator(_as_text)]
+OptionalText = Annotated[str | None, BeforeValidator(_as_text)]
+
+
+class FromRow(Body):
+    """A response model read from an ORM row: `ruleId` from `rule_id` (the camelCase name is
+    accepted too, so the contract's examples validate)."""
+
+    model_config = ConfigDict(
+        from_attributes=True,
+        alias_generator=AliasGenerator(validation_alias=lambda name: AliasChoices(name, to_snake(name))),
+    )
+
+
 # ---------------------------------------------------------------- rules
 
 
-class RuleSummary(Body):
+class RuleSummary(FromRow):
     """A rule as lists show it."""
 
-    id: str
+    id: Text
     ruleId: str
     ruleName: str
     description: str | None
@@ -39,42 +66,12 @@ class RuleSummary(Body):
     enabled: bool
     priority: int
     version: int
-    effectiveFrom: str | None
-    effectiveTo: str | None
-    tenantId: str
-    organizationId: str | None
-    createdAt: str
-    updatedAt: str
-
-    @classmethod
-    def of(cls, row: BusinessRuleRow) -> Self:
-        return cls(**_summary(row))
-
-
-def _summary(row: BusinessRuleRow) -> dict[str, Any]:
-    return {
-        "id": str(row.id),
-        "ruleId": row.rule_id,
-        "ruleName": row.rule_name,
-        "description": row.description,
-        "ruleType": row.rule_type,
-        "ruleCategory": row.rule_category,
-        "entityType": row.entity_type,
-        "eventType": row.event_type,
-        "enabled": row.enabled,
-        "priority": row.priority,
-        "version": row.version,
-        "effectiveFrom": iso_or_none(row.effective_from),
-        "effectiveTo": iso_or_none(row.effective_to),
-        "tenantId": str(row.tenant_id),
-        "organizationId": _str_or_none(row.organization_id),
-        "createdAt": iso(row.created_at),
-        "updatedAt": iso(row.updated_at),
-    }
-
-
-def _str_or_none(value: object | None) -> str | None:
-    return str(value) if value is not None else None
+    effectiveFrom: OptionalText
+    effectiveTo: OptionalText
+    tenantId: Text
+    organizationId: OptionalText
+    createdAt: Text
+    updatedAt: Text
 
 
 class Rule(RuleSummary):
@@ -88,19 +85,6 @@ class Rule(RuleSummary):
     failureActions: list[Any] | None
     createdBy: str | None
     updatedBy: str | None
-
-    @classmethod
-    def of(cls, row: BusinessRuleRow) -> Self:
-        return cls(
-            **_summary(row),
-            conditionExpression=row.condition_expression,
-            conditionDialect=row.condition_dialect,
-            conditionLogic=row.condition_logic,
-            successActions=row.success_actions,
-            failureActions=row.failure_actions,
-            createdBy=row.created_by,
-            updatedBy=row.updated_by,
-        )
 
 
 # ---------------------------------------------------------------- execution
@@ -180,38 +164,18 @@ class SingleRuleExecution(Body):
 # ---------------------------------------------------------------- rule sets
 
 
-class RuleSet(Body):
-    id: str
+class RuleSet(FromRow):
+    id: Text
     setId: str
     setName: str
     description: str | None
     enabled: bool
-    tenantId: str
-    organizationId: str | None
+    tenantId: Text
+    organizationId: OptionalText
     createdBy: str | None
     updatedBy: str | None
-    createdAt: str
-    updatedAt: str
-
-    @classmethod
-    def of(cls, row: RuleSetRow) -> Self:
-        return cls(**_set_fields(row))
-
-
-def _set_fields(row: RuleSetRow) -> dict[str, Any]:
-    return {
-        "id": str(row.id),
-        "setId": row.set_id,
-        "setName": row.set_name,
-        "description": row.description,
-        "enabled": row.enabled,
-        "tenantId": str(row.tenant_id),
-        "organizationId": _str_or_none(row.organization_id),
-        "createdBy": row.created_by,
-        "updatedBy": row.updated_by,
-        "createdAt": iso(row.created_at),
-        "updatedAt": iso(row.updated_at),
-    }
+    createdAt: Text
+    updatedAt: Text
 
 
 class RuleSetMember(Body):
@@ -243,13 +207,14 @@ class RuleSetDetail(RuleSet):
 
     @classmethod
     def with_members(cls, row: RuleSetRow, members: list[tuple[RuleSetMemberRow, BusinessRuleRow]]) -> Self:
-        return cls(**_set_fields(row), members=[RuleSetMember.of(member, rule) for member, rule in members])
+        members_of = [RuleSetMember.of(member, rule) for member, rule in members]
+        return cls(**dict(RuleSet.model_validate(row)), members=members_of)
 
 
 # ---------------------------------------------------------------- logs
 
 
-class _LogFields(Body):
+class _LogFields(FromRow):
     entityId: str
     entityType: str
     executionResult: str
@@ -257,26 +222,10 @@ class _LogFields(Body):
     outputContext: dict[str, Any] | None
     errorMessage: str | None
     executionTimeMs: int
-    executedAt: str
-    tenantId: str
-    organizationId: str | None
+    executedAt: Text
+    tenantId: Text
+    organizationId: OptionalText
     executedBy: str | None
-
-
-def _log_fields(row: RuleExecutionLogRow) -> dict[str, Any]:
-    return {
-        "entityId": row.entity_id,
-        "entityType": row.entity_type,
-        "executionResult": row.execution_result,
-        "inputContext": row.input_context,
-        "outputContext": row.output_context,
-        "errorMessage": row.error_message,
-        "executionTimeMs": row.execution_time_ms,
-        "executedAt": iso(row.executed_at),
-        "tenantId": str(row.tenant_id),
-        "organizationId": _str_or_none(row.organization_id),
-        "executedBy": row.executed_by,
-    }
 
 
 class _LogRuleColumns(Body):
@@ -297,14 +246,14 @@ class ExecutionLog(_LogFields, _LogRuleColumns):
             ruleId=str(row.rule_id),
             ruleName=rule.rule_name,
             ruleType=rule.rule_type,
-            **_log_fields(row),
+            **dict(_LogFields.model_validate(row)),
         )
 
 
-class LogRule(Body):
+class LogRule(FromRow):
     """The rule a log entry belongs to; `id` is its UUID, `ruleId` its key."""
 
-    id: str
+    id: Text
     ruleId: str
     ruleName: str
     ruleType: str
@@ -323,12 +272,6 @@ class ExecutionLogDetail(_LogFields, _LogHead):
     def of(cls, row: RuleExecutionLogRow, rule: BusinessRuleRow) -> Self:
         return cls(
             id=str(row.id),
-            rule=LogRule(
-                id=str(rule.id),
-                ruleId=rule.rule_id,
-                ruleName=rule.rule_name,
-                ruleType=rule.rule_type,
-                entityType=rule.entity_type,
-            ),
-            **_log_fields(row),
+            rule=LogRule.model_validate(rule),
+            **dict(_LogFields.model_validate(row)),
         )
