@@ -99,3 +99,10 @@ async def nothing_written(
     after = await tenant_rows(sessionmaker, tenant_id, skip=skip)
     changed = {name: {"before": before[name], "after": after[name]} for name in before if before[name] != after[name]}
     assert not changed, f"a refused request wrote rows: {changed}"
+
+
+async def count_rows(sessionmaker: async_sessionmaker[AsyncSession], table: Any, *where: Any) -> int:
+    """How many rows of `table` (a model or a Table) match `where`: for writes no tenant holds
+    (tenants themselves, webhook intake)."""
+    async with sessionmaker() as session:
+        return int(await session.scalar(sa.select(sa.func.count()).select_from(table).where(*where)) or 0)
