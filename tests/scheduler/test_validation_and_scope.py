@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
-from engine.db.models import ScheduledJob
+from engine.db.models import ScheduledJobRow
 from tests.conftest import Account, MakeAccount
 from tests.helpers import count_rows, nothing_written
 from tests.scheduler.helpers import create_job, describe, get_job, job_body, trigger, wait_for_runs
@@ -132,11 +132,11 @@ async def test_scope_comes_from_the_caller(client: httpx.AsyncClient, admin: Acc
 async def test_system_jobs_are_for_super_admins(
     client: httpx.AsyncClient, admin: Account, make_account: MakeAccount, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
-    system_jobs = await count_rows(sessionmaker, ScheduledJob, ScheduledJob.scope_type == "system")
+    system_jobs = await count_rows(sessionmaker, ScheduledJobRow, ScheduledJobRow.scope_type == "system")
     refused = await client.post("/api/scheduler/jobs", json=job_body(scopeType="system"), headers=admin.headers)
     assert refused.status_code == 403
     assert refused.json() == {"error": "System-scoped schedules require superadmin privileges"}
-    assert await count_rows(sessionmaker, ScheduledJob, ScheduledJob.scope_type == "system") == system_jobs
+    assert await count_rows(sessionmaker, ScheduledJobRow, ScheduledJobRow.scope_type == "system") == system_jobs
     root = await make_account("superadmin", "admin", tenant_id=admin.tenant_id)
     system_job = await create_job(client, root, scopeType="system")
     job = await get_job(client, root, system_job)
