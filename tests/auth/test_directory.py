@@ -320,11 +320,8 @@ async def test_employee_sees_but_cannot_change_organizations(
     employee = await make_account("employee", tenant_id=admin.tenant_id)
     assert str(admin.organization_id) in await _orgs(client, employee)
     async with nothing_written(sessionmaker, admin.tenant_id):
-        response = await client.put(
-            "/api/directory/organizations",
-            json={"id": str(admin.organization_id), "name": "x"},
-            headers=employee.headers,
-        )
+        rename = {"id": str(admin.organization_id), "name": "x"}
+        response = await client.put("/api/directory/organizations", json=rename, headers=employee.headers)
         assert response.status_code == 403
 
 
