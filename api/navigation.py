@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import Field
 
-from api.common import Camel
 from api.deps import CurrentPrincipal, Session
 from api.schemas.auth import (
     AdminNav,
+    SidebarBody,
     SidebarPreferences,
     SidebarPreferencesSaved,
 )
@@ -31,13 +29,6 @@ async def admin_nav(principal: CurrentPrincipal, session: Session) -> dict[str, 
 @router.get("/auth/sidebar/preferences", summary="Sidebar preferences", response_model=SidebarPreferences)
 async def get_sidebar(principal: CurrentPrincipal, session: Session) -> dict[str, Any]:
     return await navigation.get_preferences(session, principal)
-
-
-class SidebarBody(Camel):
-    locale: str | None = None
-    settings: dict[str, Any] | None = None
-    apply_to_roles: list[uuid.UUID] = Field(default_factory=list, alias="applyToRoles")
-    clear_role_ids: list[uuid.UUID] = Field(default_factory=list, alias="clearRoleIds")
 
 
 @router.put(
