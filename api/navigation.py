@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 
 from api.deps import CurrentPrincipal, Session
@@ -22,13 +20,13 @@ router = APIRouter(tags=["Authentication & Accounts"])
 
 
 @router.get("/auth/admin/nav", summary="Resolve sidebar entries", response_model=AdminNav)
-async def admin_nav(principal: CurrentPrincipal, session: Session) -> dict[str, Any]:
-    return await navigation.admin_nav(session, principal)
+async def admin_nav(principal: CurrentPrincipal, session: Session) -> AdminNav:
+    return AdminNav.of(await navigation.admin_nav(session, principal))
 
 
 @router.get("/auth/sidebar/preferences", summary="Sidebar preferences", response_model=SidebarPreferences)
-async def get_sidebar(principal: CurrentPrincipal, session: Session) -> dict[str, Any]:
-    return await navigation.get_preferences(session, principal)
+async def get_sidebar(principal: CurrentPrincipal, session: Session) -> SidebarPreferences:
+    return SidebarPreferences.of(await navigation.get_preferences(session, principal))
 
 
 @router.put(
@@ -37,10 +35,10 @@ async def get_sidebar(principal: CurrentPrincipal, session: Session) -> dict[str
     response_model=SidebarPreferencesSaved,
     responses={403: {"description": "applyToRoles without auth.roles.manage"}},
 )
-async def put_sidebar(principal: CurrentPrincipal, session: Session, body: SidebarBody) -> dict[str, Any]:
+async def put_sidebar(principal: CurrentPrincipal, session: Session, body: SidebarBody) -> SidebarPreferencesSaved:
     """Saves the caller's own preferences; `applyToRoles` also stores them for roles (needs
     `auth.roles.manage`) and `clearRoleIds` removes roles' preferences."""
-    return await navigation.put_preferences(
+    prefs = await navigation.put_preferences(
         session,
         principal,
         locale=body.locale,
@@ -48,3 +46,5 @@ async def put_sidebar(principal: CurrentPrincipal, session: Session, body: Sideb
         apply_to_roles=body.apply_to_roles,
         clear_roles=body.clear_role_ids,
     )
+    applied, cleared = [str(r) for r in body.apply_to_roles], [str(r) for r in body.clear_role_ids]
+    return SidebarPreferencesSaved.of(prefs, appliedRoles=applied, clearedRoles=cleared)

@@ -4,12 +4,13 @@ the answers are built here (`.of(...)`). Field order is the JSON's key order."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, Self
 
 from pydantic import Field
 
 from api.schemas.common import Body, Input
 from engine.auth.accounts import AclChange, UserEntry
+from engine.auth.navigation import NavEntry, NavSection, Preferences
 from engine.auth.service import Acl as Grants
 from engine.db import models
 
@@ -105,6 +106,10 @@ class NavItem(Body):
     defaultTitle: str
     enabled: bool
 
+    @classmethod
+    def of(cls, entry: NavEntry) -> NavItem:
+        return cls(href=entry.href, title=entry.title, defaultTitle=entry.default_title, enabled=entry.enabled)
+
 
 class NavGroup(Body):
     id: str
@@ -112,9 +117,18 @@ class NavGroup(Body):
     defaultName: str
     items: list[NavItem]
 
+    @classmethod
+    def of(cls, section: NavSection) -> NavGroup:
+        items = [NavItem.of(e) for e in section.items]
+        return cls(id=section.id, name=section.name, defaultName=section.default_name, items=items)
+
 
 class AdminNav(Body):
     groups: list[NavGroup]
+
+    @classmethod
+    def of(cls, sections: list[NavSection]) -> AdminNav:
+        return cls(groups=[NavGroup.of(s) for s in sections])
 
 
 class SidebarSettings(Body):
@@ -137,6 +151,14 @@ class SidebarPreferences(Body):
     settings: SidebarSettings
     canApplyToRoles: bool
     roles: list[SidebarRole]
+
+    @classmethod
+    def of(cls, prefs: Preferences, **more: Any) -> Self:
+        roles = [SidebarRole(id=str(role.id), name=role.name, hasPreference=has) for role, has in prefs.roles]
+        settings = SidebarSettings.model_validate(prefs.settings)
+        return cls(
+            locale=prefs.locale, settings=settings, canApplyToRoles=prefs.can_apply_to_roles, roles=roles, **more
+        )
 
 
 class SidebarPreferencesSaved(SidebarPreferences):

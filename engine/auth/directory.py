@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engine import modules
@@ -25,7 +24,7 @@ async def seed_tenant_roles(session: AsyncSession, tenant_id: uuid.UUID) -> dict
     """Creates the four standard roles of a tenant (idempotent)."""
     roles: dict[str, Role] = {}
     for name in modules.SEEDED_ROLES:
-        role = await session.scalar(select(Role).where(Role.tenant_id == tenant_id, Role.name == name))
+        role = await repository.role_named(session, tenant_id, name)
         if role is None:
             role = Role(id=uuid.uuid4(), tenant_id=tenant_id, name=name)
             session.add(role)

@@ -20,6 +20,7 @@ from engine.db.models import (
     ApiKey,
     AuthSession,
     Organization,
+    PasswordReset,
     Role,
     RoleAcl,
     Tenant,
@@ -150,6 +151,10 @@ async def role_in(session: AsyncSession, tenant_id: uuid.UUID, value: str) -> Ro
     return await session.scalar(select(Role).where(condition, Role.tenant_id == tenant_id))
 
 
+async def role_named(session: AsyncSession, tenant_id: uuid.UUID, name: str) -> Role | None:
+    return await session.scalar(select(Role).where(Role.tenant_id == tenant_id, Role.name == name))
+
+
 async def role_acls(session: AsyncSession, role_ids: Iterable[uuid.UUID]) -> list[RoleAcl]:
     ids = list(role_ids)
     if not ids:
@@ -273,7 +278,12 @@ def restricted_to(principal: Principal) -> tuple[str, ...] | None:
     return None if principal.is_super_admin else principal.organizations
 
 
-# ---------------------------------------------------------------- sessions
+async def api_key_by_hash(session: AsyncSession, key_hash: str) -> ApiKey | None:
+    """The key whose secret hashes to `key_hash` (deleted and expired ones too: the caller checks)."""
+    return await session.scalar(select(ApiKey).where(ApiKey.key_hash == key_hash))
+
+
+# ---------------------------------------------------------------- sessions and password resets
 
 
 async def session_by_refresh_hash(session: AsyncSession, token_hash: str) -> AuthSession | None:
@@ -295,3 +305,9 @@ async def revoke_session(session: AsyncSession, session_id: uuid.UUID) -> None:
         .where(AuthSession.id == session_id, AuthSession.revoked_at.is_(None))
         .values(revoked_at=now())
     )
+
+
+async def password_reset_for_update(session: AsyncSession, token_hash: str) -> PasswordReset | None:
+    """The reset whose token hashes to `token_hash`, locked until the transaction ends (single use)."""
+    query = select(PasswordReset).where(PasswordReset.token_hash == token_hash).with_for_update()
+    return await session.scalar(query)

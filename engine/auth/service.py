@@ -27,7 +27,6 @@ from engine.auth.security import (
 )
 from engine.clock import now
 from engine.db.models import (
-    ApiKey,
     AuthSession,
     PasswordReset,
     RateLimitBucket,
@@ -196,7 +195,7 @@ async def principal_from_access_token(session: AsyncSession, token: str, setting
 
 
 async def principal_from_api_key(session: AsyncSession, secret: str) -> Principal | None:
-    key = await session.scalar(select(ApiKey).where(ApiKey.key_hash == sha256(secret)))
+    key = await repository.api_key_by_hash(session, sha256(secret))
     if key is None or key.deleted_at is not None:
         return None
     if key.expires_at is not None and key.expires_at <= now():
@@ -398,9 +397,7 @@ async def request_password_reset(session: AsyncSession, email: str, settings: Se
 async def confirm_password_reset(session: AsyncSession, token: str, password: str) -> None:
     if not token or not password:
         raise BadRequest("Token and password are required")
-    reset = await session.scalar(
-        select(PasswordReset).where(PasswordReset.token_hash == sha256(token)).with_for_update()
-    )
+    reset = await repository.password_reset_for_update(session, sha256(token))
     if reset is None or reset.used_at is not None or reset.expires_at <= now():
         raise BadRequest("Invalid or expired token")
     check_password_strength(password)
