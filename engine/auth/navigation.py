@@ -7,9 +7,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from engine.auth import repository
 from engine.auth.schemas import Principal
 from engine.db.models import Role, SidebarPreference
 from engine.errors import BadRequest, Forbidden
@@ -84,18 +84,10 @@ def normalize_settings(raw: Any) -> dict[str, Any]:
 async def _preference(session: AsyncSession, principal: Principal) -> SidebarPreference | None:
     if principal.user_id is None:
         return None
-    own = await session.scalar(
-        select(SidebarPreference).where(
-            SidebarPreference.tenant_id == principal.tenant_id, SidebarPreference.user_id == principal.user_id
-        )
-    )
+    own = await repository.sidebar_preference(session, principal.tenant_id, user_id=principal.user_id)
     if own is not None or not principal.role_ids:
         return own
-    return await session.scalar(
-        select(SidebarPreference)
-        .where(SidebarPreference.tenant_id == principal.tenant_id, SidebarPreference.role_id.in_(principal.role_ids))
-        .limit(1)
-    )
+    return await repository.any_role_sidebar_preference(session, principal.tenant_id, principal.role_ids)
 
 
 @dataclass(frozen=True)
@@ -149,19 +141,8 @@ async def get_preferences(session: AsyncSession, principal: Principal) -> Prefer
     can_apply = principal.can("auth.roles.manage")
     roles: list[tuple[Role, bool]] = []
     if can_apply:
-        role_rows = (
-            await session.scalars(select(Role).where(Role.tenant_id == principal.tenant_id).order_by(Role.name))
-        ).all()
-        with_pref = set(
-            (
-                await session.scalars(
-                    select(SidebarPreference.role_id).where(
-                        SidebarPreference.tenant_id == principal.tenant_id, SidebarPreference.role_id.is_not(None)
-                    )
-                )
-            ).all()
-        )
-        roles = [(r, r.id in with_pref) for r in role_rows]
+        with_pref = await repository.roles_with_sidebar_preference(session, principal.tenant_id)
+        roles = [(r, r.id in with_pref) for r in await repository.tenant_roles(session, principal.tenant_id)]
     return Preferences(
         locale=pref.locale if pref else "en",
         settings=normalize_settings(pref.settings if pref else None),
@@ -179,13 +160,7 @@ async def _upsert(
     locale: str,
     settings: dict[str, Any],
 ) -> None:
-    pref = await session.scalar(
-        select(SidebarPreference).where(
-            SidebarPreference.tenant_id == tenant_id,
-            SidebarPreference.user_id == user_id if user_id else SidebarPreference.user_id.is_(None),
-            SidebarPreference.role_id == role_id if role_id else SidebarPreference.role_id.is_(None),
-        )
-    )
+    pref = await repository.sidebar_preference(session, tenant_id, user_id=user_id, role_id=role_id)
     if pref is None:
         session.add(
             SidebarPreference(tenant_id=tenant_id, user_id=user_id, role_id=role_id, locale=locale, settings=settings)
@@ -211,7 +186,7 @@ async def put_preferences(
         raise Forbidden("Applying preferences to roles requires auth.roles.manage")
     normalized = normalize_settings(settings)
     locale = locale or "en"
-    tenant_roles = set((await session.scalars(select(Role.id).where(Role.tenant_id == principal.tenant_id))).all())
+    tenant_roles = {r.id for r in await repository.tenant_roles(session, principal.tenant_id)}
     unknown = [str(r) for r in [*apply_to_roles, *clear_roles] if r not in tenant_roles]
     if unknown:
         raise BadRequest(f"Unknown roles: {', '.join(unknown)}")
@@ -221,11 +196,7 @@ async def put_preferences(
     for role_id in apply_to_roles:
         await _upsert(session, principal.tenant_id, user_id=None, role_id=role_id, locale=locale, settings=normalized)
     for role_id in clear_roles:
-        pref = await session.scalar(
-            select(SidebarPreference).where(
-                SidebarPreference.tenant_id == principal.tenant_id, SidebarPreference.role_id == role_id
-            )
-        )
+        pref = await repository.sidebar_preference(session, principal.tenant_id, role_id=role_id)
         if pref is not None:
             await session.delete(pref)
     await session.flush()

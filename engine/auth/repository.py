@@ -23,6 +23,7 @@ from engine.db.models import (
     PasswordReset,
     Role,
     RoleAcl,
+    SidebarPreference,
     Tenant,
     User,
     UserRole,
@@ -190,6 +191,11 @@ async def user_role_ids_in(session: AsyncSession, user_id: uuid.UUID, tenant_id:
     return list((await session.scalars(query)).all())
 
 
+async def tenant_roles(session: AsyncSession, tenant_id: uuid.UUID) -> list[Role]:
+    """The tenant's roles, by name."""
+    return list((await session.scalars(select(Role).where(Role.tenant_id == tenant_id).order_by(Role.name))).all())
+
+
 async def role_links(session: AsyncSession, user_id: uuid.UUID) -> list[UserRole]:
     return list((await session.scalars(select(UserRole).where(UserRole.user_id == user_id))).all())
 
@@ -224,6 +230,12 @@ async def readable_user(session: AsyncSession, principal: Principal, user_id: uu
     return user
 
 
+async def active_user_ids(session: AsyncSession, tenant_id: uuid.UUID) -> set[uuid.UUID]:
+    """The tenant's active, live users."""
+    query = select(User.id).where(User.tenant_id == tenant_id, User.is_active.is_(True), User.deleted_at.is_(None))
+    return set((await session.scalars(query)).all())
+
+
 async def role_names_of_users(session: AsyncSession, user_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
     """Each user's role names, by name."""
     names: dict[uuid.UUID, list[str]] = {}
@@ -243,6 +255,39 @@ async def user_by_email(session: AsyncSession, email: str) -> User | None:
     """The live user with this e-mail (any case), in any tenant: e-mails are unique system-wide."""
     query = select(User).where(func.lower(User.email) == email.strip().lower(), User.deleted_at.is_(None))
     return await session.scalar(query)
+
+
+# ---------------------------------------------------------------- sidebar preferences
+
+
+async def sidebar_preference(
+    session: AsyncSession, tenant_id: uuid.UUID, *, user_id: uuid.UUID | None = None, role_id: uuid.UUID | None = None
+) -> SidebarPreference | None:
+    """The preferences stored for exactly this user, or this role (the other left None)."""
+    return await session.scalar(
+        select(SidebarPreference).where(
+            SidebarPreference.tenant_id == tenant_id,
+            SidebarPreference.user_id == user_id if user_id else SidebarPreference.user_id.is_(None),
+            SidebarPreference.role_id == role_id if role_id else SidebarPreference.role_id.is_(None),
+        )
+    )
+
+
+async def any_role_sidebar_preference(
+    session: AsyncSession, tenant_id: uuid.UUID, role_ids: Iterable[uuid.UUID]
+) -> SidebarPreference | None:
+    """The preferences of one of these roles (any one)."""
+    query = select(SidebarPreference).where(
+        SidebarPreference.tenant_id == tenant_id, SidebarPreference.role_id.in_(list(role_ids))
+    )
+    return await session.scalar(query.limit(1))
+
+
+async def roles_with_sidebar_preference(session: AsyncSession, tenant_id: uuid.UUID) -> set[uuid.UUID]:
+    query = select(SidebarPreference.role_id).where(
+        SidebarPreference.tenant_id == tenant_id, SidebarPreference.role_id.is_not(None)
+    )
+    return {r for r in (await session.scalars(query)).all() if r is not None}
 
 
 # ---------------------------------------------------------------- API keys
