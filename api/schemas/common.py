@@ -27,6 +27,10 @@ class Page(Body, Generic[T]):
     total: int
     totalPages: int
 
+    @classmethod
+    def of(cls, items: list[T], total: int, params: PageParams) -> Page[T]:
+        return cls(items=items, total=total, totalPages=math.ceil(total / params.page_size))
+
 
 class PositionedPage(Page[T], Generic[T]):
     """`page/pageSize` lists that echo the position back (engine.pagination.page_body)."""
