@@ -50,6 +50,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
+import uvloop
 from leanhttp import LeanClient
 from pydantic import BaseModel
 from sqlalchemy import text
@@ -862,7 +863,7 @@ def main() -> int:
     parser.add_argument("--plain-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.plain_worker:
-        asyncio.run(run_plain_worker())
+        uvloop.run(run_plain_worker())  # as workers/main.py
         return 0
 
     stack = Stack(
