@@ -27,10 +27,11 @@ from api.schemas.workflows import (
 )
 from engine.auth.schemas import Principal
 from engine.auth.scope import parse_uuid
+from engine.db.session import after_commit
 from engine.pagination import OffsetParams
 from engine.temporal import ids
 from engine.workflows import service
-from engine.workflows.schemas import AdvanceRequest, SignalRequest
+from engine.workflows.schemas import RUNNING, AdvanceRequest, SignalRequest
 
 router = APIRouter(tags=["Workflows"])
 
@@ -175,8 +176,9 @@ async def start_instance(
         ),
     ] = None,
 ) -> dict[str, Any]:
-    """Answers at once with status RUNNING; the instance runs on Temporal, pinned to the
-    definition version it started with."""
+    """Answers with the instance as started (status RUNNING) once it has settled or after
+    `WORKFLOW_START_SETTLE_MS` (start admission: engine/workflows/settlement.py); the instance
+    runs on Temporal, pinned to the definition version it started with."""
     metadata = {k: v for k, v in body.metadata.items() if k != "initiatedBy"}  # callers can't claim another initiator
     row = await service.start_instance(
         session, await res.temporal_client(), tenant_id=principal.tenant_id, organization_id=principal.organization_id,
@@ -186,6 +188,8 @@ async def start_instance(
         history_limit=res.settings.workflows_history_limit,
         instance_id=ids.instance_id_for_key(principal.tenant_id, idempotency_key) if idempotency_key else None,
     )  # fmt: skip
+    if row.status == RUNNING:  # a repeated idempotent start may find its instance settled already
+        after_commit(session, res.settlement.expect(row.id))
     return {
         "data": {
             "instance": service.instance_body(row),
