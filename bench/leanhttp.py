@@ -88,19 +88,29 @@ class LeanClient:
         lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
         request = ("\r\n".join(lines) + "\r\n\r\n").encode() + body
         async with self._slots:
-            connection = (
-                self._idle.pop() if self._idle else _Connection(*await asyncio.open_connection(self.host, self.port))
-            )
-            try:
-                response, keep = await connection.exchange(request)
-            except BaseException:
-                connection.close()
-                raise
-            if keep:
-                self._idle.append(connection)
-            else:
-                connection.close()
-            return response
+            while self._idle:
+                # A kept connection the server closed while idle (uvicorn: after 5 s) fails before
+                # any answer arrives; the request never reached the app, so it goes out again.
+                connection = self._idle.pop()
+                try:
+                    return await self._exchange(connection, request)
+                except (asyncio.IncompleteReadError, ConnectionError) as failure:
+                    if isinstance(failure, asyncio.IncompleteReadError) and failure.partial:
+                        raise
+            connection = _Connection(*await asyncio.open_connection(self.host, self.port))
+            return await self._exchange(connection, request)
+
+    async def _exchange(self, connection: _Connection, request: bytes) -> Response:
+        try:
+            response, keep = await connection.exchange(request)
+        except BaseException:
+            connection.close()
+            raise
+        if keep:
+            self._idle.append(connection)
+        else:
+            connection.close()
+        return response
 
     async def post(self, path: str, *, json: Any = None, headers: dict[str, str] | None = None) -> Response:
         return await self.request("POST", path, json=json, headers=headers)
