@@ -280,25 +280,3 @@ def definition_json_schema() -> dict[str, Any]:
         ),
     }
 
-
-_CHECKER_NAMES = frozenset(
-    {
-        "InvalidDefinitionError",
-        "ValidationIssue",
-        "contains_placeholder",
-        "format_path",
-        "load_definition",
-        "validate_definition",
-        "validate_definition_document",
-    }
-)
-
-
-def __getattr__(name: str) -> Any:
-    """The checker moved to `engine.workflows.checker`; code written before the split that still
-    imports its names from here gets them (import them from the checker in new code)."""
-    if name in _CHECKER_NAMES:
-        from engine.workflows import checker
-
-        return getattr(checker, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
