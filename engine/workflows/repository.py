@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, or_, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engine.db.models import UserTaskRow, WorkflowDefinitionRow, WorkflowEventRow, WorkflowInstanceRow
@@ -107,6 +108,35 @@ async def count_active(session: AsyncSession, tenant_id: uuid.UUID, workflow_id:
         )
     )
     return int(active or 0)
+
+
+async def lock_starts(session: AsyncSession, tenant_id: uuid.UUID, workflow_id: str) -> None:
+    """Serializes the starts of the tenant's workflow until the transaction ends (an advisory lock)."""
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
+        {"k": f"workflow-trigger-limit:{tenant_id}:{workflow_id}"},
+    )
+
+
+async def add_instance(
+    session: AsyncSession, row: WorkflowInstanceRow, *, tolerate_existing: bool
+) -> WorkflowInstanceRow:
+    """Inserts a new instance row. `tolerate_existing` (a start that may be retried, with a
+    deterministic id): a row already there is kept, and the stored row comes back."""
+    if not tolerate_existing:
+        session.add(row)
+        await session.flush()
+        return row
+    values = {
+        c.key: getattr(row, c.key)
+        for c in WorkflowInstanceRow.__mapper__.column_attrs
+        if getattr(row, c.key) is not None  # unset: the column defaults apply
+    }
+    await session.execute(
+        pg_insert(WorkflowInstanceRow).values(values).on_conflict_do_nothing(index_elements=[WorkflowInstanceRow.id])
+    )
+    # The stored row, with its defaults (or the first attempt's row, as it stands now).
+    return await session.get(WorkflowInstanceRow, row.id) or row
 
 
 async def count_unfinished(session: AsyncSession, definition: WorkflowDefinitionRow) -> int:

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import os
 import uuid
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
@@ -18,7 +16,6 @@ from engine import metrics
 from engine.auth.schemas import Principal
 from engine.clock import now
 from engine.db.models import (
-    UserTaskRow,
     WorkflowDefinitionRow,
     WorkflowEventRow,
     WorkflowInstanceRow,
@@ -34,6 +31,7 @@ from engine.temporal import ids
 from engine.workflows import repository
 from engine.workflows.definition import DefinitionFields, WorkflowDefinition, definition_json_schema
 from engine.workflows.interpreter.decisions import allowed_env
+from engine.workflows.repository import TenantRow
 from engine.workflows.schemas import (
     RUNNING,
     TERMINAL_STATUSES,
@@ -64,9 +62,6 @@ async def list_definitions(
     return await repository.definitions_page(
         session, principal.tenant_id, params, workflow_id=workflow_id, enabled=enabled, search=search
     )
-
-
-TenantRow = TypeVar("TenantRow", WorkflowDefinitionRow, WorkflowInstanceRow, UserTaskRow)
 
 
 async def tenant_row(
@@ -241,10 +236,7 @@ async def concurrency_limit_reached(
     instance row."""
     if limit is None:
         return None
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
-        {"k": f"workflow-trigger-limit:{tenant_id}:{workflow_id}"},
-    )
+    await repository.lock_starts(session, tenant_id, workflow_id)
     active = await repository.count_active(session, tenant_id, workflow_id)
     return active if active >= limit else None
 
@@ -319,22 +311,7 @@ async def start_instance(
         started_at=now(),
         projection_seq=0,
     )
-    if retryable:
-        values = {
-            c.key: getattr(row, c.key)
-            for c in WorkflowInstanceRow.__mapper__.column_attrs
-            if getattr(row, c.key) is not None  # unset: the column defaults apply
-        }
-        await session.execute(
-            pg_insert(WorkflowInstanceRow)
-            .values(values)
-            .on_conflict_do_nothing(index_elements=[WorkflowInstanceRow.id])
-        )
-        # The stored row, with its defaults (or the first attempt's row, as it stands now).
-        row = await session.get(WorkflowInstanceRow, instance_id) or row
-    else:
-        session.add(row)
-        await session.flush()
+    row = await repository.add_instance(session, row, tolerate_existing=retryable)
     start = InstanceStart(
         header=header,
         definition=definition.definition,
