@@ -6,22 +6,27 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query
-from pydantic import Field
 
-from api.common import Camel, page_params
+from api.common import page_params
 from api.deps import Res, Session, features_doc, require
 from api.forms import json_object
 from api.schemas.common import Data, DataMessage, Message, OffsetPage, PositionedPage
 from api.schemas.workflows import (
+    AdvanceBody,
     AdvancedInstance,
+    CorrelationSignalBody,
     Execution,
     InstanceAdvanced,
     InstanceRetried,
     InstanceStarted,
     ListedWorkflowEvent,
+    SignalBody,
     SignalSent,
     SignalsSent,
+    StartBody,
     StartCheck,
+    StartCheckError,
+    ValidateStartBody,
     WorkflowDefinition,
     WorkflowEvent,
     WorkflowEventDetail,
@@ -31,6 +36,7 @@ from api.schemas.workflows import (
 from engine.auth.schemas import Principal
 from engine.auth.scope import parse_uuid
 from engine.clock import now
+from engine.errors import DomainError
 from engine.pagination import OffsetParams
 from engine.temporal import ids
 from engine.workflows import service
@@ -146,21 +152,13 @@ async def update_definition(
     response_model=Message,
     openapi_extra=features_doc("workflows.definitions.delete"),
 )
-async def delete_definition(id: str, principal: DefinitionsDelete, session: Session) -> dict[str, Any]:
+async def delete_definition(id: str, principal: DefinitionsDelete, session: Session) -> Message:
     """Refused (409) while any instance that uses it has not finished."""
     await service.delete_definition(session, principal, id)
-    return {"message": "Workflow definition deleted successfully"}
+    return Message(message="Workflow definition deleted successfully")
 
 
 # ---------------------------------------------------------------- instances
-
-
-class StartBody(Camel):
-    workflow_id: str = Field(alias="workflowId", min_length=1)
-    version: int | None = Field(default=None, ge=1)
-    correlation_key: str | None = Field(default=None, alias="correlationKey", max_length=255)
-    initial_context: dict[str, Any] = Field(default_factory=dict, alias="initialContext")
-    metadata: dict[str, Any] = Field(default_factory=dict)
 
 
 @router.post(
@@ -198,13 +196,6 @@ async def start_instance(
     return DataMessage(data=InstanceStarted.of(row), message="Workflow started successfully")
 
 
-class ValidateStartBody(Camel):
-    workflow_id: str = Field(alias="workflowId", min_length=1)
-    version: int | None = None
-    context: dict[str, Any] = Field(default_factory=dict)
-    locale: str = "en"
-
-
 @router.post(
     "/workflows/instances/validate-start",
     summary="Check whether an instance could start",
@@ -212,25 +203,21 @@ class ValidateStartBody(Camel):
     response_model_exclude_unset=True,
     openapi_extra=features_doc("workflows.instances.view"),
 )
-async def validate_start(principal: InstancesView, session: Session, body: ValidateStartBody) -> dict[str, Any]:
+async def validate_start(principal: InstancesView, session: Session, body: ValidateStartBody) -> StartCheck:
     """Always 200: `canStart` plus the errors (definition missing/disabled, START pre-conditions)."""
-    from engine.errors import DomainError
-
     try:
         row = await service.find_definition(session, principal.tenant_id, body.workflow_id, body.version)
     except DomainError as exc:
-        return {
-            "canStart": False,
-            "workflowId": body.workflow_id,
-            "errors": [{"ruleId": f"_{exc.code}", "message": exc.message, "code": exc.code}],
-        }
+        error = StartCheckError(ruleId=f"_{exc.code}", message=exc.message, code=exc.code)
+        return StartCheck(canStart=False, workflowId=body.workflow_id, errors=[error])
     errors = await service.start_pre_condition_errors(
         session, principal.tenant_id, row, body.context, body.locale, str(principal.id)
     )
-    result: dict[str, Any] = {"canStart": not errors, "workflowId": body.workflow_id}
-    if errors:
-        result["errors"] = errors
-    return result
+    if not errors:
+        return StartCheck(canStart=True, workflowId=body.workflow_id)
+    return StartCheck(
+        canStart=False, workflowId=body.workflow_id, errors=[StartCheckError.model_validate(e) for e in errors]
+    )
 
 
 @router.get(
@@ -324,12 +311,6 @@ async def retry_instance(
     )
 
 
-class AdvanceBody(Camel):
-    to_step_id: str | None = Field(default=None, alias="toStepId")
-    trigger_data: dict[str, Any] | None = Field(default=None, alias="triggerData")
-    context_updates: dict[str, Any] | None = Field(default=None, alias="contextUpdates")
-
-
 @router.post(
     "/workflows/instances/{id}/advance",
     summary="Fire a transition by hand",
@@ -351,11 +332,6 @@ async def advance_instance(
     return DataMessage(data=advanced, message="Workflow advanced successfully")
 
 
-class SignalBody(Camel):
-    signal_name: str = Field(alias="signalName", min_length=1)
-    payload: dict[str, Any] | None = None
-
-
 @router.post(
     "/workflows/instances/{id}/signal",
     summary="Send a signal to an instance",
@@ -364,7 +340,7 @@ class SignalBody(Camel):
 )
 async def signal_instance(
     id: str, principal: InstancesSignal, session: Session, res: Res, body: SignalBody
-) -> dict[str, Any]:
+) -> SignalSent:
     """Rejected before anything is recorded when the name differs from what the instance waits
     for (400), when it is not waiting (409) or unknown (404)."""
     row = await service.get_instance(session, principal, id)
@@ -373,11 +349,7 @@ async def signal_instance(
         row,
         SignalRequest(signal_name=body.signal_name, payload=body.payload, user_id=str(principal.id)),
     )
-    return {"success": True, "message": "Signal sent successfully"}
-
-
-class CorrelationSignalBody(SignalBody):
-    correlation_key: str = Field(alias="correlationKey", min_length=1)
+    return SignalSent(success=True, message="Signal sent successfully")
 
 
 @router.post(
@@ -388,13 +360,13 @@ class CorrelationSignalBody(SignalBody):
 )
 async def signal_by_correlation(
     principal: SignalsSend, session: Session, res: Res, body: CorrelationSignalBody
-) -> dict[str, Any]:
+) -> SignalsSent:
     """`count` is the number of instances the signal resumed."""
     count = await service.signal_by_correlation(
         session, await res.temporal_client(), principal, body.correlation_key,
         SignalRequest(signal_name=body.signal_name, payload=body.payload, user_id=str(principal.id)),
     )  # fmt: skip
-    return {"success": True, "message": f"Signal sent to {count} workflow(s)", "count": count}
+    return SignalsSent(success=True, message=f"Signal sent to {count} workflow(s)", count=count)
 
 
 # ---------------------------------------------------------------- events

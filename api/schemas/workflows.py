@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import AliasChoices, Field
 
-from api.schemas.common import Body, Id, RowBody, Success, Timestamp
+from api.schemas.common import Body, Id, Input, RowBody, Success, Timestamp
 from engine.clock import now
 from engine.db.models import WorkflowDefinitionRow, WorkflowEventRow, WorkflowInstanceRow
 from engine.workflows.checker import ValidationFailed, check_document
@@ -44,6 +44,36 @@ def changed_definition(row: WorkflowDefinitionRow, changes: dict[str, Any]) -> D
     document = {key: stored[key] for key in UPDATABLE} | {k: v for k, v in changes.items() if k in UPDATABLE}
     document = {k: v for k, v in document.items() if not (k in CLEARED_BY_NULL and v is None)}
     return check_document({**document, "workflowId": row.workflow_id}, now=now())
+
+
+class StartBody(Input):
+    workflow_id: str = Field(alias="workflowId", min_length=1)
+    version: int | None = Field(default=None, ge=1)
+    correlation_key: str | None = Field(default=None, alias="correlationKey", max_length=255)
+    initial_context: dict[str, Any] = Field(default_factory=dict, alias="initialContext")
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class ValidateStartBody(Input):
+    workflow_id: str = Field(alias="workflowId", min_length=1)
+    version: int | None = None
+    context: dict[str, Any] = Field(default_factory=dict)
+    locale: str = "en"
+
+
+class AdvanceBody(Input):
+    to_step_id: str | None = Field(default=None, alias="toStepId")
+    trigger_data: dict[str, Any] | None = Field(default=None, alias="triggerData")
+    context_updates: dict[str, Any] | None = Field(default=None, alias="contextUpdates")
+
+
+class SignalBody(Input):
+    signal_name: str = Field(alias="signalName", min_length=1)
+    payload: dict[str, Any] | None = None
+
+
+class CorrelationSignalBody(SignalBody):
+    correlation_key: str = Field(alias="correlationKey", min_length=1)
 
 
 # ---------------------------------------------------------------- answers
