@@ -98,7 +98,7 @@ async def list_definitions(
     rows, total = await service.list_definitions(
         session, principal, params, workflow_id=workflow_id, enabled=enabled, search=search
     )
-    return OffsetPage[WorkflowDefinition].of([WorkflowDefinition.model_validate(r) for r in rows], total, params)
+    return OffsetPage[WorkflowDefinition].of([WorkflowDefinition.of(r) for r in rows], total, params)
 
 
 @router.post(
@@ -118,7 +118,7 @@ async def create_definition(
     """Several versions of one `workflowId` coexist; starting without a version takes the highest
     enabled one."""
     row = await service.create_definition(session, principal, check_document(body, now=now()))
-    return DataMessage(data=WorkflowDefinition.model_validate(row), message="Workflow definition created successfully")
+    return DataMessage(data=WorkflowDefinition.of(row), message="Workflow definition created successfully")
 
 
 @router.get(
@@ -128,7 +128,7 @@ async def create_definition(
     openapi_extra=features_doc("workflows.definitions.view"),
 )
 async def get_definition(id: str, principal: DefinitionsView, session: Session) -> Data[WorkflowDefinition]:
-    return Data(data=WorkflowDefinition.model_validate(await service.get_definition(session, principal, id)))
+    return Data(data=WorkflowDefinition.of(await service.get_definition(session, principal, id)))
 
 
 @router.put(
@@ -143,7 +143,7 @@ async def update_definition(
     """Running instances keep the definition they started with."""
     row = await service.get_definition(session, principal, id)
     row = await service.update_definition(session, principal, row, changed_definition(row, body))
-    return DataMessage(data=WorkflowDefinition.model_validate(row), message="Workflow definition updated successfully")
+    return DataMessage(data=WorkflowDefinition.of(row), message="Workflow definition updated successfully")
 
 
 @router.delete(
@@ -244,7 +244,7 @@ async def list_instances(
         entity_type=entity_type, entity_id=entity_id,
     )  # fmt: skip
     rows, total = await service.list_instances(session, principal, params, filters)
-    return OffsetPage[WorkflowInstance].of([WorkflowInstance.model_validate(r) for r in rows], total, params)
+    return OffsetPage[WorkflowInstance].of([WorkflowInstance.of(r) for r in rows], total, params)
 
 
 @router.get(
@@ -254,7 +254,7 @@ async def list_instances(
     openapi_extra=features_doc("workflows.instances.view"),
 )
 async def get_instance(id: str, principal: InstancesView, session: Session) -> Data[WorkflowInstance]:
-    return Data(data=WorkflowInstance.model_validate(await service.get_instance(session, principal, id)))
+    return Data(data=WorkflowInstance.of(await service.get_instance(session, principal, id)))
 
 
 @router.get(
@@ -273,7 +273,7 @@ async def instance_events(
 ) -> OffsetPage[WorkflowEvent]:
     params = _offset(limit, offset)
     rows, total = await service.instance_events(session, principal, id, params, event_type)
-    return OffsetPage[WorkflowEvent].of([WorkflowEvent.model_validate(r) for r in rows], total, params)
+    return OffsetPage[WorkflowEvent].of([WorkflowEvent.of(r) for r in rows], total, params)
 
 
 @router.post(
@@ -289,7 +289,7 @@ async def cancel_instance(
     row = await service.get_instance(session, principal, id)
     await service.cancel(await res.temporal_client(), row, str(principal.id))
     row = await service.get_instance(session, principal, id)
-    return DataMessage(data=WorkflowInstance.model_validate(row), message="Workflow cancelled successfully")
+    return DataMessage(data=WorkflowInstance.of(row), message="Workflow cancelled successfully")
 
 
 @router.post(
@@ -304,7 +304,7 @@ async def retry_instance(
     """Resumes from the step that failed, with `retryCount` incremented."""
     row = await service.get_instance(session, principal, id)
     view = await service.retry(await res.temporal_client(), row, str(principal.id))
-    instance = WorkflowInstance.model_validate(await service.get_instance(session, principal, id))
+    instance = WorkflowInstance.of(await service.get_instance(session, principal, id))
     return DataMessage(
         data=InstanceRetried(instance=instance, execution=Execution.of(view)),
         message="Workflow retry initiated successfully",
@@ -328,7 +328,7 @@ async def advance_instance(
         await res.temporal_client(), row,
         AdvanceRequest(to_step_id=body.to_step_id, trigger_data=body.trigger_data, context_updates=body.context_updates, user_id=str(principal.id)),
     )  # fmt: skip
-    advanced = InstanceAdvanced(instance=AdvancedInstance.model_validate(view))
+    advanced = InstanceAdvanced(instance=AdvancedInstance.of(view))
     return DataMessage(data=advanced, message="Workflow advanced successfully")
 
 
@@ -397,7 +397,7 @@ async def list_events(
         occurred_from=occurred_at_from, occurred_to=occurred_at_to, sort_field=sort_field, sort_dir=sort_dir,
     )  # fmt: skip
     rows, total = await service.list_events(session, principal, params, filters)
-    items = [ListedWorkflowEvent.of(event, instance) for event, instance in rows]
+    items = [ListedWorkflowEvent.with_instance(event, instance) for event, instance in rows]
     return PositionedPage[ListedWorkflowEvent].of(items, total, params)
 
 
@@ -408,4 +408,4 @@ async def list_events(
     openapi_extra=features_doc("workflows.instances.view"),
 )
 async def get_event(id: str, principal: InstancesView, session: Session) -> WorkflowEventDetail:
-    return WorkflowEventDetail.of(*await service.get_event(session, principal, id))
+    return WorkflowEventDetail.with_instance(*await service.get_event(session, principal, id))

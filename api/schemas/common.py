@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, Self, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 from pydantic.alias_generators import to_camel
@@ -39,11 +39,16 @@ Timestamp = Annotated[str, BeforeValidator(_as_timestamp)]
 
 
 class RowBody(Body):
-    """A response model read from a row's attributes (`Model.model_validate(row)`): snake_case
-    fields named as the row's, camelCase keys on the wire; ids and timestamps typed `Id` and
-    `Timestamp` so the answer carries strings in the contract's formats."""
+    """A response model read from a row's attributes (`Model.of(row)`): snake_case fields named as
+    the row's attributes, camelCase keys on the wire (and in the contract's examples); ids and
+    timestamps typed `Id` and `Timestamp` so the answer carries strings in the contract's formats."""
 
     model_config = ConfigDict(extra="forbid", from_attributes=True, alias_generator=to_camel, populate_by_name=True)
+
+    @classmethod
+    def of(cls, row: Any) -> Self:
+        """The answer for a row (any object with the fields' names as attributes)."""
+        return cls.model_validate(row, from_attributes=True, by_alias=False, by_name=True)
 
 
 class Page(Body, Generic[T]):

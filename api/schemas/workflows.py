@@ -1,13 +1,13 @@
-"""Response models of the workflow routes, read from the rows (`WorkflowInstance.model_validate(row)`):
+"""Response models of the workflow routes, read from the rows (`WorkflowInstance.of(row)`):
 snake_case fields named as the row's attributes, camelCase on the wire, ids and timestamps as the
 contract writes them (`2025-12-08T10:00:00.000Z`, UTC with milliseconds). Field order is the order
 of the keys on the wire. `UserTask` (built by `api.schemas.tasks.user_task`) is the task inbox's."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
-from pydantic import AliasChoices, Field
+from pydantic import Field
 
 from api.schemas.common import Body, Id, Input, RowBody, Success, Timestamp
 from engine.clock import now
@@ -40,7 +40,7 @@ def changed_definition(row: WorkflowDefinitionRow, changes: dict[str, Any]) -> D
         raise ValidationFailed(
             [{"code": "unrecognized_keys", "message": f"Unknown field '{k}'", "path": k} for k in unknown]
         )
-    stored = WorkflowDefinition.model_validate(row).model_dump(by_alias=True)
+    stored = WorkflowDefinition.of(row).model_dump(by_alias=True)
     document = {key: stored[key] for key in UPDATABLE} | {k: v for k, v in changes.items() if k in UPDATABLE}
     document = {k: v for k, v in document.items() if not (k in CLEARED_BY_NULL and v is None)}
     return check_document({**document, "workflowId": row.workflow_id}, now=now())
@@ -79,11 +79,6 @@ class CorrelationSignalBody(SignalBody):
 # ---------------------------------------------------------------- answers
 
 
-def _metadata() -> Any:
-    """The rows keep `metadata` as `metadata_` (SQLAlchemy reserves the name)."""
-    return Field(validation_alias=AliasChoices("metadata_", "metadata"))
-
-
 class WorkflowDefinition(RowBody):
     id: Id
     workflow_id: str
@@ -93,7 +88,7 @@ class WorkflowDefinition(RowBody):
     definition: dict[str, Any] = Field(
         description="Steps and transitions; format: `GET /api/workflows/definitions/schema`"
     )
-    metadata: dict[str, Any] | None = _metadata()
+    metadata_: dict[str, Any] | None = Field(alias="metadata")  # SQLAlchemy reserves `metadata`
     enabled: bool
     effective_from: Timestamp | None
     effective_to: Timestamp | None
@@ -115,7 +110,7 @@ class WorkflowInstance(RowBody):
     previous_step_id: str | None
     context: dict[str, Any]
     correlation_key: str | None
-    metadata: dict[str, Any] | None = _metadata()
+    metadata_: dict[str, Any] | None = Field(alias="metadata")  # SQLAlchemy reserves `metadata`
     started_at: Timestamp | None
     completed_at: Timestamp | None
     paused_at: Timestamp | None
@@ -137,8 +132,8 @@ class Execution(RowBody):
     current_step: str | None
 
     @classmethod
-    def of(cls, instance: WorkflowInstanceRow | InstanceView) -> Execution:
-        return cls(status=instance.status, current_step=instance.current_step_id)
+    def of(cls, row: WorkflowInstanceRow | InstanceView) -> Self:
+        return cls(status=row.status, current_step=row.current_step_id)
 
 
 class StartedExecution(Execution):
@@ -150,11 +145,11 @@ class InstanceStarted(RowBody):
     execution: StartedExecution
 
     @classmethod
-    def of(cls, row: WorkflowInstanceRow) -> InstanceStarted:
+    def of(cls, row: WorkflowInstanceRow) -> Self:
         execution = StartedExecution(
             status=row.status, current_step=row.current_step_id, message="Workflow execution started in background"
         )
-        return cls(instance=WorkflowInstance.model_validate(row), execution=execution)
+        return cls(instance=WorkflowInstance.of(row), execution=execution)
 
 
 class InstanceRetried(RowBody):
@@ -221,14 +216,14 @@ class ListedWorkflowEvent(WorkflowEvent):
     workflow_instance: EventInstanceSummary
 
     @classmethod
-    def of(cls, event: WorkflowEventRow, instance: WorkflowInstanceRow) -> ListedWorkflowEvent:
+    def with_instance(cls, event: WorkflowEventRow, instance: WorkflowInstanceRow) -> ListedWorkflowEvent:
         summary = EventInstanceSummary(
             id=str(instance.id),
             workflow_id=instance.workflow_id,
             workflow_name=instance.workflow_id,
             status=instance.status,
         )
-        return cls(**dict(WorkflowEvent.model_validate(event)), workflow_instance=summary)
+        return cls(**dict(WorkflowEvent.of(event)), workflow_instance=summary)
 
 
 class EventInstance(RowBody):
@@ -247,10 +242,8 @@ class WorkflowEventDetail(WorkflowEvent):
     workflow_instance: EventInstance
 
     @classmethod
-    def of(cls, event: WorkflowEventRow, instance: WorkflowInstanceRow) -> WorkflowEventDetail:
-        return cls(
-            **dict(WorkflowEvent.model_validate(event)), workflow_instance=EventInstance.model_validate(instance)
-        )
+    def with_instance(cls, event: WorkflowEventRow, instance: WorkflowInstanceRow) -> WorkflowEventDetail:
+        return cls(**dict(WorkflowEvent.of(event)), workflow_instance=EventInstance.of(instance))
 
 
 class UserTask(Body):
