@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, Header, Query
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Res, Session, features_doc, require
-from api.schemas.common import Data, DataMessage, OffsetPage, Pagination
+from api.schemas.common import Data, DataMessage, OffsetPage
 from api.schemas.tasks import (
     CommentBody,
     CompleteBody,
@@ -87,7 +87,7 @@ async def list_tasks(
     sort_dir: Annotated[str | None, Query(alias="sortDir")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
-) -> dict[str, Any]:
+) -> OffsetPage[UserTask]:
     """`myTasks=true`: assigned to me, claimed by me, or unclaimed in one of my roles' queues;
     `overdue=true`: open and past due. Sorted by `createdAt` (newest first) unless `sortField`
     says `dueDate` or `priority` (tasks without one last)."""
@@ -99,8 +99,7 @@ async def list_tasks(
         sort_field=sort_field, sort_dir=sort_dir,
     )  # fmt: skip
     total, rows = await inbox.list_tasks(session, principal, params, filters)
-    pagination = Pagination(total=total, limit=limit, offset=offset, hasMore=offset + len(rows) < total)
-    return {"data": [user_task(r) for r in rows], "pagination": pagination}
+    return OffsetPage[UserTask].of([user_task(r) for r in rows], total, params)
 
 
 @router.get(

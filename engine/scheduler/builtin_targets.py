@@ -22,7 +22,7 @@ from engine.scheduler import repository
 from engine.scheduler.targets import TargetCall, command, queue
 from engine.temporal.ids import scheduled_sweep_id
 from engine.workflows import service as workflows
-from engine.workflows.interpreter_logic import allowed_env
+from engine.workflows.interpreter.decisions import allowed_env
 
 PRUNE_QUEUE = "scheduler.prune_runs"
 SCOPE_KEYS = ("tenantId", "organizationId", "_idempotencyKey")
