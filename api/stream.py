@@ -73,19 +73,20 @@ async def stream(
         Query(description="A ticket from `POST /notifications/stream-ticket`, for clients that cannot set headers"),
     ] = None,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    # Spelt as the header (and as Mercure hubs spell this parameter): a position, not an object id.
     last_event_id_query: Annotated[
-        str | None, Query(alias="lastEventId", description="As `Last-Event-ID`, for a client that reconnects itself")
+        str | None, Query(alias="lastEventID", description="As `Last-Event-ID`, for a client that reconnects itself")
     ] = None,
 ) -> StreamingResponse:
     """For the caller, as they happen: new notifications (`event: notification`), changes to the
     tasks they can see (`event: task`: created, claimed, released, reassigned, escalated,
     completed...) and to instances they started (`event: instance`). Each event has an `id`; a
-    client reconnecting with `Last-Event-ID` (or `?lastEventId=`) first gets what it missed within
+    client reconnecting with `Last-Event-ID` (or `?lastEventID=`) first gets what it missed within
     `EVENTS_RESUME_WINDOW_SECONDS`. A `: heartbeat` comment line is sent every
     `EVENTS_HEARTBEAT_SECONDS`. Authenticate with `Authorization: Bearer ...` (or the `auth_token`
     cookie), or with `?ticket=` from `POST /notifications/stream-ticket` (single use, 30 seconds):
     a ticket does not survive the browser's own reconnect, so such a client asks for a new ticket
-    and passes `lastEventId`. The session dependency commits (and frees its connection) before the
+    and passes `lastEventID`. The session dependency commits (and frees its connection) before the
     stream starts; the stream itself holds no database session."""
     principal = await _principal(request, session, res, ticket)
     viewer = Viewer(

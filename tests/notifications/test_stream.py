@@ -77,12 +77,16 @@ async def ticket_for(base: str, account: Account) -> str:
     return str(response.json()["ticket"])
 
 
-async def listen(base: str, *, ticket: str | None = None, headers: dict[str, str] | None = None) -> Stream:
+async def listen(
+    base: str, *, ticket: str | None = None, headers: dict[str, str] | None = None, resume_after: int | None = None
+) -> Stream:
     stream = Stream()
     opened = asyncio.Event()
 
     async def read() -> None:
-        params = {"ticket": ticket} if ticket else None
+        params = {"ticket": ticket} if ticket else {}
+        if resume_after is not None:
+            params["lastEventID"] = str(resume_after)
         async with (
             httpx.AsyncClient(timeout=None) as client,
             client.stream("GET", f"{base}/api/events/stream", params=params, headers=headers) as response,
@@ -167,14 +171,13 @@ async def test_task_changes_reach_the_queue_and_resume_after_a_reconnect(
         await member_stream.close()
         await foreign_stream.close()
 
-    # While the member is away: a claim and a notification. Reconnecting with Last-Event-ID
-    # (to the other API) brings both, in order.
+    # While the member is away: a claim and a notification. Reconnecting with a new ticket and
+    # `?lastEventID=` (as the inbox page does; `Last-Event-ID` is the header form) to the other
+    # API brings both, in order.
     [task] = await wf.wait_task(instance["id"])
     assert (await wf.post(f"/api/workflows/tasks/{task['id']}/claim")).status_code == 200
     await notify(second, admin, member, "While you were away")
-    resumed = await listen(
-        second, ticket=await ticket_for(first, member), headers={"Last-Event-ID": str(created["id"])}
-    )
+    resumed = await listen(second, ticket=await ticket_for(first, member), resume_after=created["id"])
     try:
         claimed = await resumed.next("task")
         assert claimed["data"]["eventType"] == "USER_TASK_STARTED" and claimed["data"]["claimedBy"] == str(

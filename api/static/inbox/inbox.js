@@ -256,7 +256,7 @@ async function live() {
   if (!state.token) return;
   if (!result.ok) { $("live").textContent = "reconnecting"; state.retry = setTimeout(live, 2000); return; }
   const query = new URLSearchParams({ ticket: result.data.ticket });
-  if (state.lastEventId) query.set("lastEventId", state.lastEventId);
+  if (state.lastEventId) query.set("lastEventID", state.lastEventId);
   const source = new EventSource(`${api}/events/stream?${query}`);
   state.source = source;
   const seen = (event) => { if (event.lastEventId) state.lastEventId = event.lastEventId; };
