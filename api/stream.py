@@ -62,7 +62,10 @@ async def _principal(request: Request, session: AsyncSession, res: Resources, ti
     "/events/stream",
     summary="Live events (server-sent events)",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "An endless event stream"}},
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "An endless event stream"},
+        401: {"description": "No valid credential; or the ticket is unknown, used or expired"},
+    },
 )
 async def stream(
     request: Request,
