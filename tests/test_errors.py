@@ -8,11 +8,13 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.app import create_app
 from engine.auth import navigation
 from engine.settings import Settings
 from tests.conftest import Account
+from tests.helpers import nothing_written
 
 
 @pytest.fixture
@@ -60,12 +62,15 @@ async def test_unknown_route_is_404_in_the_same_error_language(client: httpx.Asy
     assert response.json() == {"error": "Not found"}
 
 
-async def test_malformed_json_body_is_400(client: httpx.AsyncClient, admin: Account) -> None:
-    response = await client.post(
-        "/api/auth/roles", content=b"{not json", headers={**admin.headers, "content-type": "application/json"}
-    )
-    assert response.status_code == 400
-    assert "error" in response.json()
+async def test_malformed_json_body_is_400(
+    client: httpx.AsyncClient, admin: Account, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    async with nothing_written(sessionmaker, admin.tenant_id):
+        response = await client.post(
+            "/api/auth/roles", content=b"{not json", headers={**admin.headers, "content-type": "application/json"}
+        )
+        assert response.status_code == 400
+        assert "error" in response.json()
 
 
 async def test_successful_responses_echo_the_request_id(client: httpx.AsyncClient) -> None:

@@ -8,8 +8,11 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from engine.db.models import Tenant
 from tests.conftest import Account
+from tests.helpers import count_rows, nothing_written
 
 
 def _names_field(response: httpx.Response, field: str) -> None:
@@ -35,12 +38,19 @@ async def _role_names(client: httpx.AsyncClient, account: Account) -> list[str]:
     ],
 )
 async def test_a_nul_character_in_a_body_is_400_naming_the_field(
-    client: httpx.AsyncClient, superadmin: Account, method: str, path: str, body: dict[str, Any], field: str | None
+    client: httpx.AsyncClient,
+    superadmin: Account,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    method: str,
+    path: str,
+    body: dict[str, Any],
+    field: str | None,
 ) -> None:
-    roles = await _role_names(client, superadmin)
-    response = await client.request(method, path, json=body, headers=superadmin.headers)
-    _names_field(response, field or "conditions.==[0].var")
-    assert await _role_names(client, superadmin) == roles
+    tenants = await count_rows(sessionmaker, Tenant)
+    async with nothing_written(sessionmaker, superadmin.tenant_id):
+        response = await client.request(method, path, json=body, headers=superadmin.headers)
+        _names_field(response, field or "conditions.==[0].var")
+    assert await count_rows(sessionmaker, Tenant) == tenants
 
 
 async def test_a_nul_character_in_a_query_parameter_is_400(client: httpx.AsyncClient, admin: Account) -> None:
@@ -56,7 +66,7 @@ async def test_a_nul_character_in_a_form_field_is_400(client: httpx.AsyncClient)
 
 
 async def test_a_string_longer_than_its_column_is_400_and_nothing_is_stored(
-    client: httpx.AsyncClient, admin: Account
+    client: httpx.AsyncClient, admin: Account, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     roles = await _role_names(client, admin)
     response = await client.post("/api/auth/roles", json={"name": "r" * 101}, headers=admin.headers)
@@ -66,25 +76,29 @@ async def test_a_string_longer_than_its_column_is_400_and_nothing_is_stored(
     response = await client.post("/api/auth/roles", json={"name": "r" * 100}, headers=admin.headers)
     assert response.status_code == 201, response.text
 
-    response = await client.put("/api/auth/profile", json={"name": "n" * 201}, headers=admin.headers)
-    _names_field(response, "name")
+    async with nothing_written(sessionmaker, admin.tenant_id):
+        response = await client.put("/api/auth/profile", json={"name": "n" * 201}, headers=admin.headers)
+        _names_field(response, "name")
 
 
-async def test_json_nested_too_deep_is_400(client: httpx.AsyncClient, admin: Account) -> None:
-    deep: Any = 1
-    for _ in range(40):
-        deep = {"!": [deep]}
-    body = {"ruleName": "deep", "ruleType": "GUARD", "entityType": "order", "conditions": deep}
-    response = await client.post("/api/business_rules/rules", json=body, headers=admin.headers)
-    assert response.status_code == 400, response.text
-    assert response.json()["details"][0]["code"] == "too_deep"
-    very_deep = "[" * 100_000 + "]" * 100_000
-    response = await client.post(
-        "/api/business_rules/rules",
-        content=very_deep,
-        headers={**admin.headers, "content-type": "application/json"},
-    )
-    assert response.status_code == 400, response.text
+async def test_json_nested_too_deep_is_400(
+    client: httpx.AsyncClient, admin: Account, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    async with nothing_written(sessionmaker, admin.tenant_id):
+        deep: Any = 1
+        for _ in range(40):
+            deep = {"!": [deep]}
+        body = {"ruleName": "deep", "ruleType": "GUARD", "entityType": "order", "conditions": deep}
+        response = await client.post("/api/business_rules/rules", json=body, headers=admin.headers)
+        assert response.status_code == 400, response.text
+        assert response.json()["details"][0]["code"] == "too_deep"
+        very_deep = "[" * 100_000 + "]" * 100_000
+        response = await client.post(
+            "/api/business_rules/rules",
+            content=very_deep,
+            headers={**admin.headers, "content-type": "application/json"},
+        )
+        assert response.status_code == 400, response.text
 
 
 @pytest.mark.parametrize("value", [0, 1, "false", "true", None])
@@ -100,8 +114,11 @@ async def test_booleans_must_be_booleans(client: httpx.AsyncClient, admin: Accou
 
 
 @pytest.mark.parametrize("value", ["1", 1.0, True])
-async def test_integers_must_be_integers(client: httpx.AsyncClient, admin: Account, value: Any) -> None:
+async def test_integers_must_be_integers(
+    client: httpx.AsyncClient, admin: Account, value: Any, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
     body = {"ruleName": "p", "ruleType": "GUARD", "entityType": "order", "conditions": True, "priority": value}
-    response = await client.post("/api/business_rules/rules", json=body, headers=admin.headers)
-    assert response.status_code == 400, response.text
-    assert "priority" in response.json()["error"]
+    async with nothing_written(sessionmaker, admin.tenant_id):
+        response = await client.post("/api/business_rules/rules", json=body, headers=admin.headers)
+        assert response.status_code == 400, response.text
+        assert "priority" in response.json()["error"]

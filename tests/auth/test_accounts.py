@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from engine.db.models import MailOutbox
 from tests.conftest import PASSWORD, Account, MakeAccount
-from tests.helpers import anonymous, create_organization, create_user, role_id
+from tests.helpers import anonymous, create_organization, create_user, nothing_written, role_id
 
 NEW_PASSWORD = "a-brand-new-secret"
 Sessions = async_sessionmaker[AsyncSession]
@@ -70,32 +70,37 @@ async def test_roles_may_be_given_by_id(client: httpx.AsyncClient, admin: Accoun
     assert listed.json()["items"][0]["roles"] == ["employee"]
 
 
-async def test_duplicate_email_is_409_whatever_the_case(client: httpx.AsyncClient, admin: Account) -> None:
+async def test_duplicate_email_is_409_whatever_the_case(
+    client: httpx.AsyncClient, admin: Account, sessionmaker: Sessions
+) -> None:
     email = _email()
     await create_user(client, admin, email=email)
-    response = await client.post("/api/auth/users", json={"email": email.upper()}, headers=admin.headers)
-    assert response.status_code == 409
-    assert "error" in response.json()
+    async with nothing_written(sessionmaker, admin.tenant_id):
+        response = await client.post("/api/auth/users", json={"email": email.upper()}, headers=admin.headers)
+        assert response.status_code == 409
+        assert "error" in response.json()
 
 
 async def test_email_taken_in_another_tenant_is_409_too(
-    client: httpx.AsyncClient, admin: Account, make_account: MakeAccount
+    client: httpx.AsyncClient, admin: Account, make_account: MakeAccount, sessionmaker: Sessions
 ) -> None:
     other = await make_account("employee")
-    response = await client.post("/api/auth/users", json={"email": other.email}, headers=admin.headers)
-    assert response.status_code == 409
+    async with nothing_written(sessionmaker, admin.tenant_id):
+        response = await client.post("/api/auth/users", json={"email": other.email}, headers=admin.headers)
+        assert response.status_code == 409
 
 
-async def test_invalid_user_payloads_are_400(client: httpx.AsyncClient, admin: Account) -> None:
-    for body in (
-        {"email": "not-an-email"},
-        {"email": _email(), "password": "short"},
-        {"email": _email(), "roles": ["no-such-role"]},
-        {"password": "long-enough-1"},
-    ):
-        response = await client.post("/api/auth/users", json=body, headers=admin.headers)
-        assert response.status_code == 400, body
-        assert "error" in response.json()
+async def test_invalid_user_payloads_are_400(client: httpx.AsyncClient, admin: Account, sessionmaker: Sessions) -> None:
+    async with nothing_written(sessionmaker, admin.tenant_id):
+        for body in (
+            {"email": "not-an-email"},
+            {"email": _email(), "password": "short"},
+            {"email": _email(), "roles": ["no-such-role"]},
+            {"password": "long-enough-1"},
+        ):
+            response = await client.post("/api/auth/users", json=body, headers=admin.headers)
+            assert response.status_code == 400, body
+            assert "error" in response.json()
 
 
 async def test_users_list_pages_with_total_and_total_pages(client: httpx.AsyncClient, admin: Account) -> None:
@@ -184,15 +189,23 @@ async def test_updating_user_fields(client: httpx.AsyncClient, admin: Account) -
     assert (await _login(client, new_email, NEW_PASSWORD)).status_code == 200
 
 
-async def test_updating_a_user_to_a_taken_email_is_409(client: httpx.AsyncClient, admin: Account) -> None:
+async def test_updating_a_user_to_a_taken_email_is_409(
+    client: httpx.AsyncClient, admin: Account, sessionmaker: Sessions
+) -> None:
     user = await create_user(client, admin)
-    response = await client.put("/api/auth/users", json={"id": user, "email": admin.email}, headers=admin.headers)
-    assert response.status_code == 409
+    async with nothing_written(sessionmaker, admin.tenant_id):
+        response = await client.put("/api/auth/users", json={"id": user, "email": admin.email}, headers=admin.headers)
+        assert response.status_code == 409
 
 
-async def test_updating_an_unknown_user_is_404(client: httpx.AsyncClient, admin: Account) -> None:
-    response = await client.put("/api/auth/users", json={"id": str(uuid.uuid4()), "name": "x"}, headers=admin.headers)
-    assert response.status_code == 404
+async def test_updating_an_unknown_user_is_404(
+    client: httpx.AsyncClient, admin: Account, sessionmaker: Sessions
+) -> None:
+    async with nothing_written(sessionmaker, admin.tenant_id):
+        response = await client.put(
+            "/api/auth/users", json={"id": str(uuid.uuid4()), "name": "x"}, headers=admin.headers
+        )
+        assert response.status_code == 404
 
 
 async def test_deleted_user_can_no_longer_sign_in(
@@ -218,24 +231,29 @@ async def test_deleted_users_email_can_be_used_again(
     assert response.status_code == 201
 
 
-async def test_you_cannot_delete_yourself(client: httpx.AsyncClient, admin: Account) -> None:
-    response = await client.delete("/api/auth/users", params={"id": str(admin.user_id)}, headers=admin.headers)
-    assert response.status_code == 409
-    assert "error" in response.json()
+async def test_you_cannot_delete_yourself(client: httpx.AsyncClient, admin: Account, sessionmaker: Sessions) -> None:
+    async with nothing_written(sessionmaker, admin.tenant_id):
+        response = await client.delete("/api/auth/users", params={"id": str(admin.user_id)}, headers=admin.headers)
+        assert response.status_code == 409
+        assert "error" in response.json()
     assert (await client.get("/api/auth/profile", headers=admin.headers)).status_code == 200
 
 
-async def test_you_cannot_deactivate_yourself(client: httpx.AsyncClient, admin: Account) -> None:
-    response = await client.put(
-        "/api/auth/users", json={"id": str(admin.user_id), "isActive": False}, headers=admin.headers
-    )
-    assert response.status_code == 409
+async def test_you_cannot_deactivate_yourself(
+    client: httpx.AsyncClient, admin: Account, sessionmaker: Sessions
+) -> None:
+    async with nothing_written(sessionmaker, admin.tenant_id):
+        response = await client.put(
+            "/api/auth/users", json={"id": str(admin.user_id), "isActive": False}, headers=admin.headers
+        )
+        assert response.status_code == 409
     assert (await client.get("/api/auth/profile", headers=admin.headers)).status_code == 200
 
 
-async def test_delete_user_without_id_is_400(client: httpx.AsyncClient, admin: Account) -> None:
-    assert (await client.delete("/api/auth/users", headers=admin.headers)).status_code == 400
-    assert (await client.delete("/api/auth/users", params={"id": "nope"}, headers=admin.headers)).status_code == 400
+async def test_delete_user_without_id_is_400(client: httpx.AsyncClient, admin: Account, sessionmaker: Sessions) -> None:
+    async with nothing_written(sessionmaker, admin.tenant_id):
+        assert (await client.delete("/api/auth/users", headers=admin.headers)).status_code == 400
+        assert (await client.delete("/api/auth/users", params={"id": "nope"}, headers=admin.headers)).status_code == 400
 
 
 # ---------------------------------------------------------------- roles
@@ -287,17 +305,23 @@ async def test_renaming_a_role(client: httpx.AsyncClient, admin: Account) -> Non
     assert await role_id(client, admin, "new-name") == role
 
 
-async def test_renaming_a_role_onto_a_taken_name_is_409(client: httpx.AsyncClient, admin: Account) -> None:
+async def test_renaming_a_role_onto_a_taken_name_is_409(
+    client: httpx.AsyncClient, admin: Account, sessionmaker: Sessions
+) -> None:
     role = (await client.post("/api/auth/roles", json={"name": "temp"}, headers=admin.headers)).json()["id"]
-    response = await client.put("/api/auth/roles", json={"id": role, "name": "admin"}, headers=admin.headers)
-    assert response.status_code == 409
+    async with nothing_written(sessionmaker, admin.tenant_id):
+        response = await client.put("/api/auth/roles", json={"id": role, "name": "admin"}, headers=admin.headers)
+        assert response.status_code == 409
     assert await role_id(client, admin, "temp") == role
 
 
-async def test_role_with_users_cannot_be_deleted(client: httpx.AsyncClient, admin: Account) -> None:
+async def test_role_with_users_cannot_be_deleted(
+    client: httpx.AsyncClient, admin: Account, sessionmaker: Sessions
+) -> None:
     role = await role_id(client, admin, "admin")
-    response = await client.delete("/api/auth/roles", params={"id": role}, headers=admin.headers)
-    assert response.status_code == 400
+    async with nothing_written(sessionmaker, admin.tenant_id):
+        response = await client.delete("/api/auth/roles", params={"id": role}, headers=admin.headers)
+        assert response.status_code == 400
     assert await role_id(client, admin, "admin") == role
 
 
@@ -343,12 +367,15 @@ async def test_role_acl_round_trips(client: httpx.AsyncClient, admin: Account) -
     }
 
 
-async def test_role_acl_with_unknown_organization_is_400(client: httpx.AsyncClient, admin: Account) -> None:
+async def test_role_acl_with_unknown_organization_is_400(
+    client: httpx.AsyncClient, admin: Account, sessionmaker: Sessions
+) -> None:
     role = await role_id(client, admin, "employee")
-    response = await client.put(
-        "/api/auth/roles/acl", json={"roleId": role, "organizations": [str(uuid.uuid4())]}, headers=admin.headers
-    )
-    assert response.status_code == 400
+    async with nothing_written(sessionmaker, admin.tenant_id):
+        response = await client.put(
+            "/api/auth/roles/acl", json={"roleId": role, "organizations": [str(uuid.uuid4())]}, headers=admin.headers
+        )
+        assert response.status_code == 400
 
 
 async def test_role_acl_of_unknown_or_missing_role(client: httpx.AsyncClient, admin: Account) -> None:
@@ -388,22 +415,26 @@ async def test_profile_shows_the_signed_in_user(client: httpx.AsyncClient, admin
 
 
 async def test_changing_password_without_current_password_is_400(
-    client: httpx.AsyncClient, make_account: MakeAccount
+    client: httpx.AsyncClient, make_account: MakeAccount, sessionmaker: Sessions
 ) -> None:
     account = await make_account("employee")
-    response = await client.put("/api/auth/profile", json={"password": NEW_PASSWORD}, headers=account.headers)
-    assert response.status_code == 400
+    async with nothing_written(sessionmaker, account.tenant_id):
+        response = await client.put("/api/auth/profile", json={"password": NEW_PASSWORD}, headers=account.headers)
+        assert response.status_code == 400
     assert (await _login(client, account.email, PASSWORD)).status_code == 200
 
 
 async def test_changing_password_with_wrong_current_password_is_400(
-    client: httpx.AsyncClient, make_account: MakeAccount
+    client: httpx.AsyncClient, make_account: MakeAccount, sessionmaker: Sessions
 ) -> None:
     account = await make_account("employee")
-    response = await client.put(
-        "/api/auth/profile", json={"password": NEW_PASSWORD, "currentPassword": "guess-guess"}, headers=account.headers
-    )
-    assert response.status_code == 400
+    async with nothing_written(sessionmaker, account.tenant_id):
+        response = await client.put(
+            "/api/auth/profile",
+            json={"password": NEW_PASSWORD, "currentPassword": "guess-guess"},
+            headers=account.headers,
+        )
+        assert response.status_code == 400
     assert (await _login(client, account.email, NEW_PASSWORD)).status_code == 401
 
 
@@ -418,22 +449,26 @@ async def test_changed_password_is_the_one_that_signs_in(client: httpx.AsyncClie
     assert (await _login(client, account.email, PASSWORD)).status_code == 401
 
 
-async def test_too_short_new_password_is_400(client: httpx.AsyncClient, make_account: MakeAccount) -> None:
+async def test_too_short_new_password_is_400(
+    client: httpx.AsyncClient, make_account: MakeAccount, sessionmaker: Sessions
+) -> None:
     account = await make_account("employee")
-    response = await client.put(
-        "/api/auth/profile", json={"password": "short", "currentPassword": PASSWORD}, headers=account.headers
-    )
-    assert response.status_code == 400
+    async with nothing_written(sessionmaker, account.tenant_id):
+        response = await client.put(
+            "/api/auth/profile", json={"password": "short", "currentPassword": PASSWORD}, headers=account.headers
+        )
+        assert response.status_code == 400
     assert (await _login(client, account.email, PASSWORD)).status_code == 200
 
 
 async def test_changing_email_needs_current_password_and_then_signs_in(
-    client: httpx.AsyncClient, make_account: MakeAccount
+    client: httpx.AsyncClient, make_account: MakeAccount, sessionmaker: Sessions
 ) -> None:
     account = await make_account("employee")
     new_email = _email("moved")
-    refused = await client.put("/api/auth/profile", json={"email": new_email}, headers=account.headers)
-    assert refused.status_code == 400
+    async with nothing_written(sessionmaker, account.tenant_id):
+        refused = await client.put("/api/auth/profile", json={"email": new_email}, headers=account.headers)
+        assert refused.status_code == 400
     response = await client.put(
         "/api/auth/profile", json={"email": new_email, "currentPassword": PASSWORD}, headers=account.headers
     )
@@ -443,14 +478,15 @@ async def test_changing_email_needs_current_password_and_then_signs_in(
 
 
 async def test_changing_email_to_a_taken_or_invalid_address_is_400(
-    client: httpx.AsyncClient, admin: Account, make_account: MakeAccount
+    client: httpx.AsyncClient, admin: Account, make_account: MakeAccount, sessionmaker: Sessions
 ) -> None:
     account = await make_account("employee")
-    for email in (admin.email, "not-an-email"):
-        response = await client.put(
-            "/api/auth/profile", json={"email": email, "currentPassword": PASSWORD}, headers=account.headers
-        )
-        assert response.status_code == 400, email
+    async with nothing_written(sessionmaker, account.tenant_id):
+        for email in (admin.email, "not-an-email"):
+            response = await client.put(
+                "/api/auth/profile", json={"email": email, "currentPassword": PASSWORD}, headers=account.headers
+            )
+            assert response.status_code == 400, email
     assert (await client.get("/api/auth/profile", headers=account.headers)).json()["email"] == account.email
 
 
@@ -564,8 +600,9 @@ async def test_reset_confirm_with_weak_password_keeps_the_token_usable(
     account = await make_account("employee")
     await client.post("/api/auth/reset", data={"email": account.email})
     token = _token(await _delivered_reset_mail(sessionmaker, account.email))
-    weak = await client.post("/api/auth/reset/confirm", data={"token": token, "password": "short"})
-    assert weak.status_code == 400
+    async with nothing_written(sessionmaker, account.tenant_id):
+        weak = await client.post("/api/auth/reset/confirm", data={"token": token, "password": "short"})
+        assert weak.status_code == 400
     good = await client.post("/api/auth/reset/confirm", data={"token": token, "password": NEW_PASSWORD})
     assert good.status_code == 200
 
@@ -642,27 +679,31 @@ async def test_own_sidebar_preferences_shape_the_navigation(
     assert items["/backend/roles"]["enabled"] is True
 
 
-async def test_invalid_sidebar_settings_are_400(client: httpx.AsyncClient, make_account: MakeAccount) -> None:
+async def test_invalid_sidebar_settings_are_400(
+    client: httpx.AsyncClient, make_account: MakeAccount, sessionmaker: Sessions
+) -> None:
     employee = await make_account("employee")
-    for settings in ({"hiddenItems": "all"}, {"groupLabels": {"settings": 3}}):
-        response = await client.put(
-            "/api/auth/sidebar/preferences", json={"settings": settings}, headers=employee.headers
-        )
-        assert response.status_code == 400, settings
+    async with nothing_written(sessionmaker, employee.tenant_id):
+        for settings in ({"hiddenItems": "all"}, {"groupLabels": {"settings": 3}}):
+            response = await client.put(
+                "/api/auth/sidebar/preferences", json={"settings": settings}, headers=employee.headers
+            )
+            assert response.status_code == 400, settings
 
 
 async def test_applying_sidebar_to_roles_without_role_management_is_403(
-    client: httpx.AsyncClient, admin: Account, make_account: MakeAccount
+    client: httpx.AsyncClient, admin: Account, make_account: MakeAccount, sessionmaker: Sessions
 ) -> None:
     employee = await make_account("employee", tenant_id=admin.tenant_id)
     employee_role = await role_id(client, admin, "employee")
-    response = await client.put(
-        "/api/auth/sidebar/preferences",
-        json={"settings": {"hiddenItems": ["/backend/users"]}, "applyToRoles": [employee_role]},
-        headers=employee.headers,
-    )
-    assert response.status_code == 403
-    assert "error" in response.json()
+    async with nothing_written(sessionmaker, admin.tenant_id):
+        response = await client.put(
+            "/api/auth/sidebar/preferences",
+            json={"settings": {"hiddenItems": ["/backend/users"]}, "applyToRoles": [employee_role]},
+            headers=employee.headers,
+        )
+        assert response.status_code == 403
+        assert "error" in response.json()
     roles = (await client.get("/api/auth/sidebar/preferences", headers=admin.headers)).json()["roles"]
     assert {r["name"]: r["hasPreference"] for r in roles}["employee"] is False
     # nothing of the refused request was stored, not even the caller's own part

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from engine.db.models import ApiKey
 from tests.conftest import Account, MakeAccount
-from tests.helpers import anonymous, create_organization
+from tests.helpers import anonymous, create_organization, nothing_written
 
 
 async def _create(client: httpx.AsyncClient, owner: Account, **fields: Any) -> dict[str, Any]:
@@ -56,6 +56,7 @@ async def test_key_acts_with_its_roles_features(
     denied = await client.post("/api/auth/users", json={"email": "bot-made@covo.test"}, headers=_apikey(key["secret"]))
     assert denied.status_code == 403
     assert denied.json() == {"error": "Forbidden", "requiredFeatures": ["auth.users.create"]}
+    assert (await client.get("/api/auth/users", headers=admin.headers)).json()["total"] == 2  # none created
 
 
 async def test_key_is_accepted_in_x_api_key_header_and_as_bearer(client: httpx.AsyncClient, admin: Account) -> None:
@@ -114,16 +115,17 @@ async def test_unknown_or_tampered_secret_is_401(client: httpx.AsyncClient, admi
 
 
 async def test_key_sees_only_its_own_tenant(
-    client: httpx.AsyncClient, admin: Account, make_account: MakeAccount
+    client: httpx.AsyncClient, admin: Account, make_account: MakeAccount, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     outsider = await make_account("admin")
     key = await _create(client, admin, roles=["admin"])
     users = await client.get("/api/auth/users", headers=_apikey(key["secret"]))
     assert [u["id"] for u in users.json()["items"]] == [str(admin.user_id)]
-    foreign = await client.put(
-        "/api/auth/users", json={"id": str(outsider.user_id), "name": "x"}, headers=_apikey(key["secret"])
-    )
-    assert foreign.status_code == 404
+    async with nothing_written(sessionmaker, outsider.tenant_id):
+        foreign = await client.put(
+            "/api/auth/users", json={"id": str(outsider.user_id), "name": "x"}, headers=_apikey(key["secret"])
+        )
+        assert foreign.status_code == 404
     foreign_list = await client.get("/api/api_keys/keys", headers=outsider.headers)
     assert foreign_list.json()["items"] == []
 

@@ -7,9 +7,11 @@ import uuid
 from typing import Any
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from engine.db.models import Tenant
 from tests.conftest import Account, MakeAccount
-from tests.helpers import anonymous, create_organization, create_user
+from tests.helpers import anonymous, count_rows, create_organization, create_user, nothing_written
 
 
 async def _tenant(client: httpx.AsyncClient, superadmin: Account, name: str) -> str:
@@ -92,27 +94,33 @@ async def test_deleting_a_tenant_removes_it_from_lists_and_lookup(
 
 
 async def test_super_admin_cannot_delete_or_deactivate_its_own_tenant(
-    client: httpx.AsyncClient, superadmin: Account
+    client: httpx.AsyncClient, superadmin: Account, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     own = str(superadmin.tenant_id)
-    deleted = await client.request("DELETE", "/api/directory/tenants", json={"id": own}, headers=superadmin.headers)
-    assert deleted.status_code == 400
-    deactivated = await client.put(
-        "/api/directory/tenants", json={"id": own, "isActive": False}, headers=superadmin.headers
-    )
-    assert deactivated.status_code == 400
+    async with nothing_written(sessionmaker, superadmin.tenant_id):
+        deleted = await client.request("DELETE", "/api/directory/tenants", json={"id": own}, headers=superadmin.headers)
+        assert deleted.status_code == 400
+        deactivated = await client.put(
+            "/api/directory/tenants", json={"id": own, "isActive": False}, headers=superadmin.headers
+        )
+        assert deactivated.status_code == 400
     assert (await client.get("/api/auth/profile", headers=superadmin.headers)).status_code == 200
 
 
-async def test_invalid_tenant_writes_are_rejected(client: httpx.AsyncClient, superadmin: Account) -> None:
-    blank = await client.post("/api/directory/tenants", json={"name": " "}, headers=superadmin.headers)
-    assert blank.status_code == 400
-    unknown = await client.put(
-        "/api/directory/tenants", json={"id": str(uuid.uuid4()), "name": "x"}, headers=superadmin.headers
-    )
-    assert unknown.status_code == 404
-    no_id = await client.request("DELETE", "/api/directory/tenants", json={}, headers=superadmin.headers)
-    assert no_id.status_code == 400
+async def test_invalid_tenant_writes_are_rejected(
+    client: httpx.AsyncClient, superadmin: Account, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    tenants = await count_rows(sessionmaker, Tenant)
+    async with nothing_written(sessionmaker, superadmin.tenant_id):
+        blank = await client.post("/api/directory/tenants", json={"name": " "}, headers=superadmin.headers)
+        assert blank.status_code == 400
+        unknown = await client.put(
+            "/api/directory/tenants", json={"id": str(uuid.uuid4()), "name": "x"}, headers=superadmin.headers
+        )
+        assert unknown.status_code == 404
+        no_id = await client.request("DELETE", "/api/directory/tenants", json={}, headers=superadmin.headers)
+        assert no_id.status_code == 400
+    assert await count_rows(sessionmaker, Tenant) == tenants
 
 
 async def test_tenants_list_searches_sorts_and_pages(client: httpx.AsyncClient, superadmin: Account) -> None:
@@ -154,9 +162,13 @@ async def test_unknown_sort_field_is_400(client: httpx.AsyncClient, superadmin: 
     assert response.status_code == 400
 
 
-async def test_tenant_admin_cannot_create_tenants(client: httpx.AsyncClient, admin: Account) -> None:
+async def test_tenant_admin_cannot_create_tenants(
+    client: httpx.AsyncClient, admin: Account, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    tenants = await count_rows(sessionmaker, Tenant)
     response = await client.post("/api/directory/tenants", json={"name": "Breakaway"}, headers=admin.headers)
     assert response.status_code == 403
+    assert await count_rows(sessionmaker, Tenant) == tenants
 
 
 # ---------------------------------------------------------------- tenant lookup
@@ -234,23 +246,27 @@ async def test_moving_an_organization_reroots_its_subtree(client: httpx.AsyncCli
 
 
 async def test_moving_an_organization_under_its_own_descendant_is_400(
-    client: httpx.AsyncClient, admin: Account
+    client: httpx.AsyncClient, admin: Account, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     root = str(admin.organization_id)
     child = await create_organization(client, admin, "Parent", parent=root)
     grandchild = await create_organization(client, admin, "Kid", parent=child)
-    assert (await _move(client, admin, child, grandchild)).status_code == 400
-    assert (await _move(client, admin, child, child)).status_code == 400
-    assert (await _move(client, admin, root, grandchild)).status_code == 400
+    async with nothing_written(sessionmaker, admin.tenant_id):
+        assert (await _move(client, admin, child, grandchild)).status_code == 400
+        assert (await _move(client, admin, child, child)).status_code == 400
+        assert (await _move(client, admin, root, grandchild)).status_code == 400
     orgs = await _orgs(client, admin)
     assert orgs[child]["treePath"] == f"{root}/{child}"
 
 
-async def test_organization_with_children_cannot_be_deleted(client: httpx.AsyncClient, admin: Account) -> None:
+async def test_organization_with_children_cannot_be_deleted(
+    client: httpx.AsyncClient, admin: Account, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
     parent = await create_organization(client, admin, "Parent")
     await create_organization(client, admin, "Child", parent=parent)
-    response = await _delete_org(client, admin, parent)
-    assert response.status_code == 400
+    async with nothing_written(sessionmaker, admin.tenant_id):
+        response = await _delete_org(client, admin, parent)
+        assert response.status_code == 400
     assert parent in await _orgs(client, admin)
 
 
@@ -285,10 +301,13 @@ async def test_organizations_list_pages_filters_and_searches(client: httpx.Async
     assert set(await _orgs(client, admin, search="unit 1")) == {made[1]}
 
 
-async def test_invalid_organization_requests_are_400(client: httpx.AsyncClient, admin: Account) -> None:
-    assert (
-        await client.post("/api/directory/organizations", json={"name": ""}, headers=admin.headers)
-    ).status_code == 400
+async def test_invalid_organization_requests_are_400(
+    client: httpx.AsyncClient, admin: Account, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    async with nothing_written(sessionmaker, admin.tenant_id):
+        assert (
+            await client.post("/api/directory/organizations", json={"name": ""}, headers=admin.headers)
+        ).status_code == 400
     bad_view = await client.get("/api/directory/organizations", params={"view": "cube"}, headers=admin.headers)
     assert bad_view.status_code == 400
     bad_ids = await client.get("/api/directory/organizations", params={"ids": "nope"}, headers=admin.headers)
@@ -296,14 +315,14 @@ async def test_invalid_organization_requests_are_400(client: httpx.AsyncClient, 
 
 
 async def test_employee_sees_but_cannot_change_organizations(
-    client: httpx.AsyncClient, admin: Account, make_account: MakeAccount
+    client: httpx.AsyncClient, admin: Account, make_account: MakeAccount, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     employee = await make_account("employee", tenant_id=admin.tenant_id)
     assert str(admin.organization_id) in await _orgs(client, employee)
-    response = await client.put(
-        "/api/directory/organizations", json={"id": str(admin.organization_id), "name": "x"}, headers=employee.headers
-    )
-    assert response.status_code == 403
+    async with nothing_written(sessionmaker, admin.tenant_id):
+        rename = {"id": str(admin.organization_id), "name": "x"}
+        response = await client.put("/api/directory/organizations", json=rename, headers=employee.headers)
+        assert response.status_code == 403
 
 
 # ---------------------------------------------------------------- organization switcher

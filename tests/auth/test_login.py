@@ -1,8 +1,17 @@
 from __future__ import annotations
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from engine.db.models import AuthSession
 from tests.conftest import PASSWORD, Account, MakeAccount
+from tests.helpers import count_rows
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+async def _sessions(sessionmaker: Sessions, account: Account) -> int:
+    return await count_rows(sessionmaker, AuthSession, AuthSession.user_id == account.user_id)
 
 
 async def test_login_returns_token_that_opens_protected_routes(client: httpx.AsyncClient, admin: Account) -> None:
@@ -13,10 +22,14 @@ async def test_login_returns_token_that_opens_protected_routes(client: httpx.Asy
     assert body["roles"] == ["admin"]
 
 
-async def test_login_with_wrong_password_is_401_with_ok_false(client: httpx.AsyncClient, admin: Account) -> None:
+async def test_login_with_wrong_password_is_401_with_ok_false(
+    client: httpx.AsyncClient, admin: Account, sessionmaker: Sessions
+) -> None:
+    sessions = await _sessions(sessionmaker, admin)
     response = await client.post("/api/auth/login", data={"email": admin.email, "password": "nope-nope-nope"})
     assert response.status_code == 401
     assert response.json() == {"ok": False, "error": "Invalid email or password"}
+    assert await _sessions(sessionmaker, admin) == sessions  # no session opened
 
 
 async def test_login_without_fields_is_400(client: httpx.AsyncClient) -> None:
@@ -26,15 +39,17 @@ async def test_login_without_fields_is_400(client: httpx.AsyncClient) -> None:
 
 
 async def test_disabled_user_cannot_log_in(
-    client: httpx.AsyncClient, admin: Account, make_account: MakeAccount
+    client: httpx.AsyncClient, admin: Account, make_account: MakeAccount, sessionmaker: Sessions
 ) -> None:
     other = await make_account("employee", tenant_id=admin.tenant_id)
     update = await client.put(
         "/api/auth/users", json={"id": str(other.user_id), "isActive": False}, headers=admin.headers
     )
     assert update.status_code == 200
+    sessions = await _sessions(sessionmaker, other)
     response = await client.post("/api/auth/login", data={"email": other.email, "password": PASSWORD})
     assert response.status_code == 403
+    assert await _sessions(sessionmaker, other) == sessions  # no session opened
     # and its existing token stops working at once
     assert (await client.get("/api/auth/profile", headers=other.headers)).status_code == 401
 
@@ -88,8 +103,9 @@ async def test_cookie_refresh_redirects_to_same_site_path_only(
     assert evil.headers["location"] == "/"
 
 
-async def test_login_is_rate_limited(make_client, make_account: MakeAccount) -> None:  # type: ignore[no-untyped-def]
+async def test_login_is_rate_limited(make_client, make_account: MakeAccount, sessionmaker: Sessions) -> None:  # type: ignore[no-untyped-def]
     account = await make_account("employee")  # this logs in once: attempt 1 of 3
+    sessions = await _sessions(sessionmaker, account)
     async for limited in make_client(auth_rate_limit=3):
         codes = [
             (
@@ -101,6 +117,7 @@ async def test_login_is_rate_limited(make_client, make_account: MakeAccount) -> 
         blocked = await limited.post("/api/auth/login", data={"email": account.email, "password": PASSWORD})
         assert blocked.status_code == 429
         assert "error" in blocked.json()
+    assert await _sessions(sessionmaker, account) == sessions  # the right password, blocked: no session
 
 
 async def test_reset_and_refresh_are_rate_limited(make_client) -> None:  # type: ignore[no-untyped-def]

@@ -8,9 +8,10 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.conftest import PASSWORD, Account, MakeAccount
-from tests.helpers import create_organization, create_user, role_id
+from tests.helpers import create_organization, create_user, nothing_written, role_id
 
 DENIED = [
     ("employee", "POST", "/api/auth/users", {"email": "x@covo.test", "password": "long-enough-1"}, "auth.users.create"),
@@ -184,26 +185,30 @@ async def test_feature_catalog_lists_declared_features_with_their_module(
     assert {item["module"] for item in body["items"]} <= {m["id"] for m in body["modules"]}
 
 
-async def test_tenant_admin_cannot_grant_super_admin_to_a_role(client: httpx.AsyncClient, admin: Account) -> None:
+async def test_tenant_admin_cannot_grant_super_admin_to_a_role(
+    client: httpx.AsyncClient, admin: Account, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
     role = await role_id(client, admin, "employee")
-    response = await client.put(
-        "/api/auth/roles/acl", json={"roleId": role, "isSuperAdmin": True}, headers=admin.headers
-    )
-    assert response.status_code == 403
+    async with nothing_written(sessionmaker, admin.tenant_id):
+        response = await client.put(
+            "/api/auth/roles/acl", json={"roleId": role, "isSuperAdmin": True}, headers=admin.headers
+        )
+        assert response.status_code == 403
     acl = await client.get("/api/auth/roles/acl", params={"roleId": role}, headers=admin.headers)
     assert acl.json()["isSuperAdmin"] is False
 
 
 async def test_tenant_admin_cannot_grant_super_admin_to_a_user(
-    client: httpx.AsyncClient, admin: Account, make_account: MakeAccount
+    client: httpx.AsyncClient, admin: Account, make_account: MakeAccount, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     employee = await make_account("employee", tenant_id=admin.tenant_id)
-    response = await client.put(
-        "/api/auth/users/acl",
-        json={"userId": str(employee.user_id), "isSuperAdmin": True, "features": []},
-        headers=admin.headers,
-    )
-    assert response.status_code == 403
+    async with nothing_written(sessionmaker, admin.tenant_id):
+        response = await client.put(
+            "/api/auth/users/acl",
+            json={"userId": str(employee.user_id), "isSuperAdmin": True, "features": []},
+            headers=admin.headers,
+        )
+        assert response.status_code == 403
     acl = await client.get("/api/auth/users/acl", params={"userId": str(employee.user_id)}, headers=admin.headers)
     assert acl.json()["hasCustomAcl"] is False
     assert acl.json()["isSuperAdmin"] is False
@@ -296,19 +301,23 @@ async def test_user_editor_cannot_promote_itself_into_a_role_with_more_features(
 
 
 async def test_tenant_admin_cannot_take_over_a_super_admin_account(
-    client: httpx.AsyncClient, superadmin: Account, make_account: MakeAccount
+    client: httpx.AsyncClient,
+    superadmin: Account,
+    make_account: MakeAccount,
+    sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     admin = await make_account("admin", tenant_id=superadmin.tenant_id)
     root = str(superadmin.user_id)
-    for body in ({"id": root, "password": "taken-over-now"}, {"id": root, "email": "mine@covo.test"}):
-        response = await client.put("/api/auth/users", json=body, headers=admin.headers)
-        assert response.status_code == 403, body
-    assert (
-        await client.put("/api/auth/users", json={"id": root, "isActive": False}, headers=admin.headers)
-    ).status_code == 403
-    assert (await client.delete("/api/auth/users", params={"id": root}, headers=admin.headers)).status_code == 403
-    demote = await client.put("/api/auth/users/acl", json={"userId": root, "features": []}, headers=admin.headers)
-    assert demote.status_code == 403
+    async with nothing_written(sessionmaker, superadmin.tenant_id):
+        for body in ({"id": root, "password": "taken-over-now"}, {"id": root, "email": "mine@covo.test"}):
+            response = await client.put("/api/auth/users", json=body, headers=admin.headers)
+            assert response.status_code == 403, body
+        assert (
+            await client.put("/api/auth/users", json={"id": root, "isActive": False}, headers=admin.headers)
+        ).status_code == 403
+        assert (await client.delete("/api/auth/users", params={"id": root}, headers=admin.headers)).status_code == 403
+        demote = await client.put("/api/auth/users/acl", json={"userId": root, "features": []}, headers=admin.headers)
+        assert demote.status_code == 403
     login = await client.post("/api/auth/login", data={"email": superadmin.email, "password": PASSWORD})
     assert login.status_code == 200
     check = await client.post(
@@ -317,12 +326,15 @@ async def test_tenant_admin_cannot_take_over_a_super_admin_account(
     assert check.json()["ok"] is True
 
 
-async def test_tenant_admin_cannot_strip_super_admin_from_a_role(client: httpx.AsyncClient, admin: Account) -> None:
+async def test_tenant_admin_cannot_strip_super_admin_from_a_role(
+    client: httpx.AsyncClient, admin: Account, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
     role = await role_id(client, admin, "superadmin")
-    response = await client.put(
-        "/api/auth/roles/acl", json={"roleId": role, "isSuperAdmin": False}, headers=admin.headers
-    )
-    assert response.status_code == 403
+    async with nothing_written(sessionmaker, admin.tenant_id):
+        response = await client.put(
+            "/api/auth/roles/acl", json={"roleId": role, "isSuperAdmin": False}, headers=admin.headers
+        )
+        assert response.status_code == 403
     acl = await client.get("/api/auth/roles/acl", params={"roleId": role}, headers=admin.headers)
     assert acl.json()["isSuperAdmin"] is True
 

@@ -8,9 +8,10 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.conftest import PASSWORD, Account, MakeAccount
-from tests.helpers import create_organization, role_id
+from tests.helpers import create_organization, nothing_written, role_id
 
 
 @pytest.fixture
@@ -26,22 +27,24 @@ async def _key(client: httpx.AsyncClient, owner: Account) -> dict[str, Any]:
 
 
 async def test_updating_another_tenants_user_is_404_and_changes_nothing(
-    client: httpx.AsyncClient, admin: Account, outsider: Account
+    client: httpx.AsyncClient, admin: Account, outsider: Account, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
-    response = await client.put(
-        "/api/auth/users", json={"id": str(outsider.user_id), "name": "Hijacked"}, headers=admin.headers
-    )
-    assert response.status_code == 404
-    assert response.json() == {"error": "User not found"}
+    async with nothing_written(sessionmaker, outsider.tenant_id):
+        response = await client.put(
+            "/api/auth/users", json={"id": str(outsider.user_id), "name": "Hijacked"}, headers=admin.headers
+        )
+        assert response.status_code == 404
+        assert response.json() == {"error": "User not found"}
     profile = await client.get("/api/auth/profile", headers=outsider.headers)
     assert profile.json()["name"] is None
 
 
 async def test_deleting_another_tenants_user_is_404_and_they_keep_access(
-    client: httpx.AsyncClient, admin: Account, outsider: Account
+    client: httpx.AsyncClient, admin: Account, outsider: Account, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
-    response = await client.delete("/api/auth/users", params={"id": str(outsider.user_id)}, headers=admin.headers)
-    assert response.status_code == 404
+    async with nothing_written(sessionmaker, outsider.tenant_id):
+        response = await client.delete("/api/auth/users", params={"id": str(outsider.user_id)}, headers=admin.headers)
+        assert response.status_code == 404
     assert (await client.get("/api/auth/profile", headers=outsider.headers)).status_code == 200
 
 
@@ -53,12 +56,13 @@ async def test_reading_another_tenants_user_acl_is_404(
 
 
 async def test_writing_another_tenants_user_acl_is_404_and_changes_nothing(
-    client: httpx.AsyncClient, admin: Account, outsider: Account
+    client: httpx.AsyncClient, admin: Account, outsider: Account, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
-    response = await client.put(
-        "/api/auth/users/acl", json={"userId": str(outsider.user_id), "features": []}, headers=admin.headers
-    )
-    assert response.status_code == 404
+    async with nothing_written(sessionmaker, outsider.tenant_id):
+        response = await client.put(
+            "/api/auth/users/acl", json={"userId": str(outsider.user_id), "features": []}, headers=admin.headers
+        )
+        assert response.status_code == 404
     # the outsider still holds its admin grants
     assert (await client.get("/api/auth/features", headers=outsider.headers)).status_code == 200
 
@@ -72,20 +76,24 @@ async def test_unknown_user_id_answers_exactly_like_a_foreign_one(
 
 
 async def test_renaming_another_tenants_role_is_404(
-    client: httpx.AsyncClient, admin: Account, outsider: Account
+    client: httpx.AsyncClient, admin: Account, outsider: Account, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     foreign_role = await role_id(client, outsider, "employee")
-    response = await client.put("/api/auth/roles", json={"id": foreign_role, "name": "pwned"}, headers=admin.headers)
-    assert response.status_code == 404
+    async with nothing_written(sessionmaker, outsider.tenant_id):
+        response = await client.put(
+            "/api/auth/roles", json={"id": foreign_role, "name": "pwned"}, headers=admin.headers
+        )
+        assert response.status_code == 404
     assert await role_id(client, outsider, "employee") == foreign_role
 
 
 async def test_deleting_another_tenants_role_is_404(
-    client: httpx.AsyncClient, admin: Account, outsider: Account
+    client: httpx.AsyncClient, admin: Account, outsider: Account, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     foreign_role = await role_id(client, outsider, "consumer")
-    response = await client.delete("/api/auth/roles", params={"id": foreign_role}, headers=admin.headers)
-    assert response.status_code == 404
+    async with nothing_written(sessionmaker, outsider.tenant_id):
+        response = await client.delete("/api/auth/roles", params={"id": foreign_role}, headers=admin.headers)
+        assert response.status_code == 404
     assert await role_id(client, outsider, "consumer") == foreign_role
 
 
@@ -98,87 +106,96 @@ async def test_reading_another_tenants_role_acl_is_404(
 
 
 async def test_writing_another_tenants_role_acl_is_404(
-    client: httpx.AsyncClient, admin: Account, outsider: Account
+    client: httpx.AsyncClient, admin: Account, outsider: Account, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     foreign_role = await role_id(client, outsider, "admin")
-    response = await client.put(
-        "/api/auth/roles/acl", json={"roleId": foreign_role, "features": []}, headers=admin.headers
-    )
-    assert response.status_code == 404
+    async with nothing_written(sessionmaker, outsider.tenant_id):
+        response = await client.put(
+            "/api/auth/roles/acl", json={"roleId": foreign_role, "features": []}, headers=admin.headers
+        )
+        assert response.status_code == 404
     assert (await client.get("/api/auth/features", headers=outsider.headers)).status_code == 200
 
 
 async def test_updating_another_tenants_organization_is_404(
-    client: httpx.AsyncClient, admin: Account, outsider: Account
+    client: httpx.AsyncClient, admin: Account, outsider: Account, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
-    response = await client.put(
-        "/api/directory/organizations",
-        json={"id": str(outsider.organization_id), "name": "Mine"},
-        headers=admin.headers,
-    )
-    assert response.status_code == 404
+    async with nothing_written(sessionmaker, outsider.tenant_id):
+        response = await client.put(
+            "/api/directory/organizations",
+            json={"id": str(outsider.organization_id), "name": "Mine"},
+            headers=admin.headers,
+        )
+        assert response.status_code == 404
     listed = await client.get("/api/directory/organizations", headers=outsider.headers)
     assert [o["name"] for o in listed.json()["items"]] == ["Main"]
 
 
 async def test_deleting_another_tenants_organization_is_404(
-    client: httpx.AsyncClient, admin: Account, outsider: Account
+    client: httpx.AsyncClient, admin: Account, outsider: Account, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
-    response = await client.request(
-        "DELETE", "/api/directory/organizations", json={"id": str(outsider.organization_id)}, headers=admin.headers
-    )
-    assert response.status_code == 404
+    async with nothing_written(sessionmaker, outsider.tenant_id):
+        response = await client.request(
+            "DELETE", "/api/directory/organizations", json={"id": str(outsider.organization_id)}, headers=admin.headers
+        )
+        assert response.status_code == 404
     listed = await client.get("/api/directory/organizations", headers=outsider.headers)
     assert [o["id"] for o in listed.json()["items"]] == [str(outsider.organization_id)]
 
 
 async def test_creating_under_another_tenants_organization_is_404(
-    client: httpx.AsyncClient, admin: Account, outsider: Account
+    client: httpx.AsyncClient, admin: Account, outsider: Account, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
-    response = await client.post(
-        "/api/directory/organizations",
-        json={"name": "Graft", "parentId": str(outsider.organization_id)},
-        headers=admin.headers,
-    )
-    assert response.status_code == 404
+    async with nothing_written(sessionmaker, outsider.tenant_id), nothing_written(sessionmaker, admin.tenant_id):
+        response = await client.post(
+            "/api/directory/organizations",
+            json={"name": "Graft", "parentId": str(outsider.organization_id)},
+            headers=admin.headers,
+        )
+        assert response.status_code == 404
 
 
 async def test_creating_a_user_in_another_tenants_organization_is_404(
-    client: httpx.AsyncClient, admin: Account, outsider: Account
+    client: httpx.AsyncClient, admin: Account, outsider: Account, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     email = f"planted-{uuid.uuid4().hex[:8]}@covo.test"
-    response = await client.post(
-        "/api/auth/users",
-        json={"email": email, "organizationId": str(outsider.organization_id)},
-        headers=admin.headers,
-    )
-    assert response.status_code == 404
+    async with nothing_written(sessionmaker, outsider.tenant_id), nothing_written(sessionmaker, admin.tenant_id):
+        response = await client.post(
+            "/api/auth/users",
+            json={"email": email, "organizationId": str(outsider.organization_id)},
+            headers=admin.headers,
+        )
+        assert response.status_code == 404
     listed = await client.get("/api/auth/users", params={"search": email}, headers=outsider.headers)
     assert listed.json()["total"] == 0
 
 
 async def test_naming_another_tenant_when_creating_is_404(
-    client: httpx.AsyncClient, admin: Account, outsider: Account
+    client: httpx.AsyncClient, admin: Account, outsider: Account, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     other = str(outsider.tenant_id)
-    role = await client.post("/api/auth/roles", json={"name": "planted", "tenantId": other}, headers=admin.headers)
-    assert role.status_code == 404
-    org = await client.post(
-        "/api/directory/organizations", json={"name": "Planted", "tenantId": other}, headers=admin.headers
-    )
-    assert org.status_code == 404
-    key = await client.post("/api/api_keys/keys", json={"name": "planted", "tenantId": other}, headers=admin.headers)
-    assert key.status_code == 404
+    async with nothing_written(sessionmaker, outsider.tenant_id), nothing_written(sessionmaker, admin.tenant_id):
+        role = await client.post("/api/auth/roles", json={"name": "planted", "tenantId": other}, headers=admin.headers)
+        assert role.status_code == 404
+        org = await client.post(
+            "/api/directory/organizations", json={"name": "Planted", "tenantId": other}, headers=admin.headers
+        )
+        assert org.status_code == 404
+        key = await client.post(
+            "/api/api_keys/keys", json={"name": "planted", "tenantId": other}, headers=admin.headers
+        )
+        assert key.status_code == 404
     roles = await client.get("/api/auth/roles", headers=outsider.headers)
     assert "planted" not in [r["name"] for r in roles.json()["items"]]
 
 
 async def test_revoking_another_tenants_api_key_is_404_and_it_keeps_working(
-    client: httpx.AsyncClient, admin: Account, outsider: Account
+    client: httpx.AsyncClient, admin: Account, outsider: Account, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     key = await _key(client, outsider)
-    response = await client.delete("/api/api_keys/keys", params={"id": key["id"]}, headers=admin.headers)
-    assert response.status_code == 404
+    async with nothing_written(sessionmaker, outsider.tenant_id):
+        response = await client.delete("/api/api_keys/keys", params={"id": key["id"]}, headers=admin.headers)
+        assert response.status_code == 404
     listed = await client.get("/api/api_keys/keys", headers=outsider.headers)
     assert [k["id"] for k in listed.json()["items"]] == [key["id"]]
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.conftest import Account
 from tests.consumers.conftest import SignUp
+from tests.helpers import nothing_written
 
 
 async def test_admin_creates_lists_searches_updates_and_deletes(client: httpx.AsyncClient, admin: Account) -> None:
@@ -39,26 +41,34 @@ async def test_admin_creates_lists_searches_updates_and_deletes(client: httpx.As
     assert missing.status_code == 400
 
 
-async def test_admin_create_with_taken_email_is_409(client: httpx.AsyncClient, admin: Account) -> None:
+async def test_admin_create_with_taken_email_is_409(
+    client: httpx.AsyncClient, admin: Account, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
     body = {"email": "dup@covo.test", "password": "dup-secret-1"}
     assert (await client.post("/api/consumers/admin", json=body, headers=admin.headers)).status_code == 201
-    body["email"] = "DUP@covo.test"
-    assert (await client.post("/api/consumers/admin", json=body, headers=admin.headers)).status_code == 409
+    async with nothing_written(sessionmaker, admin.tenant_id):
+        body["email"] = "DUP@covo.test"
+        assert (await client.post("/api/consumers/admin", json=body, headers=admin.headers)).status_code == 409
 
 
-async def test_another_tenants_consumer_is_404(client: httpx.AsyncClient, signup: SignUp, other_admin: Account) -> None:
+async def test_another_tenants_consumer_is_404(
+    client: httpx.AsyncClient, signup: SignUp, other_admin: Account, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
     consumer = await signup()
-    update = await client.put(
-        "/api/consumers/admin", json={"id": consumer.id, "firstName": "X"}, headers=other_admin.headers
-    )
-    assert update.status_code == 404
-    delete = await client.delete("/api/consumers/admin", params={"id": consumer.id}, headers=other_admin.headers)
-    assert delete.status_code == 404
+    async with nothing_written(sessionmaker, consumer.tenant_id):
+        update = await client.put(
+            "/api/consumers/admin", json={"id": consumer.id, "firstName": "X"}, headers=other_admin.headers
+        )
+        assert update.status_code == 404
+        delete = await client.delete("/api/consumers/admin", params={"id": consumer.id}, headers=other_admin.headers)
+        assert delete.status_code == 404
     listed = await client.get("/api/consumers/admin", params={"id": consumer.id}, headers=other_admin.headers)
     assert listed.json()["total"] == 0
 
 
-async def test_consumer_patches_own_profile_with_validation(client: httpx.AsyncClient, signup: SignUp) -> None:
+async def test_consumer_patches_own_profile_with_validation(
+    client: httpx.AsyncClient, signup: SignUp, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
     consumer = await signup()
     patched = await client.patch(
         "/api/consumers/me",
@@ -68,9 +78,10 @@ async def test_consumer_patches_own_profile_with_validation(client: httpx.AsyncC
     assert patched.status_code == 200, patched.text
     assert patched.json()["firstName"] == "Grace"
     assert patched.json()["address"] == {"city": "Rome"}
-    for bad in ({"displayCurrency": "euro"}, {"homeCountryCode": "Germany"}, {"active": False}, {"email": "x@y.z"}):
-        refused = await client.patch("/api/consumers/me", json=bad, headers=consumer.headers)
-        assert refused.status_code == 400, (bad, refused.text)
+    async with nothing_written(sessionmaker, consumer.tenant_id):
+        for bad in ({"displayCurrency": "euro"}, {"homeCountryCode": "Germany"}, {"active": False}, {"email": "x@y.z"}):
+            refused = await client.patch("/api/consumers/me", json=bad, headers=consumer.headers)
+            assert refused.status_code == 400, (bad, refused.text)
     me = (await client.get("/api/consumers/me", headers=consumer.headers)).json()
     assert (me["displayCurrency"], me["active"], me["email"]) == ("EUR", True, consumer.email)
 

@@ -14,10 +14,12 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from engine.settings import Settings
 from tests.conftest import Account, _lifespan_client
 from tests.consumers.conftest import SignUp
+from tests.helpers import nothing_written
 from tests.http_receiver import TinyServer, serving
 
 CLIENT_ID = "covo-test.apps.googleusercontent.com"
@@ -104,40 +106,55 @@ async def test_a_good_token_creates_the_consumer_then_signs_it_in(
     ids=["expired", "wrong-audience", "wrong-issuer"],
 )
 async def test_expired_or_foreign_tokens_are_401(
-    social_client: httpx.AsyncClient, admin: Account, issuer: Issuer, claims: dict[str, Any]
+    social_client: httpx.AsyncClient,
+    admin: Account,
+    issuer: Issuer,
+    claims: dict[str, Any],
+    sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    response = await _social(social_client, admin, issuer.token(**claims))
-    assert response.status_code == 401, response.text
-    assert response.json() == {"error": "Invalid or expired token"}
+    async with nothing_written(sessionmaker, admin.tenant_id):
+        response = await _social(social_client, admin, issuer.token(**claims))
+        assert response.status_code == 401, response.text
+        assert response.json() == {"error": "Invalid or expired token"}
 
 
-async def test_a_token_signed_by_another_key_is_401(social_client: httpx.AsyncClient, admin: Account) -> None:
-    forger = Issuer(kid="test-key")  # same key id, different key
-    assert (await _social(social_client, admin, forger.token())).status_code == 401
-    stranger = Issuer(kid="unknown-key")
-    assert (await _social(social_client, admin, stranger.token())).status_code == 401
-    assert (await _social(social_client, admin, "not-a-jwt")).status_code == 401
+async def test_a_token_signed_by_another_key_is_401(
+    social_client: httpx.AsyncClient, admin: Account, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    async with nothing_written(sessionmaker, admin.tenant_id):
+        forger = Issuer(kid="test-key")  # same key id, different key
+        assert (await _social(social_client, admin, forger.token())).status_code == 401
+        stranger = Issuer(kid="unknown-key")
+        assert (await _social(social_client, admin, stranger.token())).status_code == 401
+        assert (await _social(social_client, admin, "not-a-jwt")).status_code == 401
 
 
 async def test_unsupported_or_unconfigured_provider_is_400(
-    social_client: httpx.AsyncClient, admin: Account, issuer: Issuer
+    social_client: httpx.AsyncClient, admin: Account, issuer: Issuer, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
-    assert (await _social(social_client, admin, issuer.token(), provider="myspace")).status_code == 400
-    assert (await _social(social_client, admin, issuer.token(), provider="apple")).status_code == 400
+    async with nothing_written(sessionmaker, admin.tenant_id):
+        assert (await _social(social_client, admin, issuer.token(), provider="myspace")).status_code == 400
+        assert (await _social(social_client, admin, issuer.token(), provider="apple")).status_code == 400
 
 
 async def test_a_verified_email_of_an_existing_consumer_links_it(
-    social_client: httpx.AsyncClient, admin: Account, issuer: Issuer, signup: SignUp
+    social_client: httpx.AsyncClient,
+    admin: Account,
+    issuer: Issuer,
+    signup: SignUp,
+    sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     existing = await signup()
-    unverified = await _social(social_client, admin, issuer.token(email=existing.email, email_verified=False))
-    assert unverified.status_code == 409
+    async with nothing_written(sessionmaker, admin.tenant_id):
+        unverified = await _social(social_client, admin, issuer.token(email=existing.email, email_verified=False))
+        assert unverified.status_code == 409
     linked = await _social(social_client, admin, issuer.token(email=existing.email))
     assert linked.status_code == 200, linked.text
     assert (linked.json()["isNewUser"], linked.json()["user"]["id"]) == (False, existing.id)
 
 
 async def test_the_email_of_a_staff_user_is_409(
-    social_client: httpx.AsyncClient, admin: Account, issuer: Issuer
+    social_client: httpx.AsyncClient, admin: Account, issuer: Issuer, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
-    assert (await _social(social_client, admin, issuer.token(email=admin.email))).status_code == 409
+    async with nothing_written(sessionmaker, admin.tenant_id):
+        assert (await _social(social_client, admin, issuer.token(email=admin.email))).status_code == 409

@@ -2,32 +2,43 @@
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from tests.conftest import Account, MakeAccount
 from tests.consumers.conftest import SignedUpConsumer, sign_up
 from tests.esims.conftest import EsimStack
+from tests.helpers import nothing_written
 
 
 async def test_another_tenants_esim_is_404_everywhere(
-    esims: EsimStack, consumer: SignedUpConsumer, tenant_admin: Account, make_account: MakeAccount
+    esims: EsimStack,
+    consumer: SignedUpConsumer,
+    tenant_admin: Account,
+    make_account: MakeAccount,
+    sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     esim_id = await esims.ordered(consumer)
     await esims.wait_for(consumer, esim_id, "ready")
+    [before] = (await esims.http.get("/api/esims/list", headers=consumer.headers)).json()["esims"]
     stranger = await make_account("admin")
     outsider = await sign_up(esims.asgi, stranger.tenant_id)
 
-    for account in (stranger, outsider):
-        assert (await esims.http.get(f"/api/esims/{esim_id}", headers=account.headers)).status_code == 404
-        assert (await esims.http.get(f"/api/esims/{esim_id}/usage", headers=account.headers)).status_code == 404
-    assert (
-        await esims.http.get("/api/esims/admin", params={"id": esim_id}, headers=stranger.headers)
-    ).status_code == 404
-    assert (await esims.http.get("/api/esims/admin", headers=stranger.headers)).json()["total"] == 0
-    renamed = await esims.http.put("/api/esims/admin", json={"id": esim_id, "name": "mine"}, headers=stranger.headers)
-    assert renamed.status_code == 404
-    generate = await esims.http.post(
-        "/api/esims/admin/generate", json={"consumerId": consumer.id}, headers=stranger.headers
-    )
-    assert generate.status_code == 404
+    async with nothing_written(sessionmaker, stranger.tenant_id):
+        for account in (stranger, outsider):
+            assert (await esims.http.get(f"/api/esims/{esim_id}", headers=account.headers)).status_code == 404
+            assert (await esims.http.get(f"/api/esims/{esim_id}/usage", headers=account.headers)).status_code == 404
+        assert (
+            await esims.http.get("/api/esims/admin", params={"id": esim_id}, headers=stranger.headers)
+        ).status_code == 404
+        assert (await esims.http.get("/api/esims/admin", headers=stranger.headers)).json()["total"] == 0
+        renamed = await esims.http.put(
+            "/api/esims/admin", json={"id": esim_id, "name": "mine"}, headers=stranger.headers
+        )
+        assert renamed.status_code == 404
+        generate = await esims.http.post(
+            "/api/esims/admin/generate", json={"consumerId": consumer.id}, headers=stranger.headers
+        )
+        assert generate.status_code == 404
     # The home zone is the owner's alone, even inside the tenant.
     neighbour = await sign_up(esims.asgi, tenant_admin.tenant_id)
     for account in (outsider, neighbour, tenant_admin):
@@ -38,6 +49,8 @@ async def test_another_tenants_esim_is_404_everywhere(
     assert (await esims.http.get(f"/api/esims/{esim_id}", headers=neighbour.headers)).status_code == 404
     # Nothing changed.
     assert (await esims.detail(consumer, esim_id))["homeZoneDisabled"] is False
+    [after] = (await esims.http.get("/api/esims/list", headers=consumer.headers)).json()["esims"]  # none generated
+    assert after["name"] == before["name"]  # not renamed
     assert (await esims.http.get("/api/esims/list", headers=outsider.headers)).json()["total"] == 0
 
 
@@ -119,6 +132,7 @@ async def test_the_owner_toggles_the_home_zone_through_1global(esims: EsimStack,
     url = f"/api/esims/{esim_id}/home-zone"
 
     assert (await esims.http.put(url, json={"disabled": "yes"}, headers=consumer.headers)).status_code == 400
+    assert (await esims.detail(consumer, esim_id))["homeZoneDisabled"] is False  # refused: unchanged
     toggled = await esims.http.put(url, json={"disabled": True}, headers=consumer.headers)
     assert toggled.status_code == 200, toggled.text
     assert toggled.json() == {"id": esim_id, "homeZoneDisabled": True}

@@ -8,11 +8,13 @@ import asyncio
 import uuid
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from engine.esims.service import set_price
 from tests.conftest import Account
 from tests.consumers.conftest import SignedUpConsumer, sign_up
 from tests.esims.conftest import EsimStack
+from tests.helpers import nothing_written
 from tests.wallet.conftest import adjust, balances, wallets_of
 
 
@@ -128,16 +130,16 @@ async def test_webhook_silence_is_covered_by_polling(esims: EsimStack, consumer:
 
 
 async def test_ordering_needs_an_active_consumer_profile(
-    esims: EsimStack, consumer: SignedUpConsumer, tenant_admin: Account
+    esims: EsimStack, consumer: SignedUpConsumer, tenant_admin: Account, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
-    # The admin has no consumer profile.
-    assert (await esims.order(tenant_admin)).status_code == 404
-
     generate = "/api/esims/admin/generate"
-    missing = await esims.http.post(generate, json={"name": "x"}, headers=tenant_admin.headers)
-    assert missing.status_code == 400
-    unknown = await esims.http.post(generate, json={"consumerId": str(uuid.uuid4())}, headers=tenant_admin.headers)
-    assert unknown.status_code == 404
+    async with nothing_written(sessionmaker, tenant_admin.tenant_id):
+        # The admin has no consumer profile.
+        assert (await esims.order(tenant_admin)).status_code == 404
+        missing = await esims.http.post(generate, json={"name": "x"}, headers=tenant_admin.headers)
+        assert missing.status_code == 400
+        unknown = await esims.http.post(generate, json={"consumerId": str(uuid.uuid4())}, headers=tenant_admin.headers)
+        assert unknown.status_code == 404
     made = await esims.http.post(
         generate, json={"consumerId": consumer.id, "name": "Trip"}, headers=tenant_admin.headers
     )
@@ -158,6 +160,7 @@ async def test_ordering_needs_an_active_consumer_profile(
     assert inactive.status_code == 404
     assert (await esims.order(consumer)).status_code == 404
     assert len(esims.orders_of(consumer.email)) == 1
+    assert (await esims.http.get("/api/esims/admin", headers=tenant_admin.headers)).json()["total"] == 1
 
 
 async def test_a_priced_esim_holds_the_money_posts_it_when_ready_and_voids_it_on_failure(

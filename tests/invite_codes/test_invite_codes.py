@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from engine.invite_codes.codes import ALPHABET, ENTROPY_BITS
 from tests.conftest import Account
 from tests.consumers.conftest import SignedUpConsumer, SignUp, sign_up
+from tests.helpers import nothing_written
 
 
 async def inactive_consumer(strict_client: httpx.AsyncClient, tenant_id: uuid.UUID) -> SignedUpConsumer:
@@ -56,15 +57,22 @@ async def test_a_consumer_has_at_most_three_active_codes_and_sees_only_its_own(
 
 
 async def test_an_inactive_consumer_cannot_generate(
-    client: httpx.AsyncClient, admin: Account, strict_client: httpx.AsyncClient
+    client: httpx.AsyncClient,
+    admin: Account,
+    strict_client: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     pending = await inactive_consumer(strict_client, admin.tenant_id)
-    response = await client.post("/api/invite_codes/generate", headers=pending.headers)
-    assert response.status_code == 422
+    async with nothing_written(sessionmaker, admin.tenant_id):
+        response = await client.post("/api/invite_codes/generate", headers=pending.headers)
+        assert response.status_code == 422
 
 
 async def test_apply_activates_once_and_the_used_code_cannot_be_revoked(
-    client: httpx.AsyncClient, admin: Account, strict_client: httpx.AsyncClient
+    client: httpx.AsyncClient,
+    admin: Account,
+    strict_client: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     code = await admin_code(client, admin)
     pending = await inactive_consumer(strict_client, admin.tenant_id)
@@ -76,11 +84,12 @@ async def test_apply_activates_once_and_the_used_code_cannot_be_revoked(
     assert applied.json() == {"activated": True}
     me = await client.get("/api/consumers/me", headers=pending.headers)
     assert me.json()["active"] is True
-    again = await client.post("/api/invite_codes/apply", json={"code": code["code"]}, headers=pending.headers)
-    assert again.status_code == 422
-    assert again.json() == {"error": "Account is already active"}
-    revoke = await client.post("/api/invite_codes/admin/revoke", json={"id": code["id"]}, headers=admin.headers)
-    assert revoke.status_code == 422
+    async with nothing_written(sessionmaker, admin.tenant_id):
+        again = await client.post("/api/invite_codes/apply", json={"code": code["code"]}, headers=pending.headers)
+        assert again.status_code == 422
+        assert again.json() == {"error": "Account is already active"}
+        revoke = await client.post("/api/invite_codes/admin/revoke", json={"id": code["id"]}, headers=admin.headers)
+        assert revoke.status_code == 422
     listed = await client.get("/api/invite_codes/admin", params={"status": "used"}, headers=admin.headers)
     [row] = listed.json()["items"]
     assert (row["usedByConsumerId"], row["usedByEmail"]) == (pending.id, pending.email)
@@ -103,10 +112,11 @@ async def test_revoked_expired_and_unknown_codes_are_refused(
             text("UPDATE invite_codes SET expires_at = now() - interval '1 minute' WHERE id = :i"), {"i": expired["id"]}
         )
     pending = await inactive_consumer(strict_client, admin.tenant_id)
-    answers = {}
-    for name, code in (("revoked", revoked["code"]), ("expired", expired["code"]), ("unknown", "ABCDEFGHJK")):
-        response = await client.post("/api/invite_codes/apply", json={"code": code}, headers=pending.headers)
-        answers[name] = (response.status_code, response.json()["error"])
+    async with nothing_written(sessionmaker, admin.tenant_id):
+        answers = {}
+        for name, code in (("revoked", revoked["code"]), ("expired", expired["code"]), ("unknown", "ABCDEFGHJK")):
+            response = await client.post("/api/invite_codes/apply", json={"code": code}, headers=pending.headers)
+            answers[name] = (response.status_code, response.json()["error"])
     assert answers == {
         "revoked": (422, "Invite code has been revoked"),
         "expired": (422, "Invite code has expired"),
@@ -131,7 +141,11 @@ async def test_two_consumers_racing_for_a_single_use_code_one_wins(
 
 
 async def test_a_multi_use_code_for_a_consumer_serves_several(
-    client: httpx.AsyncClient, admin: Account, strict_client: httpx.AsyncClient, signup: SignUp
+    client: httpx.AsyncClient,
+    admin: Account,
+    strict_client: httpx.AsyncClient,
+    signup: SignUp,
+    sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     owner = await signup()
     code = await admin_code(client, admin, maxUses=2, consumerId=owner.id)
@@ -140,8 +154,9 @@ async def test_a_multi_use_code_for_a_consumer_serves_several(
         response = await client.post("/api/invite_codes/apply", json={"code": code["code"]}, headers=pending.headers)
         assert response.status_code == 200, response.text
     third = await inactive_consumer(strict_client, admin.tenant_id)
-    response = await client.post("/api/invite_codes/apply", json={"code": code["code"]}, headers=third.headers)
-    assert response.status_code == 422
+    async with nothing_written(sessionmaker, admin.tenant_id):
+        response = await client.post("/api/invite_codes/apply", json={"code": code["code"]}, headers=third.headers)
+        assert response.status_code == 422
 
 
 @pytest.mark.parametrize("action", ["verify", "apply"])
@@ -160,20 +175,30 @@ async def test_verify_and_apply_allow_three_requests_a_minute(
     assert codes[-1] == 429
 
 
-async def test_admin_routes_need_admin_features(client: httpx.AsyncClient, signup: SignUp) -> None:
+async def test_admin_routes_need_admin_features(
+    client: httpx.AsyncClient, signup: SignUp, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
     consumer = await signup()
     assert (await client.get("/api/invite_codes/admin", headers=consumer.headers)).status_code == 403
-    assert (await client.post("/api/invite_codes/admin/generate", json={}, headers=consumer.headers)).status_code == 403
+    async with nothing_written(sessionmaker, consumer.tenant_id):
+        assert (
+            await client.post("/api/invite_codes/admin/generate", json={}, headers=consumer.headers)
+        ).status_code == 403
 
 
 async def test_another_tenants_code_is_neither_listed_nor_revocable_nor_usable(
-    client: httpx.AsyncClient, admin: Account, make_account: Callable[..., object], strict_client: httpx.AsyncClient
+    client: httpx.AsyncClient,
+    admin: Account,
+    make_account: Callable[..., object],
+    strict_client: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     code = await admin_code(client, admin)
     other = await make_account("admin")  # type: ignore[misc]
-    revoke = await client.post("/api/invite_codes/admin/revoke", json={"id": code["id"]}, headers=other.headers)
-    assert revoke.status_code == 404
-    assert (await client.get("/api/invite_codes/admin", headers=other.headers)).json()["total"] == 0
     stranger = await inactive_consumer(strict_client, other.tenant_id)
-    response = await client.post("/api/invite_codes/apply", json={"code": code["code"]}, headers=stranger.headers)
-    assert response.status_code == 422
+    async with nothing_written(sessionmaker, admin.tenant_id), nothing_written(sessionmaker, other.tenant_id):
+        revoke = await client.post("/api/invite_codes/admin/revoke", json={"id": code["id"]}, headers=other.headers)
+        assert revoke.status_code == 404
+        assert (await client.get("/api/invite_codes/admin", headers=other.headers)).json()["total"] == 0
+        response = await client.post("/api/invite_codes/apply", json={"code": code["code"]}, headers=stranger.headers)
+        assert response.status_code == 422

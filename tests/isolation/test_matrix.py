@@ -15,7 +15,6 @@ kind has a maker in `KINDS`/`make_world`, or an entry in `EXEMPT` saying why it 
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import uuid
 from dataclasses import dataclass
@@ -28,9 +27,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.app import create_app
 from api.openapi import _calls, _is_id
-from engine.db.models import Base
 from engine.settings import Settings
 from tests.conftest import Account, MakeAccount, account_factory
+from tests.helpers import tenant_rows
 from tests.workflows.conftest import WorkflowApi, shipped
 
 # Path prefix (without /api) -> the kind of object its id names. Longest prefix wins.
@@ -100,8 +99,6 @@ NOT_SUBJECT = {
     "toStepId",
     "sourceEntityId",
 }
-# Tables whose rows change without any request from tenant B (sign-in bookkeeping).
-VOLATILE_TABLES = {"rate_limit_buckets", "auth_sessions"}
 
 
 @dataclass(frozen=True)
@@ -262,26 +259,6 @@ async def intruder(make_account_module: MakeAccount) -> Account:
     return await make_account_module("admin")
 
 
-async def _snapshot(sessionmaker: async_sessionmaker[AsyncSession], tenant: uuid.UUID, ids: set[str]) -> dict[str, Any]:
-    """Every row of tenant A (tables with tenant_id), and rows of other tables naming A's objects."""
-    rows: dict[str, Any] = {}
-    async with sessionmaker() as session:
-        for table in Base.metadata.sorted_tables:
-            if table.name in VOLATILE_TABLES:
-                continue
-            if "tenant_id" in table.c:
-                result = await session.execute(table.select().where(table.c.tenant_id == tenant))
-                rows[table.name] = sorted(json.dumps(dict(r._mapping), default=str, sort_keys=True) for r in result)
-            elif table.name != "tenants":
-                result = await session.execute(table.select())
-                rows[table.name] = sorted(
-                    json.dumps(dict(r._mapping), default=str, sort_keys=True)
-                    for r in result
-                    if any(str(v) in ids for v in r._mapping.values())
-                )
-    return rows
-
-
 def _request(call: Call, subject: tuple[str, str], object_id: str) -> dict[str, Any]:
     where, name = subject
     path = re.sub(r"\{[^}]+\}", object_id, call.path) if where == "path" else call.path
@@ -324,7 +301,7 @@ async def test_tenant_b_gets_404_for_tenant_as_object_and_nothing_changes(
     kind = _kind_of(call)
     assert subject is not None and kind is not None
     object_id = world.ids[kind]
-    before = await _snapshot(sessionmaker, world.owner.tenant_id, set(world.ids.values()))
+    before = await tenant_rows(sessionmaker, world.owner.tenant_id, naming=world.ids.values())
     request = _request(call, subject, object_id)
     response = await client.request(**request, headers={**intruder.headers, **HEADERS.get(call.label, {})})
     if call.method == "GET" and subject[0] == "query":
@@ -340,7 +317,7 @@ async def test_tenant_b_gets_404_for_tenant_as_object_and_nothing_changes(
     assert response.status_code == baseline.status_code, call.label
     answer = response.text.replace(object_id, unknown) if len(object_id) > 8 else response.text
     assert answer == baseline.text, f"{call.label}: {response.text} / {baseline.text}"
-    after = await _snapshot(sessionmaker, world.owner.tenant_id, set(world.ids.values()))
+    after = await tenant_rows(sessionmaker, world.owner.tenant_id, naming=world.ids.values())
     assert after == before, f"{call.label} changed tenant A's rows"
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.conftest import Account, MakeAccount
+from tests.helpers import nothing_written
 from tests.rules.api_helpers import RulesApi, key
 from tests.workflows.conftest import WorkflowApi, chain, step
 
@@ -33,7 +34,9 @@ async def unread(client: httpx.AsyncClient, user: Account) -> int:
     return int(response.json()["unreadCount"])
 
 
-async def test_a_user_sees_only_their_own(client: httpx.AsyncClient, admin: Account, make_account: MakeAccount) -> None:
+async def test_a_user_sees_only_their_own(
+    client: httpx.AsyncClient, admin: Account, make_account: MakeAccount, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
     alice = await make_account("employee", tenant_id=admin.tenant_id)
     bob = await make_account("employee", tenant_id=admin.tenant_id)
     foreign = await make_account("admin")
@@ -50,12 +53,13 @@ async def test_a_user_sees_only_their_own(client: httpx.AsyncClient, admin: Acco
     )  # fmt: skip
     assert note["actions"] == actions
     assert (await mine(client, bob))["total"] == 0
-    for outsider in (bob, foreign):
-        assert (await client.put(f"{N}/{note_id}/read", headers=outsider.headers)).status_code == 404
-    # Another tenant cannot address our users.
-    assert (await send(client, foreign, recipientUserId=str(alice.user_id))).status_code == 404
-    # Sending needs notifications.create.
-    assert (await send(client, bob, recipientUserId=str(alice.user_id))).status_code == 403
+    async with nothing_written(sessionmaker, admin.tenant_id), nothing_written(sessionmaker, foreign.tenant_id):
+        for outsider in (bob, foreign):
+            assert (await client.put(f"{N}/{note_id}/read", headers=outsider.headers)).status_code == 404
+        # Another tenant cannot address our users.
+        assert (await send(client, foreign, recipientUserId=str(alice.user_id))).status_code == 404
+        # Sending needs notifications.create.
+        assert (await send(client, bob, recipientUserId=str(alice.user_id))).status_code == 403
 
     assert await unread(client, alice) == 1
     assert (await client.put(f"{N}/{note_id}/read", headers=alice.headers)).status_code == 200
@@ -67,8 +71,9 @@ async def test_a_user_sees_only_their_own(client: httpx.AsyncClient, admin: Acco
     assert (await client.put(f"{N}/{note_id}/restore", headers=alice.headers)).status_code == 200
     assert (await mine(client, alice))["items"][0]["status"] == "read"
 
-    refused = await client.post(f"{N}/{note_id}/action", json={"actionId": "nope"}, headers=alice.headers)
-    assert refused.status_code == 400
+    async with nothing_written(sessionmaker, admin.tenant_id):
+        refused = await client.post(f"{N}/{note_id}/action", json={"actionId": "nope"}, headers=alice.headers)
+        assert refused.status_code == 400
     acted = await client.post(f"{N}/{note_id}/action", json={"actionId": "open"}, headers=alice.headers)
     assert acted.status_code == 201 and acted.json() == {"ok": True, "actionTaken": "open", "href": "/inbox"}
     assert (await mine(client, alice))["items"][0]["actionTaken"] == "open"

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from engine.db.models import RuleExecutionLogRow
 from tests.conftest import Account, MakeAccount
-from tests.helpers import create_organization
+from tests.helpers import create_organization, nothing_written
 from tests.rules.api_helpers import RulesApi, key
 
 TREE = {
@@ -73,14 +73,15 @@ async def test_tc_br_001_rule_set_crud(api: RulesApi) -> None:
     assert (await api.request("DELETE", "/sets", params={"id": created["id"]})).status_code == 404
 
 
-async def test_rule_set_errors(api: RulesApi) -> None:
-    assert (await api.request("PUT", "/sets", json={"setName": "x"})).json() == {"error": "Rule set id is required"}
-    assert (await api.request("GET", "/sets/not-a-uuid")).status_code == 400
-    missing = await api.request("PUT", "/sets", json={"id": str(uuid.uuid4()), "setName": "x"})
-    assert missing.status_code == 404 and missing.json() == {"error": "Rule set not found"}
-    assert (await api.request("DELETE", "/sets")).status_code == 400
-    bad = await api.request("POST", "/sets", json={"setId": "", "setName": "x"})
-    assert bad.status_code == 400 and bad.json()["error"].startswith("Validation failed: setId")
+async def test_rule_set_errors(api: RulesApi, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    async with nothing_written(sessionmaker, api.account.tenant_id):
+        assert (await api.request("PUT", "/sets", json={"setName": "x"})).json() == {"error": "Rule set id is required"}
+        assert (await api.request("GET", "/sets/not-a-uuid")).status_code == 400
+        missing = await api.request("PUT", "/sets", json={"id": str(uuid.uuid4()), "setName": "x"})
+        assert missing.status_code == 404 and missing.json() == {"error": "Rule set not found"}
+        assert (await api.request("DELETE", "/sets")).status_code == 400
+        bad = await api.request("POST", "/sets", json={"setId": "", "setName": "x"})
+        assert bad.status_code == 400 and bad.json()["error"].startswith("Validation failed: setId")
 
 
 # ---------------------------------------------------------------- TC-BR-002 rules
@@ -180,51 +181,57 @@ async def test_rule_list_filters_sorting_and_paging(api: RulesApi) -> None:
     assert (await api.request("GET", "/rules", params={"sortField": "nope"})).status_code == 400
 
 
-async def test_duplicate_rule_and_set_keys_are_409_and_reusable_after_delete(api: RulesApi) -> None:
-    rule = await api.create_rule()
-    again = await api.request(
-        "POST", "/rules", json={"ruleId": rule["ruleId"], "ruleName": "x", "ruleType": "GUARD", "entityType": "e"}
-    )
-    assert again.status_code == 409 and "already exists" in again.json()["error"]
-    other = await api.create_rule()
-    clash = await api.request("PUT", "/rules", json={"id": other["id"], "ruleId": rule["ruleId"]})
-    assert clash.status_code == 409
-
-    rule_set = await api.create_set()
-    dup = await api.request("POST", "/sets", json={"setId": rule_set["setId"], "setName": "x"})
-    assert dup.status_code == 409
+async def test_duplicate_rule_and_set_keys_are_409_and_reusable_after_delete(
+    api: RulesApi, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    rule, other, rule_set = await api.create_rule(), await api.create_rule(), await api.create_set()
+    async with nothing_written(sessionmaker, api.account.tenant_id):
+        again = await api.request(
+            "POST", "/rules", json={"ruleId": rule["ruleId"], "ruleName": "x", "ruleType": "GUARD", "entityType": "e"}
+        )
+        assert again.status_code == 409 and "already exists" in again.json()["error"]
+        clash = await api.request("PUT", "/rules", json={"id": other["id"], "ruleId": rule["ruleId"]})
+        assert clash.status_code == 409
+        dup = await api.request("POST", "/sets", json={"setId": rule_set["setId"], "setName": "x"})
+        assert dup.status_code == 409
 
     await api.request("DELETE", "/rules", params={"id": rule["id"]})
     await api.create_rule(ruleId=rule["ruleId"])  # soft-deleted keys are free again
 
 
-async def test_rule_validation_errors(api: RulesApi) -> None:
+async def test_rule_validation_errors(api: RulesApi, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    rule = await api.create_rule()
+
     async def error(body: dict[str, Any]) -> str:
         full = {"ruleId": key(), "ruleName": "x", "ruleType": "GUARD", "entityType": "e", **body}
         response = await api.request("POST", "/rules", json=full)
         assert response.status_code == 400, response.text
         return str(response.json()["error"])
 
-    assert (await error({"ruleType": "NOPE"})).startswith("Validation failed: ruleType")
-    assert "Effective To must be later than Effective From" in await error(
-        {"effectiveFrom": "2030-01-01T00:00:00Z", "effectiveTo": "2029-01-01T00:00:00Z"}
-    )
-    assert "priority" in await error({"priority": 10_000})
-    assert "conditionExpression" in await error({"conditionExpression": {"nope": [1]}})  # unknown operator
-    assert "conditionExpression" in await error({"conditionExpression": {"field": "a", "operator": "LIKE", "value": 1}})
-    assert "successActions.0.config.recipients" in await error(
-        {"successActions": [{"type": "NOTIFY", "config": {"message": "hi"}}]}
-    )
-    assert "failureActions.0.config.url" in await error({"failureActions": [{"type": "CALL_WEBHOOK", "config": {}}]})
-    assert "ruleName" in await error({"ruleName": ""})
-    missing_id = await api.request("PUT", "/rules", json={"ruleName": "x"})
-    assert missing_id.status_code == 400 and missing_id.json() == {"error": "Rule id is required"}
-    rule = await api.create_rule()
-    nulled = await api.request("PUT", "/rules", json={"id": rule["id"], "ruleName": None})
-    assert nulled.status_code == 400
-    assert (await api.request("GET", "/rules/not-a-uuid")).json() == {"error": "Invalid rule id"}
-    unknown = await api.request("PUT", "/rules", json={"id": str(uuid.uuid4()), "ruleName": "x"})
-    assert unknown.status_code == 404 and unknown.json() == {"error": "Rule not found"}
+    async with nothing_written(sessionmaker, api.account.tenant_id):
+        assert (await error({"ruleType": "NOPE"})).startswith("Validation failed: ruleType")
+        assert "Effective To must be later than Effective From" in await error(
+            {"effectiveFrom": "2030-01-01T00:00:00Z", "effectiveTo": "2029-01-01T00:00:00Z"}
+        )
+        assert "priority" in await error({"priority": 10_000})
+        assert "conditionExpression" in await error({"conditionExpression": {"nope": [1]}})  # unknown operator
+        assert "conditionExpression" in await error(
+            {"conditionExpression": {"field": "a", "operator": "LIKE", "value": 1}}
+        )
+        assert "successActions.0.config.recipients" in await error(
+            {"successActions": [{"type": "NOTIFY", "config": {"message": "hi"}}]}
+        )
+        assert "failureActions.0.config.url" in await error(
+            {"failureActions": [{"type": "CALL_WEBHOOK", "config": {}}]}
+        )
+        assert "ruleName" in await error({"ruleName": ""})
+        missing_id = await api.request("PUT", "/rules", json={"ruleName": "x"})
+        assert missing_id.status_code == 400 and missing_id.json() == {"error": "Rule id is required"}
+        nulled = await api.request("PUT", "/rules", json={"id": rule["id"], "ruleName": None})
+        assert nulled.status_code == 400
+        assert (await api.request("GET", "/rules/not-a-uuid")).json() == {"error": "Invalid rule id"}
+        unknown = await api.request("PUT", "/rules", json={"id": str(uuid.uuid4()), "ruleName": "x"})
+        assert unknown.status_code == 404 and unknown.json() == {"error": "Rule not found"}
 
 
 # ---------------------------------------------------------------- TC-BR-003 members
@@ -365,11 +372,18 @@ DENIED = [
 
 @pytest.mark.parametrize(("method", "path", "body", "feature"), DENIED, ids=[f"{d[0]} {d[1][:20]}" for d in DENIED])
 async def test_tc_br_005_006_view_only_role_gets_403_naming_the_feature(
-    client: httpx.AsyncClient, make_account: MakeAccount, method: str, path: str, body: Any, feature: str
+    client: httpx.AsyncClient,
+    make_account: MakeAccount,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    method: str,
+    path: str,
+    body: Any,
+    feature: str,
 ) -> None:
     employee = RulesApi(client, await make_account("employee"))  # business_rules.view only
-    response = await employee.request(method, path, json=body)
-    assert response.status_code == 403
+    async with nothing_written(sessionmaker, employee.account.tenant_id):
+        response = await employee.request(method, path, json=body)
+        assert response.status_code == 403
     assert response.json() == {"error": "Forbidden", "requiredFeatures": [feature]}
 
 
@@ -383,36 +397,39 @@ async def test_view_role_can_read(client: httpx.AsyncClient, api: RulesApi, make
 # ---------------------------------------------------------------- TC-BR-007 save-time validation
 
 
-async def test_tc_br_007_invalid_expressions_and_actions_are_400(api: RulesApi) -> None:
+async def test_tc_br_007_invalid_expressions_and_actions_are_400(
+    api: RulesApi, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
     async def create(**fields: Any) -> httpx.Response:
         body = {"ruleId": key(), "ruleName": "x", "ruleType": "GUARD", "entityType": "e", **fields}
         return await api.request("POST", "/rules", json=body)
 
-    empty_group = await create(conditionExpression={"operator": "AND", "rules": []})
-    assert empty_group.status_code == 400
-    assert empty_group.json()["error"].startswith("Validation failed: conditionExpression.rules")
+    async with nothing_written(sessionmaker, api.account.tenant_id):
+        empty_group = await create(conditionExpression={"operator": "AND", "rules": []})
+        assert empty_group.status_code == 400
+        assert empty_group.json()["error"].startswith("Validation failed: conditionExpression.rules")
 
-    no_type = await create(successActions=[{"config": {"message": "x"}}])
-    assert no_type.status_code == 400 and "successActions.0.type" in no_type.json()["error"]
+        no_type = await create(successActions=[{"config": {"message": "x"}}])
+        assert no_type.status_code == 400 and "successActions.0.type" in no_type.json()["error"]
 
-    deep: dict[str, Any] = {"field": "a", "operator": "=", "value": 1}
-    for _ in range(11):
-        deep = {"operator": "AND", "rules": [deep]}
-    over = await create(conditionExpression=deep)
-    assert over.status_code == 400 and "safety limits" in over.json()["error"]
-    wide = await create(
-        conditionExpression={
-            "operator": "OR",
-            "rules": [{"field": "a", "operator": "=", "value": i} for i in range(51)],
-        }
-    )
-    assert wide.status_code == 400 and "safety limits" in wide.json()["error"]
-    nested_jsonlogic: Any = True
-    for _ in range(70):
-        nested_jsonlogic = {"!": [nested_jsonlogic]}
-    assert (await create(conditionExpression=nested_jsonlogic)).status_code == 400
-    hostile = await create(conditionExpression={"matches": [{"var": "a"}, "(a+)+$"]})
-    assert hostile.status_code == 400
+        deep: dict[str, Any] = {"field": "a", "operator": "=", "value": 1}
+        for _ in range(11):
+            deep = {"operator": "AND", "rules": [deep]}
+        over = await create(conditionExpression=deep)
+        assert over.status_code == 400 and "safety limits" in over.json()["error"]
+        wide = await create(
+            conditionExpression={
+                "operator": "OR",
+                "rules": [{"field": "a", "operator": "=", "value": i} for i in range(51)],
+            }
+        )
+        assert wide.status_code == 400 and "safety limits" in wide.json()["error"]
+        nested_jsonlogic: Any = True
+        for _ in range(70):
+            nested_jsonlogic = {"!": [nested_jsonlogic]}
+        assert (await create(conditionExpression=nested_jsonlogic)).status_code == 400
+        hostile = await create(conditionExpression={"matches": [{"var": "a"}, "(a+)+$"]})
+        assert hostile.status_code == 400
 
     ok = await create(successActions=[{"type": "LOG", "config": {"message": "fine"}}])
     assert ok.status_code == 201
@@ -473,9 +490,7 @@ async def test_tc_br_009_false_condition_runs_failure_actions_and_logs_failure(a
 
 
 async def test_tc_br_010_other_tenant_and_organization_cannot_see_or_run(
-    client: httpx.AsyncClient,
-    api: RulesApi,
-    make_account: MakeAccount,
+    client: httpx.AsyncClient, api: RulesApi, make_account: MakeAccount, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     entity = key("entity")
     rule = await api.create_rule(entityType=entity)
@@ -486,17 +501,20 @@ async def test_tc_br_010_other_tenant_and_organization_cannot_see_or_run(
     other_tenant = RulesApi(client, await make_account("admin"))
     branch = uuid.UUID(await create_organization(client, api.account, "Branch"))
     other_org = RulesApi(client, await make_account("admin", tenant_id=api.account.tenant_id, organization_id=branch))
-    for outsider in (other_tenant, other_org):
-        assert (await outsider.request("GET", "/rules", params={"ruleId": rule["ruleId"]})).json()["total"] == 0
-        assert (await outsider.request("GET", f"/rules/{rule['id']}")).status_code == 404
-        assert (await outsider.request("PUT", "/rules", json={"id": rule["id"], "ruleName": "x"})).status_code == 404
-        assert (await outsider.request("DELETE", "/rules", params={"id": rule["id"]})).status_code == 404
-        assert (await outsider.request("GET", f"/sets/{rule_set['id']}")).status_code == 404
-        assert (await outsider.request("PUT", "/sets", json={"id": rule_set["id"]})).status_code == 404
-        assert (await outsider.execute(entityType=entity, data={}))["executedRules"] == []
-        assert (await outsider.request("POST", f"/execute/{rule['id']}", json={})).status_code == 404
-        assert (await outsider.request("GET", f"/logs/{log_id}")).status_code == 404
-        assert (await outsider.logs(ruleId=rule["id"]))["total"] == 0
+    async with nothing_written(sessionmaker, api.account.tenant_id):
+        for outsider in (other_tenant, other_org):
+            assert (await outsider.request("GET", "/rules", params={"ruleId": rule["ruleId"]})).json()["total"] == 0
+            assert (await outsider.request("GET", f"/rules/{rule['id']}")).status_code == 404
+            assert (
+                await outsider.request("PUT", "/rules", json={"id": rule["id"], "ruleName": "x"})
+            ).status_code == 404
+            assert (await outsider.request("DELETE", "/rules", params={"id": rule["id"]})).status_code == 404
+            assert (await outsider.request("GET", f"/sets/{rule_set['id']}")).status_code == 404
+            assert (await outsider.request("PUT", "/sets", json={"id": rule_set["id"]})).status_code == 404
+            assert (await outsider.execute(entityType=entity, data={}))["executedRules"] == []
+            assert (await outsider.request("POST", f"/execute/{rule['id']}", json={})).status_code == 404
+            assert (await outsider.request("GET", f"/logs/{log_id}")).status_code == 404
+            assert (await outsider.logs(ruleId=rule["id"]))["total"] == 0
     # The owner still has it, unchanged.
     assert (await api.rule(rule["id"]))["ruleName"] == "A rule"
 
@@ -541,23 +559,27 @@ async def test_tc_br_011_log_filters(api: RulesApi) -> None:
 LOCK = "x-om-ext-optimistic-lock-expected-updated-at"
 
 
-async def test_optimistic_lock_on_rules_and_sets(api: RulesApi) -> None:
+async def test_optimistic_lock_on_rules_and_sets(api: RulesApi, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
     rule = await api.create_rule()
     current = (await api.rule(rule["id"]))["updatedAt"]
     stale = "2001-01-01T00:00:00.000Z"
 
-    conflict = await api.request("PUT", "/rules", json={"id": rule["id"], "ruleName": "x"}, headers={LOCK: stale})
-    assert conflict.status_code == 409
-    assert conflict.json() == {
-        "error": "record_modified", "code": "optimistic_lock_conflict",
-        "currentUpdatedAt": current, "expectedUpdatedAt": stale,
-    }  # fmt: skip
+    async with nothing_written(sessionmaker, api.account.tenant_id):
+        conflict = await api.request("PUT", "/rules", json={"id": rule["id"], "ruleName": "x"}, headers={LOCK: stale})
+        assert conflict.status_code == 409
+        assert conflict.json() == {
+            "error": "record_modified", "code": "optimistic_lock_conflict",
+            "currentUpdatedAt": current, "expectedUpdatedAt": stale,
+        }  # fmt: skip
     # A JavaScript client sends milliseconds: that matches too.
     ms = datetime.fromisoformat(current).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     ok = await api.request("PUT", "/rules", json={"id": rule["id"], "ruleName": "y"}, headers={LOCK: ms})
     assert ok.status_code == 200, ok.text
     assert (await api.request("PUT", "/rules", json={"id": rule["id"], "ruleName": "z"})).status_code == 200
-    assert (await api.request("DELETE", "/rules", params={"id": rule["id"]}, headers={LOCK: stale})).status_code == 409
+    async with nothing_written(sessionmaker, api.account.tenant_id):
+        assert (
+            await api.request("DELETE", "/rules", params={"id": rule["id"]}, headers={LOCK: stale})
+        ).status_code == 409
     fresh = (await api.rule(rule["id"]))["updatedAt"]
     assert (await api.request("DELETE", "/rules", params={"id": rule["id"]}, headers={LOCK: fresh})).status_code == 200
     assert (await api.request("PUT", "/rules", json={"id": rule["id"]}, headers={LOCK: "garbage"})).status_code in (
@@ -567,15 +589,17 @@ async def test_optimistic_lock_on_rules_and_sets(api: RulesApi) -> None:
 
     rule_set = await api.create_set()
     set_now = (await api.request("GET", f"/sets/{rule_set['id']}")).json()["updatedAt"]
-    assert (
-        await api.request("PUT", "/sets", json={"id": rule_set["id"], "setName": "x"}, headers={LOCK: stale})
-    ).status_code == 409
+    async with nothing_written(sessionmaker, api.account.tenant_id):
+        assert (
+            await api.request("PUT", "/sets", json={"id": rule_set["id"], "setName": "x"}, headers={LOCK: stale})
+        ).status_code == 409
     assert (
         await api.request("PUT", "/sets", json={"id": rule_set["id"], "setName": "x"}, headers={LOCK: set_now})
     ).status_code == 200
-    assert (
-        await api.request("DELETE", "/sets", params={"id": rule_set["id"]}, headers={LOCK: stale})
-    ).status_code == 409
+    async with nothing_written(sessionmaker, api.account.tenant_id):
+        assert (
+            await api.request("DELETE", "/sets", params={"id": rule_set["id"]}, headers={LOCK: stale})
+        ).status_code == 409
 
 
 # ---------------------------------------------------------------- rule sets execute (beyond the contract)

@@ -7,9 +7,11 @@ import uuid
 from datetime import datetime
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, ScheduleIntervalSpec
 
 from tests.conftest import Account, MakeAccount
+from tests.helpers import nothing_written
 from tests.scheduler.helpers import create_job, delete_job, describe, get_job, job_body, trigger, wait_for_runs
 
 CONTRACT_FIELDS = {
@@ -118,20 +120,21 @@ async def test_trigger_runs_the_job_now_and_records_the_execution(client: httpx.
 
 
 async def test_view_only_users_cannot_change_or_trigger_jobs(
-    client: httpx.AsyncClient, admin: Account, make_account: MakeAccount
+    client: httpx.AsyncClient, admin: Account, make_account: MakeAccount, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     """TC-SCHED-006: an employee (scheduler.jobs.view) is refused writes with 403, and nothing changes."""
     job_id = await create_job(client, admin)
     employee = await make_account("employee", tenant_id=admin.tenant_id)
     assert (await client.get("/api/scheduler/jobs", headers=employee.headers)).status_code == 200
-    refused = [
-        await client.post("/api/scheduler/jobs", json=job_body(), headers=employee.headers),
-        await client.put("/api/scheduler/jobs", json={"id": job_id, "name": "x"}, headers=employee.headers),
-        await client.request("DELETE", "/api/scheduler/jobs", json={"id": job_id}, headers=employee.headers),
-        await client.post("/api/scheduler/trigger", json={"id": job_id}, headers=employee.headers),
-    ]
-    assert [r.status_code for r in refused] == [403, 403, 403, 403]
-    assert refused[0].json()["requiredFeatures"] == ["scheduler.jobs.manage"]
+    async with nothing_written(sessionmaker, admin.tenant_id):
+        refused = [
+            await client.post("/api/scheduler/jobs", json=job_body(), headers=employee.headers),
+            await client.put("/api/scheduler/jobs", json={"id": job_id, "name": "x"}, headers=employee.headers),
+            await client.request("DELETE", "/api/scheduler/jobs", json={"id": job_id}, headers=employee.headers),
+            await client.post("/api/scheduler/trigger", json={"id": job_id}, headers=employee.headers),
+        ]
+        assert [r.status_code for r in refused] == [403, 403, 403, 403]
+        assert refused[0].json()["requiredFeatures"] == ["scheduler.jobs.manage"]
     job = await get_job(client, admin, job_id)
     assert job is not None and job["name"] != "x"
     listed = await client.get("/api/scheduler/jobs", headers=admin.headers)

@@ -8,9 +8,12 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
+from engine.db.models import ScheduledJobRow
 from tests.conftest import Account, MakeAccount
+from tests.helpers import count_rows, nothing_written
 from tests.scheduler.helpers import create_job, describe, get_job, job_body, trigger, wait_for_runs
 
 BAD_CREATES: list[tuple[dict[str, Any], str]] = [
@@ -85,30 +88,36 @@ async def test_bad_update_is_refused_and_the_job_and_schedule_stay_as_they_were(
 
 
 @pytest.mark.parametrize("job_id", [str(uuid.uuid4()), "not-a-uuid"])
-async def test_unknown_ids_are_404_everywhere(client: httpx.AsyncClient, admin: Account, job_id: str) -> None:
-    answers = [
-        await client.put("/api/scheduler/jobs", json={"id": job_id, "name": "x"}, headers=admin.headers)
-        if job_id != "not-a-uuid"
-        else None,
-        await client.request("DELETE", "/api/scheduler/jobs", json={"id": job_id}, headers=admin.headers),
-        await client.post("/api/scheduler/trigger", json={"id": job_id}, headers=admin.headers),
-        await client.get(f"/api/scheduler/jobs/{job_id}/executions", headers=admin.headers),
-        await client.get(f"/api/scheduler/queue-jobs/{job_id}", headers=admin.headers),
-    ]
-    assert {a.status_code for a in answers if a is not None} == {404}
+async def test_unknown_ids_are_404_everywhere(
+    client: httpx.AsyncClient, admin: Account, job_id: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    async with nothing_written(sessionmaker, admin.tenant_id):
+        answers = [
+            await client.put("/api/scheduler/jobs", json={"id": job_id, "name": "x"}, headers=admin.headers)
+            if job_id != "not-a-uuid"
+            else None,
+            await client.request("DELETE", "/api/scheduler/jobs", json={"id": job_id}, headers=admin.headers),
+            await client.post("/api/scheduler/trigger", json={"id": job_id}, headers=admin.headers),
+            await client.get(f"/api/scheduler/jobs/{job_id}/executions", headers=admin.headers),
+            await client.get(f"/api/scheduler/queue-jobs/{job_id}", headers=admin.headers),
+        ]
+        assert {a.status_code for a in answers if a is not None} == {404}
 
 
-async def test_missing_id_and_bad_queue_name_are_400(client: httpx.AsyncClient, admin: Account) -> None:
-    delete = await client.request("DELETE", "/api/scheduler/jobs", headers=admin.headers)
-    assert delete.status_code == 400 and delete.json() == {"error": "Schedule id is required"}
-    number = await client.request("DELETE", "/api/scheduler/jobs", json={"id": 42}, headers=admin.headers)
-    assert number.status_code == 404
-    wrong_type = await client.post("/api/scheduler/trigger", json={"id": ["x"]}, headers=admin.headers)
-    assert wrong_type.status_code == 400
-    queue = await client.get(
-        f"/api/scheduler/queue-jobs/{uuid.uuid4()}", params={"queue": "bogus"}, headers=admin.headers
-    )
-    assert queue.status_code == 400 and queue.json() == {"error": "Invalid queue name"}
+async def test_missing_id_and_bad_queue_name_are_400(
+    client: httpx.AsyncClient, admin: Account, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    async with nothing_written(sessionmaker, admin.tenant_id):
+        delete = await client.request("DELETE", "/api/scheduler/jobs", headers=admin.headers)
+        assert delete.status_code == 400 and delete.json() == {"error": "Schedule id is required"}
+        number = await client.request("DELETE", "/api/scheduler/jobs", json={"id": 42}, headers=admin.headers)
+        assert number.status_code == 404
+        wrong_type = await client.post("/api/scheduler/trigger", json={"id": ["x"]}, headers=admin.headers)
+        assert wrong_type.status_code == 400
+        queue = await client.get(
+            f"/api/scheduler/queue-jobs/{uuid.uuid4()}", params={"queue": "bogus"}, headers=admin.headers
+        )
+        assert queue.status_code == 400 and queue.json() == {"error": "Invalid queue name"}
 
 
 async def test_scope_comes_from_the_caller(client: httpx.AsyncClient, admin: Account) -> None:
@@ -121,11 +130,13 @@ async def test_scope_comes_from_the_caller(client: httpx.AsyncClient, admin: Acc
 
 
 async def test_system_jobs_are_for_super_admins(
-    client: httpx.AsyncClient, admin: Account, make_account: MakeAccount
+    client: httpx.AsyncClient, admin: Account, make_account: MakeAccount, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
+    system_jobs = await count_rows(sessionmaker, ScheduledJobRow, ScheduledJobRow.scope_type == "system")
     refused = await client.post("/api/scheduler/jobs", json=job_body(scopeType="system"), headers=admin.headers)
     assert refused.status_code == 403
     assert refused.json() == {"error": "System-scoped schedules require superadmin privileges"}
+    assert await count_rows(sessionmaker, ScheduledJobRow, ScheduledJobRow.scope_type == "system") == system_jobs
     root = await make_account("superadmin", "admin", tenant_id=admin.tenant_id)
     system_job = await create_job(client, root, scopeType="system")
     job = await get_job(client, root, system_job)
@@ -137,10 +148,12 @@ async def test_system_jobs_are_for_super_admins(
     assert (
         await client.post("/api/scheduler/trigger", json={"id": system_job}, headers=admin.headers)
     ).status_code == 404
+    assert await get_job(client, root, system_job) == job  # neither renamed nor run
+    assert (await client.get(f"/api/scheduler/jobs/{system_job}/executions", headers=root.headers)).json()["total"] == 0
 
 
 async def test_tenants_never_see_each_others_jobs_or_runs(
-    client: httpx.AsyncClient, admin: Account, make_account: MakeAccount
+    client: httpx.AsyncClient, admin: Account, make_account: MakeAccount, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     job_id = await create_job(client, admin, isEnabled=False)
     run_id = (await trigger(client, admin, job_id))["runId"]
@@ -148,13 +161,14 @@ async def test_tenants_never_see_each_others_jobs_or_runs(
     other = await make_account("admin")
     listed = await client.get("/api/scheduler/jobs", headers=other.headers)
     assert listed.json()["total"] == 0
-    answers = [
-        await client.put("/api/scheduler/jobs", json={"id": job_id, "name": "x"}, headers=other.headers),
-        await client.request("DELETE", "/api/scheduler/jobs", json={"id": job_id}, headers=other.headers),
-        await client.post("/api/scheduler/trigger", json={"id": job_id}, headers=other.headers),
-        await client.get(f"/api/scheduler/jobs/{job_id}/executions", headers=other.headers),
-        await client.get(f"/api/scheduler/queue-jobs/{run_id}", headers=other.headers),
-    ]
-    assert [a.status_code for a in answers] == [404] * 5
+    async with nothing_written(sessionmaker, admin.tenant_id):
+        answers = [
+            await client.put("/api/scheduler/jobs", json={"id": job_id, "name": "x"}, headers=other.headers),
+            await client.request("DELETE", "/api/scheduler/jobs", json={"id": job_id}, headers=other.headers),
+            await client.post("/api/scheduler/trigger", json={"id": job_id}, headers=other.headers),
+            await client.get(f"/api/scheduler/jobs/{job_id}/executions", headers=other.headers),
+            await client.get(f"/api/scheduler/queue-jobs/{run_id}", headers=other.headers),
+        ]
+        assert [a.status_code for a in answers] == [404] * 5
     job = await get_job(client, admin, job_id)
     assert job is not None and job["name"] != "x"

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.conftest import Account, MakeAccount
 from tests.consumers.conftest import sign_up
+from tests.helpers import nothing_written
 from tests.wallet.conftest import Wallets, adjust, wallets_of
 
 
@@ -27,17 +29,22 @@ async def test_a_consumer_sees_only_its_own_wallets_and_transactions(
 
 
 async def test_another_tenant_sees_none_of_the_wallets(
-    client: httpx.AsyncClient, admin: Account, wallets: Wallets, make_account: MakeAccount
+    client: httpx.AsyncClient,
+    admin: Account,
+    wallets: Wallets,
+    make_account: MakeAccount,
+    sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     stranger = await make_account("admin")
     listed = await client.get("/api/wallet/admin/wallets", params={"id": wallets.standard}, headers=stranger.headers)
     assert listed.json() == {"wallets": [], "total": 0}
     peek = await client.get(f"/api/wallet/admin/wallets/{wallets.standard}/transactions", headers=stranger.headers)
     assert peek.status_code == 404
-    create = await client.post(
-        "/api/wallet/admin/wallets", json={"userId": wallets.consumer.user_id}, headers=stranger.headers
-    )
-    assert create.status_code == 404
+    async with nothing_written(sessionmaker, admin.tenant_id), nothing_written(sessionmaker, stranger.tenant_id):
+        create = await client.post(
+            "/api/wallet/admin/wallets", json={"userId": wallets.consumer.user_id}, headers=stranger.headers
+        )
+        assert create.status_code == 404
 
 
 async def test_admin_lists_searches_and_creates_wallets_idempotently(

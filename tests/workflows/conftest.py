@@ -90,6 +90,11 @@ class WorkflowApi:
         assert response.status_code == 200, response.text
         return dict(response.json()["data"])
 
+    async def position(self, instance_id: str) -> tuple[Any, ...]:
+        """Where an instance stands (status, step, context): what a refused command must not move."""
+        instance = await self.instance(instance_id)
+        return instance["status"], instance["currentStepId"], instance["previousStepId"], instance["context"]
+
     async def wait_for(
         self,
         instance_id: str,

@@ -6,6 +6,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tests.helpers import nothing_written
 from tests.workflows.conftest import WorkflowApi, chain, flow, fn, step, tr
 
 DEFS = "/api/workflows/definitions"
@@ -31,7 +34,9 @@ def marked(workflow_id: str, marker: str) -> dict[str, Any]:
     return flow(workflow_id, [], [tr("start", "end", activities=[fn("marker", "echo", {"v": marker})])])
 
 
-async def test_definition_crud_round_trips_in_contract_shapes(wf: WorkflowApi) -> None:
+async def test_definition_crud_round_trips_in_contract_shapes(
+    wf: WorkflowApi, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
     document = chain("crud-flow", step("work", "AUTOMATED"), description="Does work", metadata={"tags": ["a"]})
     created = await wf.create(document)
     assert created["id"] and created["version"] == 1 and created["enabled"] is True
@@ -60,9 +65,10 @@ async def test_definition_crud_round_trips_in_contract_shapes(wf: WorkflowApi) -
     assert updated.json()["data"]["enabled"] is False
     assert len(updated.json()["data"]["definition"]["steps"]) == 4
 
-    unknown_key = await wf.put(f"{DEFS}/{created['id']}", {"bogus": 1})
-    assert unknown_key.status_code == 400
-    assert unknown_key.json()["error"] == "Validation failed"
+    async with nothing_written(sessionmaker, wf.account.tenant_id):
+        unknown_key = await wf.put(f"{DEFS}/{created['id']}", {"bogus": 1})
+        assert unknown_key.status_code == 400
+        assert unknown_key.json()["error"] == "Validation failed"
 
     deleted = await wf.delete(f"{DEFS}/{created['id']}")
     assert deleted.status_code == 200
@@ -73,9 +79,12 @@ async def test_definition_crud_round_trips_in_contract_shapes(wf: WorkflowApi) -
     assert (await wf.get(f"{DEFS}/not-a-uuid")).status_code == 404
 
 
-async def test_duplicate_workflow_id_and_version_is_409_with_the_contract_message(wf: WorkflowApi) -> None:
+async def test_duplicate_workflow_id_and_version_is_409_with_the_contract_message(
+    wf: WorkflowApi, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
     created = await wf.create(chain("dup-flow"))
-    again = await wf.post(DEFS, {**chain(created["workflowId"]), "version": 1})
+    async with nothing_written(sessionmaker, wf.account.tenant_id):
+        again = await wf.post(DEFS, {**chain(created["workflowId"]), "version": 1})
     assert again.status_code == 409
     assert again.json() == {
         "error": f'Workflow definition with ID "{created["workflowId"]}" and version 1 already exists'
@@ -104,9 +113,12 @@ async def test_versions_coexist_and_start_without_version_takes_the_highest_enab
     assert disabled.status_code == 400
     missing = await wf.post("/api/workflows/instances", {"workflowId": f"nope-{uuid.uuid4().hex[:6]}"})
     assert missing.status_code == 404
+    assert (await wf.get("/api/workflows/instances")).json()["pagination"]["total"] == 2  # neither refusal started one
 
 
-async def test_invalid_definition_lists_every_problem(wf: WorkflowApi) -> None:
+async def test_invalid_definition_lists_every_problem(
+    wf: WorkflowApi, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
     document = flow(
         f"bad-{uuid.uuid4().hex[:6]}",
         [
@@ -118,27 +130,28 @@ async def test_invalid_definition_lists_every_problem(wf: WorkflowApi) -> None:
         ],
         [tr("start", "timer"), tr("timer", "nowhere"), tr("timer", "end", "t-end")],
     )
-    response = await wf.post(DEFS, document)
-    assert response.status_code == 400
-    body = response.json()
-    assert body["error"] == "Validation failed"
-    details = body["details"]
-    assert len(details) >= 4, details
-    for detail in details:
-        assert set(detail) >= {"code", "message", "path"}, detail
-        assert detail["path"].startswith("definition"), detail
-    text = " ".join(d["message"] + " " + d["code"] for d in details).lower()
-    assert "start" in text  # two STARTs
-    assert "nowhere" in text  # unknown step reference
-    assert "duplicate" in text or "unique" in text  # step id used twice
-    assert "duration" in text  # bad timer duration
+    async with nothing_written(sessionmaker, wf.account.tenant_id):
+        response = await wf.post(DEFS, document)
+        assert response.status_code == 400
+        body = response.json()
+        assert body["error"] == "Validation failed"
+        details = body["details"]
+        assert len(details) >= 4, details
+        for detail in details:
+            assert set(detail) >= {"code", "message", "path"}, detail
+            assert detail["path"].startswith("definition"), detail
+        text = " ".join(d["message"] + " " + d["code"] for d in details).lower()
+        assert "start" in text  # two STARTs
+        assert "nowhere" in text  # unknown step reference
+        assert "duplicate" in text or "unique" in text  # step id used twice
+        assert "duration" in text  # bad timer duration
 
-    too_small = await wf.post(
-        DEFS, {"workflowId": "x-y", "workflowName": "x", "definition": {"steps": [], "transitions": []}}
-    )
-    assert too_small.status_code == 400
-    paths = {d["path"] for d in too_small.json()["details"]}
-    assert "definition.steps" in paths and "definition.transitions" in paths
+        too_small = await wf.post(
+            DEFS, {"workflowId": "x-y", "workflowName": "x", "definition": {"steps": [], "transitions": []}}
+        )
+        assert too_small.status_code == 400
+        paths = {d["path"] for d in too_small.json()["details"]}
+        assert "definition.steps" in paths and "definition.transitions" in paths
 
 
 async def test_definition_schema_is_a_json_schema(wf: WorkflowApi) -> None:
@@ -151,14 +164,17 @@ async def test_definition_schema_is_a_json_schema(wf: WorkflowApi) -> None:
     assert set(schema["required"]) >= {"steps", "transitions"}
 
 
-async def test_delete_is_refused_while_an_instance_is_running(wf: WorkflowApi) -> None:
+async def test_delete_is_refused_while_an_instance_is_running(
+    wf: WorkflowApi, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
     document = chain("guarded", step("wait", "WAIT_FOR_SIGNAL", signalConfig={"signalName": "go"}))
     created = await wf.create(document)
     instance = await wf.start(created["workflowId"])
     await wf.wait_status(instance["id"], "PAUSED")
-    refused = await wf.delete(f"{DEFS}/{created['id']}")
-    assert refused.status_code == 409
-    assert refused.json() == {"error": "Cannot delete workflow definition with 1 active instance(s)"}
+    async with nothing_written(sessionmaker, wf.account.tenant_id):
+        refused = await wf.delete(f"{DEFS}/{created['id']}")
+        assert refused.status_code == 409
+        assert refused.json() == {"error": "Cannot delete workflow definition with 1 active instance(s)"}
     assert (await wf.signal(instance["id"], "go")).status_code == 200
     await wf.wait_status(instance["id"], "COMPLETED")
     assert (await wf.delete(f"{DEFS}/{created['id']}")).status_code == 200
@@ -222,6 +238,7 @@ async def test_running_instance_keeps_the_path_it_started_with(wf: WorkflowApi) 
     # Disabling the definition does not stop an instance that already started.
     assert (await wf.put(f"{DEFS}/{created['id']}", {"enabled": False})).status_code == 200
     assert (await wf.post("/api/workflows/instances", {"workflowId": created["workflowId"]})).status_code == 404
+    assert (await wf.get("/api/workflows/instances")).json()["pagination"]["total"] == 2  # none started
     assert (await wf.signal(fresh["id"], "go")).status_code == 200
     await wf.wait_status(fresh["id"], "COMPLETED")
     entered = [e["eventData"]["stepId"] for e in await wf.events(fresh["id"]) if e["eventType"] == "STEP_ENTERED"]

@@ -11,6 +11,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.conftest import MakeAccount
+from tests.helpers import nothing_written
 from tests.workflows.conftest import SLEEP_OUTCOMES, WorkflowApi, chain, flow, fn, side_effects, step, tr
 
 INSTANCES = "/api/workflows/instances"
@@ -129,12 +130,15 @@ async def test_cancel_an_instance_waiting_for_activities(wf: WorkflowApi) -> Non
     assert "ACTIVITY_COMPLETED" not in types and "WORKFLOW_COMPLETED" not in types
 
 
-async def test_cancel_a_completed_instance_is_400(wf: WorkflowApi) -> None:
+async def test_cancel_a_completed_instance_is_400(
+    wf: WorkflowApi, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
     _, instance = await wf.run(chain("cancel-done"))
     await wf.wait_status(instance["id"], "COMPLETED")
-    response = await wf.post(f"{INSTANCES}/{instance['id']}/cancel")
-    assert response.status_code == 400
-    assert "COMPLETED" in response.json()["error"]
+    async with nothing_written(sessionmaker, wf.account.tenant_id):
+        response = await wf.post(f"{INSTANCES}/{instance['id']}/cancel")
+        assert response.status_code == 400
+        assert "COMPLETED" in response.json()["error"]
 
 
 # ---------------------------------------------------------------- retry
@@ -174,12 +178,17 @@ async def test_retry_of_a_step_that_fails_again_counts_the_attempt(wf: WorkflowA
     assert types.count("STEP_FAILED") == 2 and types.count("WORKFLOW_FAILED") == 2
 
 
-async def test_retry_of_a_waiting_instance_is_400(wf: WorkflowApi) -> None:
+async def test_retry_of_a_waiting_instance_is_400(
+    wf: WorkflowApi, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
     _, instance = await wf.run(chain("retry-paused", step("wait", "WAIT_FOR_SIGNAL")))
     await wf.wait_status(instance["id"], "PAUSED")
-    response = await wf.post(f"{INSTANCES}/{instance['id']}/retry")
-    assert response.status_code == 400
-    assert response.json()["error"] == "Cannot retry workflow in PAUSED status. Only FAILED workflows can be retried."
+    async with nothing_written(sessionmaker, wf.account.tenant_id):
+        response = await wf.post(f"{INSTANCES}/{instance['id']}/retry")
+        assert response.status_code == 400
+        assert (
+            response.json()["error"] == "Cannot retry workflow in PAUSED status. Only FAILED workflows can be retried."
+        )
 
 
 # ---------------------------------------------------------------- side effects

@@ -49,9 +49,11 @@ async def test_a_failing_required_pre_condition_blocks_the_transition_with_trans
     assert rejected["eventData"]["failedRulesDetail"][0]["error"] == "Amount must be at least 100"
 
     # Advancing by hand is refused with the rule's message, and nothing moves.
+    before = await wf.position(instance["id"])
     response = await wf.post(f"/api/workflows/instances/{instance['id']}/advance", {})
     assert response.status_code == 400
     assert "Amount must be at least 100" in response.json()["reason"]
+    assert await wf.position(instance["id"]) == before
 
     # With enough in the context the same transition fires.
     response = await wf.post(f"/api/workflows/instances/{instance['id']}/advance", {"contextUpdates": {"amount": 150}})

@@ -7,7 +7,10 @@ import asyncio
 import uuid
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from tests.conftest import MakeAccount
+from tests.helpers import nothing_written
 from tests.workflows.conftest import WorkflowApi, chain, flow, fn, step, tr
 
 INSTANCES = "/api/workflows/instances"
@@ -466,12 +469,16 @@ async def test_the_same_task_completed_twice_at_once_is_completed_once(wf: Workf
     assert (await wf.event_types(instance["id"])).count("USER_TASK_COMPLETED") == 1
 
 
-async def test_task_form_required_fields_are_enforced(wf: WorkflowApi) -> None:
+async def test_task_form_required_fields_are_enforced(
+    wf: WorkflowApi, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
     schema = {"type": "object", "properties": {"approved": {"type": "boolean"}}, "required": ["approved"]}
     _, instance = await wf.run(chain("task-form", review_task(formSchema=schema)))
     [task] = await wf.wait_task(instance["id"])
     assert task["formSchema"] == schema
-    missing = await wf.post(f"{TASKS}/{task['id']}/complete", {"formData": {"comment": "hm"}})
+    await wf.wait_status(instance["id"], "PAUSED")
+    async with nothing_written(sessionmaker, wf.account.tenant_id):
+        missing = await wf.post(f"{TASKS}/{task['id']}/complete", {"formData": {"comment": "hm"}})
     assert missing.status_code == 400
     assert missing.json() == {
         "error": "Form validation failed",

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from engine.db.models import Role
 from tests.conftest import Account, MakeAccount
+from tests.helpers import nothing_written
 from tests.workflows.conftest import WorkflowApi, chain, step
 
 TASKS = "/api/workflows/tasks"
@@ -57,17 +58,22 @@ async def status_of(api: WorkflowApi, task_id: str) -> str:
     return str((await api.get(f"{TASKS}/{task_id}")).json()["data"]["status"])
 
 
-async def test_role_queue_task_permission_matrix(team: Team) -> None:
+async def test_role_queue_task_permission_matrix(team: Team, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
     instance, task = await open_task(team)
     claim, complete = f"{TASKS}/{task['id']}/claim", f"{TASKS}/{task['id']}/complete"
+    await team.manager.wait_status(instance["id"], "PAUSED")
 
-    assert (await team.foreign.post(claim)).status_code == 404
-    assert (await team.foreign.post(complete, {"formData": {}})).status_code == 404
-    refused = await team.other.post(claim)
-    assert refused.status_code == 403 and refused.json() == {"error": "You are not in this task's role queue"}
-    assert (await team.other.post(complete, {"formData": {}})).status_code == 403
-    unclaimed = await team.member.post(complete, {"formData": {}})
-    assert unclaimed.status_code == 403 and unclaimed.json()["error"] == "Claim the task before completing it"
+    async with (
+        nothing_written(sessionmaker, team.manager.account.tenant_id),
+        nothing_written(sessionmaker, team.foreign.account.tenant_id),
+    ):
+        assert (await team.foreign.post(claim)).status_code == 404
+        assert (await team.foreign.post(complete, {"formData": {}})).status_code == 404
+        refused = await team.other.post(claim)
+        assert refused.status_code == 403 and refused.json() == {"error": "You are not in this task's role queue"}
+        assert (await team.other.post(complete, {"formData": {}})).status_code == 403
+        unclaimed = await team.member.post(complete, {"formData": {}})
+        assert unclaimed.status_code == 403 and unclaimed.json()["error"] == "Claim the task before completing it"
     assert await status_of(team.manager, task["id"]) == "PENDING"  # nothing changed
 
     claimed = await team.member.post(claim)
@@ -78,11 +84,13 @@ async def test_role_queue_task_permission_matrix(team: Team) -> None:
     assert (await team.manager.wait_status(instance["id"], "COMPLETED"))["context"]["ok"] == 1
 
 
-async def test_direct_assignee_and_manager(team: Team) -> None:
+async def test_direct_assignee_and_manager(team: Team, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
     other_id = str(team.other.account.user_id)
-    _, task = await open_task(team, step("review", "USER_TASK", userTaskConfig={"assignedTo": other_id}))
-    assert (await team.member.post(f"{TASKS}/{task['id']}/claim")).status_code == 403
-    assert (await team.member.post(f"{TASKS}/{task['id']}/complete", {"formData": {}})).status_code == 403
+    first, task = await open_task(team, step("review", "USER_TASK", userTaskConfig={"assignedTo": other_id}))
+    await team.manager.wait_status(first["id"], "PAUSED")
+    async with nothing_written(sessionmaker, team.manager.account.tenant_id):
+        assert (await team.member.post(f"{TASKS}/{task['id']}/claim")).status_code == 403
+        assert (await team.member.post(f"{TASKS}/{task['id']}/complete", {"formData": {}})).status_code == 403
     # The assignee completes without claiming.
     assert (await team.other.post(f"{TASKS}/{task['id']}/complete", {"formData": {}})).status_code == 200
 
@@ -226,7 +234,7 @@ async def test_bad_form_lists_every_field_and_changes_nothing(team: Team) -> Non
     assert (await team.manager.wait_status(instance["id"], "COMPLETED"))["context"]["decision"] == "approve"
 
 
-async def test_reference_fields_form_is_validated(team: Team) -> None:
+async def test_reference_fields_form_is_validated(team: Team, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
     fields = {
         "fields": [
             {"name": "approved", "type": "checkbox", "required": True},
@@ -234,12 +242,14 @@ async def test_reference_fields_form_is_validated(team: Team) -> None:
             {"name": "note", "type": "text", "validation": {"maxLength": 3}},
         ]
     }
-    _, task = await open_task(team, queue_task(formSchema=fields))
+    instance, task = await open_task(team, queue_task(formSchema=fields))
     path = f"{TASKS}/{task['id']}"
+    await team.manager.wait_status(instance["id"], "PAUSED")
     await team.member.post(f"{path}/claim")
-    refused = await team.member.post(f"{path}/complete", {"formData": {"level": "mid", "note": "too long"}})
-    assert refused.status_code == 400
-    assert [d["path"] for d in refused.json()["details"]] == ["approved", "level", "note"]
+    async with nothing_written(sessionmaker, team.manager.account.tenant_id):
+        refused = await team.member.post(f"{path}/complete", {"formData": {"level": "mid", "note": "too long"}})
+        assert refused.status_code == 400
+        assert [d["path"] for d in refused.json()["details"]] == ["approved", "level", "note"]
     ok = await team.member.post(f"{path}/complete", {"formData": {"approved": True, "level": "low"}})
     assert ok.status_code == 200, ok.text
 

@@ -15,6 +15,7 @@ from temporalio.client import Client
 
 from engine.settings import Settings
 from tests.conftest import Account, MakeAccount
+from tests.helpers import nothing_written
 from tests.workflows.conftest import WorkflowApi, chain, step
 from workers.registry import build_worker
 
@@ -30,7 +31,9 @@ def sla_task(sla: str | None = None, rules: list[dict[str, Any]] | None = None, 
     return step("review", "USER_TASK", userTaskConfig=user_task)
 
 
-async def test_bad_sla_and_escalation_rules_are_refused_at_save_with_their_path(wf: WorkflowApi) -> None:
+async def test_bad_sla_and_escalation_rules_are_refused_at_save_with_their_path(
+    wf: WorkflowApi, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
     cases = [
         (sla_task("PT30X"), "definition.steps[1].userTaskConfig.slaDuration"),
         (sla_task("PT1H", [{"trigger": "no_progress", "action": "escalate"}]),
@@ -44,11 +47,12 @@ async def test_bad_sla_and_escalation_rules_are_refused_at_save_with_their_path(
         (sla_task(formSchema={"type": "object", "properties": {"a": {"type": "strng"}}}),
          "definition.steps[1].userTaskConfig.formSchema"),
     ]  # fmt: skip
-    for user_task, path in cases:
-        document = chain(f"bad-sla-{uuid.uuid4().hex[:6]}", user_task)
-        response = await wf.post("/api/workflows/definitions", document)
-        assert response.status_code == 400, response.text
-        assert path in [d["path"] for d in response.json()["details"]], response.json()
+    async with nothing_written(sessionmaker, wf.account.tenant_id):
+        for user_task, path in cases:
+            document = chain(f"bad-sla-{uuid.uuid4().hex[:6]}", user_task)
+            response = await wf.post("/api/workflows/definitions", document)
+            assert response.status_code == 400, response.text
+            assert path in [d["path"] for d in response.json()["details"]], response.json()
 
 
 async def test_full_iso_durations_set_the_due_date(wf: WorkflowApi) -> None:

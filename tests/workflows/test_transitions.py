@@ -63,6 +63,7 @@ async def test_manual_transitions_fire_only_through_advance(wf: WorkflowApi) -> 
     nowhere = await wf.post(path, {"toStepId": "nowhere"})
     assert nowhere.status_code == 400
     assert nowhere.json()["error"] == "No valid transition to step 'nowhere'"
+    assert await wf.position(instance["id"]) == ("RUNNING", "start", None, {"a": 1})  # refused: not moved
 
     moved = await wf.post(path, {"toStepId": "mid", "contextUpdates": {"b": 2}})
     assert moved.status_code == 200, moved.text
@@ -87,9 +88,11 @@ async def test_manual_transitions_fire_only_through_advance(wf: WorkflowApi) -> 
     done = await wf.wait_status(instance["id"], "COMPLETED")
     assert done["context"] == {"a": 1, "b": 2}
 
+    before = await wf.position(instance["id"])
     again = await wf.post(path, {})
     assert again.status_code == 400
     assert again.json()["error"] == "Workflow already completed"
+    assert await wf.position(instance["id"]) == before
 
 
 async def test_advance_leaves_a_waiting_step(wf: WorkflowApi) -> None:
@@ -120,10 +123,12 @@ async def test_pre_condition_on_an_unknown_rule_blocks_the_transition(wf: Workfl
     current = await wf.instance(instance["id"])
     assert current["status"] == "RUNNING" and current["currentStepId"] == "start"
 
+    before = await wf.position(instance["id"])
     forced = await wf.post(f"/api/workflows/instances/{instance['id']}/advance", {})
     assert forced.status_code == 400
     assert forced.json()["error"] == "Transition failed"
     assert "no-such-rule" in forced.json()["reason"]
+    assert await wf.position(instance["id"]) == before
 
 
 async def test_activity_failure_fails_the_transition_unless_told_to_continue(wf: WorkflowApi) -> None:
