@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import Field
 
-from api.common import Camel, page_params, required_id
+from api.common import page_params, required_id
 from api.deps import Session, features_doc, require
-from api.schemas.api_keys import ApiKey, CreatedApiKey
+from api.schemas.api_keys import ApiKey, CreatedApiKey, KeyCreate, RoleRef
 from api.schemas.common import PositionedPage, Success
 from engine.auth import api_keys
 from engine.auth.schemas import Principal
@@ -32,17 +29,10 @@ async def list_keys(
     page: int = 1,
     page_size: Annotated[int, Query(alias="pageSize")] = 50,
     search: str | None = None,
-) -> dict[str, Any]:
-    return await api_keys.list_keys(session, principal, page_params(page, page_size), search)
-
-
-class KeyCreate(Camel):
-    name: str
-    description: str | None = None
-    tenant_id: uuid.UUID | None = Field(default=None, alias="tenantId")
-    organization_id: uuid.UUID | None = Field(default=None, alias="organizationId")
-    roles: list[str] = Field(default_factory=list)
-    expires_at: datetime | None = Field(default=None, alias="expiresAt")
+) -> PositionedPage[ApiKey]:
+    params = page_params(page, page_size)
+    entries, total = await api_keys.list_keys(session, principal, params, search)
+    return PositionedPage[ApiKey].of([ApiKey.of(e) for e in entries], total, params)
 
 
 @router.post(
@@ -72,7 +62,7 @@ async def create_key(
         keyPrefix=key.key_prefix,
         tenantId=str(key.tenant_id),
         organizationId=str(key.organization_id) if key.organization_id else None,
-        roles=await api_keys.role_refs(session, key.role_ids),
+        roles=[RoleRef.of(r) for r in await api_keys.role_refs(session, key.role_ids)],
         expiresAt=iso_or_none(key.expires_at),
         secret=secret,
     )

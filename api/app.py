@@ -38,9 +38,11 @@ from api.guard import InputGuard
 from api.metrics import Metrics
 from api.stream import INBOX_PAGE
 from engine import observability
+from engine.db.notify import Listener
 from engine.db.session import create_engine, create_sessionmaker
 from engine.invalidation import Caches
 from engine.settings import Settings, get_settings
+from engine.workflows.settlement import Settlement
 
 ROUTERS = (
     health.router,
@@ -97,13 +99,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise RuntimeError("DATABASE_URL is not set")
         engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
         caches = Caches(ttl=settings.auth_cache_ttl_seconds)
-        app.state.resources = Resources(settings=settings, sessionmaker=create_sessionmaker(engine), caches=caches)
-        caches.start(engine)
+        settlement = Settlement(timeout_s=settings.workflow_start_settle_ms / 1000)
+        app.state.resources = Resources(
+            settings=settings, sessionmaker=create_sessionmaker(engine), caches=caches, settlement=settlement
+        )
+        listener = Listener()
+        caches.start(engine, listener)
+        settlement.attach(listener)
+        listener.start(engine)
         try:
             yield
         finally:
             await live_stream.close_hub(app)
-            await caches.stop()
+            await listener.stop()
             await engine.dispose()
 
     app = FastAPI(

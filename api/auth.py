@@ -9,19 +9,21 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
-from pydantic import Field, ValidationError
+from pydantic import ValidationError
 
-from api.common import Camel
 from api.deps import CurrentPrincipal, Res, Session
 from api.forms import read_fields
 from api.schemas.auth import (
     AccessToken,
     Failure,
     Locale,
+    LocaleBody,
     LocaleSet,
     LoginResult,
     Profile,
+    ProfileBody,
     ProfileUpdated,
+    RefreshBody,
     ResetConfirmed,
 )
 from api.schemas.common import Ok
@@ -135,10 +137,6 @@ async def login(request: Request, response: Response, session: Session, res: Res
     )
 
 
-class RefreshBody(Camel):
-    refresh_token: str | None = Field(default=None, alias="refreshToken")
-
-
 REFRESH_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "Missing refresh token", "model": Failure},
     401: {"description": "Invalid or expired refresh token", "model": Failure},
@@ -245,13 +243,6 @@ async def get_profile(principal: CurrentPrincipal, session: Session) -> Profile:
     )
 
 
-class ProfileBody(Camel):
-    email: str | None = None
-    name: str | None = None
-    password: str | None = None
-    current_password: str | None = Field(default=None, alias="currentPassword")
-
-
 @router.put("/auth/profile", summary="Update the signed-in user's profile", response_model=ProfileUpdated)
 async def put_profile(principal: CurrentPrincipal, session: Session, body: ProfileBody) -> ProfileUpdated:
     """Changing the password or the e-mail requires `currentPassword`."""
@@ -318,10 +309,6 @@ async def reset_confirm(request: Request, session: Session, res: Res) -> ResetCo
 @router.get("/auth/locale", summary="Current UI locale", response_model=Locale)
 async def get_locale(request: Request) -> Locale:
     return Locale(locale=request.cookies.get("locale", "en"))
-
-
-class LocaleBody(Camel):
-    locale: str = Field(default="en", pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
 
 
 @router.post("/auth/locale", status_code=201, summary="Set the UI locale", response_model=LocaleSet)

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Header, Query
 from pydantic import BaseModel
@@ -29,6 +30,8 @@ from api.schemas.business_rules import (
 from api.schemas.common import Created, Ok, Page
 from engine.auth.schemas import Principal
 from engine.db.session import after_commit
+from engine.errors import BadRequest
+from engine.pagination import PageParams, page_body
 from engine.rules import service
 from engine.rules.actions import Effects
 from engine.rules.schemas import (
@@ -40,6 +43,7 @@ from engine.rules.schemas import (
     RuleSetCreate,
     RuleSetUpdate,
     RuleUpdate,
+    parse_body,
 )
 
 router = APIRouter(tags=["Business Rules"])
@@ -51,6 +55,30 @@ ManageSets = Annotated[Principal, Depends(require("business_rules.manage_sets"))
 Execute = Annotated[Principal, Depends(require("business_rules.execute"))]
 ViewLogs = Annotated[Principal, Depends(require("business_rules.view_logs"))]
 Body = Annotated[dict[str, Any], Depends(json_object)]
+M = TypeVar("M", bound=BaseModel)
+
+
+def parsed(model: type[M], *, id_required: str | None = None) -> Callable[[dict[str, Any]], Awaitable[M]]:
+    """A dependency giving the JSON body as `model`. Validation happens here rather than by
+    FastAPI so that errors keep the reference's `Validation failed: <path>: <message>` wording
+    (engine.rules.schemas.parse_body); `id_required` is the 400 when the body has no `id`."""
+
+    async def dependency(body: Body) -> M:
+        if id_required and not body.get("id"):
+            raise BadRequest(id_required)
+        return parse_body(model, body)
+
+    return dependency
+
+
+T = TypeVar("T")
+
+
+def rules_page(items: list[T], total: int, params: PageParams) -> Page[T]:
+    """The business-rules lists: `{items, total, totalPages}`, an empty list still has one page."""
+    return Page[T].model_validate(page_body(items, total, params, with_page=False, min_pages=1))
+
+
 LockHeader = Annotated[
     str | None,
     Header(
@@ -132,15 +160,17 @@ async def list_rules(
     rule_category: Annotated[str | None, Query(alias="ruleCategory")] = None,
     sort_field: Annotated[str | None, Query(alias="sortField")] = None,
     sort_dir: Annotated[str | None, Query(alias="sortDir")] = None,
-) -> dict[str, Any]:
+) -> Page[RuleSummary]:
     """`search` matches ruleName, `ruleId` matches the key (both case-insensitive substrings).
     Sorted by `sortField` (ruleId, ruleName, ruleType, entityType, priority, createdAt, updatedAt;
     default priority) in `sortDir` (default desc), then ruleId. `pageSize` ≤ 100."""
-    return await service.list_rules(
-        session, principal, service.page_params(page, page_size), rule_uuid=id, search=search, rule_id=rule_id,
-        rule_type=rule_type, entity_type=entity_type, event_type=event_type, enabled=enabled,
-        rule_category=rule_category, sort_field=sort_field, sort_dir=sort_dir,
+    params = service.page_params(page, page_size)
+    rows, total = await service.list_rules(
+        session, principal, params, rule_uuid=id, search=search, rule_id=rule_id, rule_type=rule_type,
+        entity_type=entity_type, event_type=event_type, enabled=enabled, rule_category=rule_category,
+        sort_field=sort_field, sort_dir=sort_dir,
     )  # fmt: skip
+    return rules_page([RuleSummary.model_validate(row) for row in rows], total, params)
 
 
 @router.post(
@@ -151,12 +181,14 @@ async def list_rules(
     openapi_extra=doc("business_rules.manage", RuleCreate),
     responses={400: {"description": "Validation failed"}, 409: {"description": "ruleId already used in the tenant"}},
 )
-async def create_rule(principal: Manage, session: Session, body: Body) -> dict[str, Any]:
+async def create_rule(
+    principal: Manage, session: Session, body: Annotated[RuleCreate, Depends(parsed(RuleCreate))]
+) -> Created:
     """`conditionExpression` is JsonLogic or a reference condition tree (translated to JsonLogic
     on save; `conditionDialect` records which). Tenant, organization and author come from the
     caller."""
     row = await service.create_rule(session, principal, body)
-    return {"id": str(row.id)}
+    return Created(id=str(row.id))
 
 
 @router.put(
@@ -168,10 +200,15 @@ async def create_rule(principal: Manage, session: Session, body: Body) -> dict[s
         {400: {"description": "Rule id is required / validation"}, 404: {"description": "Rule not found"}}
     ),
 )
-async def update_rule(principal: Manage, session: Session, body: Body, lock: LockHeader = None) -> dict[str, Any]:
+async def update_rule(
+    principal: Manage,
+    session: Session,
+    body: Annotated[RuleUpdate, Depends(parsed(RuleUpdate, id_required="Rule id is required"))],
+    lock: LockHeader = None,
+) -> Ok:
     """Partial update: only the fields sent change."""
     await service.update_rule(session, principal, body, lock)
-    return {"ok": True}
+    return Ok(ok=True)
 
 
 @router.delete(
@@ -181,12 +218,10 @@ async def update_rule(principal: Manage, session: Session, body: Body, lock: Loc
     openapi_extra=doc("business_rules.manage"),
     responses=with_lock({400: {"description": "Invalid identifier"}, 404: {"description": "Rule not found"}}),
 )
-async def delete_rule(
-    principal: Manage, session: Session, id: str | None = None, lock: LockHeader = None
-) -> dict[str, Any]:
+async def delete_rule(principal: Manage, session: Session, id: str | None = None, lock: LockHeader = None) -> Ok:
     """Soft delete: the rule stops running and its `ruleId` can be reused; logs stay."""
     await service.delete_rule(session, principal, id, lock)
-    return {"ok": True}
+    return Ok(ok=True)
 
 
 @router.get(
@@ -196,8 +231,8 @@ async def delete_rule(
     openapi_extra=doc("business_rules.view"),
     responses={400: {"description": "Invalid rule id"}, 404: {"description": "Rule not found"}},
 )
-async def get_rule(id: str, principal: View, session: Session) -> dict[str, Any]:
-    return service.rule_body(await service.get_rule(session, principal, id))
+async def get_rule(id: str, principal: View, session: Session) -> Rule:
+    return Rule.model_validate(await service.get_rule(session, principal, id))
 
 
 # ---------------------------------------------------------------- execution
@@ -211,7 +246,9 @@ async def get_rule(id: str, principal: View, session: Session) -> dict[str, Any]
     openapi_extra=doc("business_rules.execute", ExecuteRequest),
     responses={400: {"description": "Invalid request payload"}},
 )
-async def execute(principal: Execute, session: Session, res: Res, body: Body) -> dict[str, Any]:
+async def execute(
+    principal: Execute, session: Session, res: Res, body: Annotated[ExecuteRequest, Depends(parsed(ExecuteRequest))]
+) -> dict[str, Any]:
     """Runs the enabled, effective rules for `entityType` (and `eventType`, when given) in
     priority order (desc, then ruleId), at most 100. `allowed` is false when a GUARD fails (unless
     its failure actions ALLOW_TRANSITION) or any rule runs BLOCK_TRANSITION; `output` holds the
@@ -234,7 +271,9 @@ async def execute(principal: Execute, session: Session, res: Res, body: Body) ->
 async def execute_by_id(ruleId: str, principal: Execute, session: Session, res: Res, body: Body) -> dict[str, Any]:
     """200 even when the rule cannot run (`success: false` with `error`: disabled, not yet
     effective, expired, evaluation failed). `entityType`/`eventType` default to the rule's own."""
-    result, effects = await service.execute_by_id(session, principal, ruleId, body)
+    rule_uuid = service.parse_id(ruleId, "Invalid rule ID")
+    request = parse_body(ExecuteByIdRequest, body)
+    result, effects = await service.execute_by_id(session, principal, rule_uuid, request)
     await _after_commit(session, res, effects)
     return result
 
@@ -259,13 +298,15 @@ async def list_sets(
     enabled: bool | None = None,
     sort_field: Annotated[str | None, Query(alias="sortField")] = None,
     sort_dir: Annotated[str | None, Query(alias="sortDir")] = None,
-) -> dict[str, Any]:
+) -> Page[RuleSet]:
     """Sorted by `sortField` (setId, setName, enabled, createdAt, updatedAt; default setId) in
     `sortDir` (default asc)."""
-    return await service.list_sets(
-        session, principal, service.page_params(page, page_size), set_uuid=id, search=search, set_id=set_id,
-        enabled=enabled, sort_field=sort_field, sort_dir=sort_dir,
+    params = service.page_params(page, page_size)
+    rows, total = await service.list_sets(
+        session, principal, params, set_uuid=id, search=search, set_id=set_id, enabled=enabled,
+        sort_field=sort_field, sort_dir=sort_dir,
     )  # fmt: skip
+    return rules_page([RuleSet.model_validate(row) for row in rows], total, params)
 
 
 @router.post(
@@ -276,9 +317,11 @@ async def list_sets(
     openapi_extra=doc("business_rules.manage_sets", RuleSetCreate),
     responses={400: {"description": "Validation failed"}, 409: {"description": "setId already used in the tenant"}},
 )
-async def create_set(principal: ManageSets, session: Session, body: Body) -> dict[str, Any]:
+async def create_set(
+    principal: ManageSets, session: Session, body: Annotated[RuleSetCreate, Depends(parsed(RuleSetCreate))]
+) -> Created:
     row = await service.create_set(session, principal, body)
-    return {"id": str(row.id)}
+    return Created(id=str(row.id))
 
 
 @router.put(
@@ -288,9 +331,14 @@ async def create_set(principal: ManageSets, session: Session, body: Body) -> dic
     openapi_extra=doc("business_rules.manage_sets", RuleSetUpdate),
     responses=with_lock({400: {"description": "Rule set id is required"}, 404: {"description": "Rule set not found"}}),
 )
-async def update_set(principal: ManageSets, session: Session, body: Body, lock: LockHeader = None) -> dict[str, Any]:
+async def update_set(
+    principal: ManageSets,
+    session: Session,
+    body: Annotated[RuleSetUpdate, Depends(parsed(RuleSetUpdate, id_required="Rule set id is required"))],
+    lock: LockHeader = None,
+) -> Ok:
     await service.update_set(session, principal, body, lock)
-    return {"ok": True}
+    return Ok(ok=True)
 
 
 @router.delete(
@@ -300,12 +348,10 @@ async def update_set(principal: ManageSets, session: Session, body: Body, lock: 
     openapi_extra=doc("business_rules.manage_sets"),
     responses=with_lock({400: {"description": "Invalid identifier"}, 404: {"description": "Rule set not found"}}),
 )
-async def delete_set(
-    principal: ManageSets, session: Session, id: str | None = None, lock: LockHeader = None
-) -> dict[str, Any]:
+async def delete_set(principal: ManageSets, session: Session, id: str | None = None, lock: LockHeader = None) -> Ok:
     """Soft delete; members are left untouched."""
     await service.delete_set(session, principal, id, lock)
-    return {"ok": True}
+    return Ok(ok=True)
 
 
 @router.get(
@@ -315,9 +361,10 @@ async def delete_set(
     openapi_extra=doc("business_rules.view"),
     responses={400: {"description": "Invalid rule set id"}, 404: {"description": "Rule set not found"}},
 )
-async def get_set(id: str, principal: View, session: Session) -> dict[str, Any]:
+async def get_set(id: str, principal: View, session: Session) -> RuleSetDetail:
     """`members` ordered by sequence; `ruleId` is the rule's UUID, `ruleKey` its string ruleId."""
-    return await service.get_set(session, principal, id)
+    rule_set = await service.get_set(session, principal, id)
+    return RuleSetDetail.with_members(rule_set, await service.set_members(session, rule_set))
 
 
 @router.post(
@@ -332,9 +379,11 @@ async def get_set(id: str, principal: View, session: Session) -> dict[str, Any]:
         409: {"description": "Rule already in set"},
     },
 )
-async def add_member(id: str, principal: ManageSets, session: Session, body: Body) -> dict[str, Any]:
-    member = await service.add_member(session, principal, id, body)
-    return {"id": str(member.id)}
+async def add_member(id: str, principal: ManageSets, session: Session, body: Body) -> Created:
+    # The set is looked up before the body is validated (an unknown set answers 404 first).
+    rule_set = await service.get_set(session, principal, id)
+    member = await service.add_member(session, principal, rule_set, parse_body(MemberAdd, body))
+    return Created(id=str(member.id))
 
 
 @router.put(
@@ -344,9 +393,11 @@ async def add_member(id: str, principal: ManageSets, session: Session, body: Bod
     openapi_extra=doc("business_rules.manage_sets", MemberUpdate),
     responses={400: {"description": "Invalid payload"}, 404: {"description": "Member not found"}},
 )
-async def update_member(id: str, principal: ManageSets, session: Session, body: Body) -> dict[str, Any]:
+async def update_member(
+    id: str, principal: ManageSets, session: Session, body: Annotated[MemberUpdate, Depends(parsed(MemberUpdate))]
+) -> Ok:
     await service.update_member(session, principal, id, body)
-    return {"ok": True}
+    return Ok(ok=True)
 
 
 @router.delete(
@@ -358,10 +409,10 @@ async def update_member(id: str, principal: ManageSets, session: Session, body: 
 )
 async def remove_member(
     id: str, principal: ManageSets, session: Session, member_id: Annotated[str | None, Query(alias="memberId")] = None
-) -> dict[str, Any]:
+) -> Ok:
     """Hard delete of the membership (the rule stays)."""
     await service.remove_member(session, principal, id, member_id)
-    return {"ok": True}
+    return Ok(ok=True)
 
 
 @router.post(
@@ -378,7 +429,8 @@ async def execute_set(id: str, principal: Execute, session: Session, res: Res, b
     `POST /business_rules/execute` (plus `setId`); `entityType` is optional (each rule's own is
     logged when omitted). A disabled set runs nothing: `allowed: false`, `errors: ["Rule set is
     disabled"]`."""
-    result, effects = await service.execute_set(session, principal, id, body)
+    rule_set = await service.get_set(session, principal, id)
+    result, effects = await service.execute_set(session, principal, rule_set, parse_body(ExecuteByIdRequest, body))
     await _after_commit(session, res, effects)
     return result
 
@@ -407,15 +459,17 @@ async def list_logs(
     executed_at_to: Annotated[datetime | None, Query(alias="executedAtTo")] = None,
     sort_field: Annotated[str | None, Query(alias="sortField")] = None,
     sort_dir: Annotated[str | None, Query(alias="sortDir")] = None,
-) -> dict[str, Any]:
+) -> Page[ExecutionLog]:
     """`ruleId` is the rule's UUID; `executionResult` SUCCESS | FAILURE | ERROR. Sorted by
     `sortField` (id, ruleId, entityType, executionResult, executionTimeMs, executedAt; default
     executedAt) in `sortDir` (default desc). Sensitive input values are stored as `[REDACTED]`."""
-    return await service.list_logs(
-        session, principal, service.page_params(page, page_size), log_id=id, rule_id=rule_id, entity_id=entity_id,
-        entity_type=entity_type, execution_result=execution_result, executed_by=executed_by,
-        executed_from=executed_at_from, executed_to=executed_at_to, sort_field=sort_field, sort_dir=sort_dir,
+    params = service.page_params(page, page_size)
+    rows, total = await service.list_logs(
+        session, principal, params, log_id=id, rule_id=rule_id, entity_id=entity_id, entity_type=entity_type,
+        execution_result=execution_result, executed_by=executed_by, executed_from=executed_at_from,
+        executed_to=executed_at_to, sort_field=sort_field, sort_dir=sort_dir,
     )  # fmt: skip
+    return rules_page([ExecutionLog.of(entry, rule) for entry, rule in rows], total, params)
 
 
 @router.get(
@@ -425,5 +479,5 @@ async def list_logs(
     openapi_extra=doc("business_rules.view_logs"),
     responses={400: {"description": "Invalid log id"}, 404: {"description": "Log entry not found"}},
 )
-async def get_log(id: str, principal: ViewLogs, session: Session) -> dict[str, Any]:
-    return await service.get_log(session, principal, id)
+async def get_log(id: str, principal: ViewLogs, session: Session) -> ExecutionLogDetail:
+    return ExecutionLogDetail.of(*await service.get_log(session, principal, id))

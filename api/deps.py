@@ -20,6 +20,7 @@ from engine.errors import Forbidden, ServiceUnavailable, Unauthorized
 from engine.invalidation import Caches
 from engine.settings import Settings
 from engine.temporal.client import connect
+from engine.workflows.settlement import Settlement
 
 
 @dataclass
@@ -28,6 +29,7 @@ class Resources:
     sessionmaker: async_sessionmaker[AsyncSession]
     temporal: Client | None = None
     caches: Caches = field(default_factory=lambda: Caches(ttl=0))
+    settlement: Settlement = field(default_factory=lambda: Settlement(timeout_s=0))
     _connecting: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def temporal_client(self) -> Client:

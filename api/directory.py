@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
-import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import Field
 
-from api.common import Camel, page_params, required_id
+from api.common import page_params, required_id
 from api.deps import CurrentPrincipal, Session, features_doc, require
 from api.schemas.common import Created, Ok, PositionedPage
-from api.schemas.directory import OrganizationList, OrganizationSwitcher, Tenant, TenantLookup, TenantRef
+from api.schemas.directory import (
+    IdBody,
+    OrganizationCreate,
+    OrganizationList,
+    OrganizationSwitcher,
+    OrganizationUpdate,
+    Tenant,
+    TenantCreate,
+    TenantLookup,
+    TenantRef,
+    TenantUpdate,
+)
 from engine.auth import directory
 from engine.auth.schemas import Principal
 from engine.auth.scope import parse_uuid
@@ -56,21 +65,6 @@ async def list_tenants(
         is_active=is_active,
     )
     return PositionedPage[Tenant].of([Tenant.of(row) for row in rows], total, params)
-
-
-class TenantCreate(Camel):
-    name: str
-    is_active: bool = Field(default=True, alias="isActive")
-
-
-class TenantUpdate(Camel):
-    id: uuid.UUID
-    name: str | None = None
-    is_active: bool | None = Field(default=None, alias="isActive")
-
-
-class IdBody(Camel):
-    id: uuid.UUID
 
 
 @router.post(
@@ -135,8 +129,8 @@ async def lookup_tenant(
     summary="Organizations the caller can switch between",
     response_model=OrganizationSwitcher,
 )
-async def organization_switcher(principal: CurrentPrincipal, session: Session) -> dict[str, Any]:
-    return await directory.organization_switcher(session, principal)
+async def organization_switcher(principal: CurrentPrincipal, session: Session) -> OrganizationSwitcher:
+    return OrganizationSwitcher.of(principal, *await directory.organization_switcher(session, principal))
 
 
 @router.get(
@@ -158,11 +152,11 @@ async def list_organizations(
     tenant_id: Annotated[str | None, Query(alias="tenantId")] = None,
     include_inactive: Annotated[bool, Query(alias="includeInactive")] = False,
     status: str | None = None,
-) -> dict[str, Any]:
+) -> OrganizationList:
     """`view=tree` nests children; `page`/`pageSize` page the flat list; `ids` is comma-separated."""
     params = page_params(page or 1, page_size or 50) if page or page_size else None
     id_list = [parse_uuid(i, "ids") for i in (ids or "").split(",") if i]
-    return await directory.list_organizations(
+    found = await directory.list_organizations(
         session,
         principal,
         params=params,
@@ -173,20 +167,7 @@ async def list_organizations(
         include_inactive=include_inactive,
         status=status,
     )
-
-
-class OrganizationCreate(Camel):
-    name: str
-    parent_id: uuid.UUID | None = Field(default=None, alias="parentId")
-    tenant_id: uuid.UUID | None = Field(default=None, alias="tenantId")
-    is_active: bool = Field(default=True, alias="isActive")
-
-
-class OrganizationUpdate(Camel):
-    id: uuid.UUID
-    name: str | None = None
-    parent_id: uuid.UUID | None = Field(default=None, alias="parentId")
-    is_active: bool | None = Field(default=None, alias="isActive")
+    return OrganizationList.of(found, params)
 
 
 @router.post(

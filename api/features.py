@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
-from pydantic import Field
 
-from api.common import Camel
 from api.deps import CurrentPrincipal, features_doc, require
 from api.schemas.auth import (
     Feature,
     FeatureCatalog,
     FeatureCheck,
+    FeatureCheckBody,
     Module,
 )
 from engine import modules
@@ -37,10 +36,6 @@ async def list_features(_: Annotated[Principal, Depends(require("auth.acl.manage
         items=[Feature(id=f.id, title=f.title, module=m.id) for m, f in modules.all_features()],
         modules=[Module(id=m.id, title=m.title) for m in modules.MODULES],
     )
-
-
-class FeatureCheckBody(Camel):
-    features: list[str] = Field(default_factory=list)
 
 
 @router.post("/auth/feature-check", summary="Check feature grants for the caller", response_model=FeatureCheck)

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
-from typing import Any
-
 from fastapi import APIRouter
-from pydantic import Field
 
-from api.common import Camel
 from api.deps import CurrentPrincipal, Session
 from api.schemas.auth import (
     AdminNav,
+    SidebarBody,
     SidebarPreferences,
     SidebarPreferencesSaved,
 )
@@ -24,20 +20,13 @@ router = APIRouter(tags=["Authentication & Accounts"])
 
 
 @router.get("/auth/admin/nav", summary="Resolve sidebar entries", response_model=AdminNav)
-async def admin_nav(principal: CurrentPrincipal, session: Session) -> dict[str, Any]:
-    return await navigation.admin_nav(session, principal)
+async def admin_nav(principal: CurrentPrincipal, session: Session) -> AdminNav:
+    return AdminNav.of(await navigation.admin_nav(session, principal))
 
 
 @router.get("/auth/sidebar/preferences", summary="Sidebar preferences", response_model=SidebarPreferences)
-async def get_sidebar(principal: CurrentPrincipal, session: Session) -> dict[str, Any]:
-    return await navigation.get_preferences(session, principal)
-
-
-class SidebarBody(Camel):
-    locale: str | None = None
-    settings: dict[str, Any] | None = None
-    apply_to_roles: list[uuid.UUID] = Field(default_factory=list, alias="applyToRoles")
-    clear_role_ids: list[uuid.UUID] = Field(default_factory=list, alias="clearRoleIds")
+async def get_sidebar(principal: CurrentPrincipal, session: Session) -> SidebarPreferences:
+    return SidebarPreferences.of(await navigation.get_preferences(session, principal))
 
 
 @router.put(
@@ -46,10 +35,10 @@ class SidebarBody(Camel):
     response_model=SidebarPreferencesSaved,
     responses={403: {"description": "applyToRoles without auth.roles.manage"}},
 )
-async def put_sidebar(principal: CurrentPrincipal, session: Session, body: SidebarBody) -> dict[str, Any]:
+async def put_sidebar(principal: CurrentPrincipal, session: Session, body: SidebarBody) -> SidebarPreferencesSaved:
     """Saves the caller's own preferences; `applyToRoles` also stores them for roles (needs
     `auth.roles.manage`) and `clearRoleIds` removes roles' preferences."""
-    return await navigation.put_preferences(
+    prefs = await navigation.put_preferences(
         session,
         principal,
         locale=body.locale,
@@ -57,3 +46,5 @@ async def put_sidebar(principal: CurrentPrincipal, session: Session, body: Sideb
         apply_to_roles=body.apply_to_roles,
         clear_roles=body.clear_role_ids,
     )
+    applied, cleared = [str(r) for r in body.apply_to_roles], [str(r) for r in body.clear_role_ids]
+    return SidebarPreferencesSaved.of(prefs, appliedRoles=applied, clearedRoles=cleared)

@@ -49,6 +49,13 @@ def _calls(dependant: Dependant) -> Iterator[Any]:
         yield from _calls(dependency)
 
 
+def _query_params(dependant: Dependant) -> Iterator[Any]:
+    """The route's query parameters, its dependencies' included."""
+    yield from dependant.query_params
+    for dependency in dependant.dependencies:
+        yield from _query_params(dependency)
+
+
 def _error(description: str) -> dict[str, Any]:
     return {"description": description, "model": Error}
 
@@ -67,7 +74,7 @@ def _is_id(name: str) -> bool:
 def _names_an_object(route: APIRoute, calls: list[Any]) -> bool:
     """Whether the input names an object that may not exist (a path parameter, an id in the query
     or the body, or a free-form JSON body, which the services resolve)."""
-    if "{" in route.path or any(_is_id(p.alias) for p in route.dependant.query_params):
+    if "{" in route.path or any(_is_id(p.alias) for p in _query_params(route.dependant)):
         return True
     if "json_object" in {getattr(c, "__name__", "") for c in calls}:
         return True

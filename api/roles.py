@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import Field
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.common import Camel, page_params, required_id
+from api.acl import AclOwner, add_acl_routes
+from api.common import page_params, required_id
 from api.deps import Session, features_doc, require
-from api.schemas.auth import (
-    Acl,
-    AclSaved,
-    Role,
-    RoleAclBody,
-)
+from api.schemas.auth import Acl, Role, RoleAclBody, RoleCreate, RoleUpdate
 from api.schemas.common import Created, Ok, Page
 from engine.auth import accounts
 from engine.auth.schemas import Principal
@@ -38,27 +34,17 @@ async def list_roles(
     page_size: Annotated[int, Query(alias="pageSize")] = 50,
     search: str | None = None,
     tenant_id: Annotated[str | None, Query(alias="tenantId")] = None,
-) -> dict[str, Any]:
-
-    return await accounts.list_roles(
+) -> Page[Role]:
+    params = page_params(page, page_size)
+    rows, total = await accounts.list_roles(
         session,
         principal,
-        page_params(page, page_size),
+        params,
         role_id=parse_uuid(id, "id"),
         search=search,
         tenant_id=parse_uuid(tenant_id, "tenantId"),
     )
-
-
-class RoleCreate(Camel):
-    name: str
-    tenant_id: uuid.UUID | None = Field(default=None, alias="tenantId")
-
-
-class RoleUpdate(Camel):
-    id: uuid.UUID
-    name: str | None = None
-    tenant_id: uuid.UUID | None = Field(default=None, alias="tenantId")
+    return Page[Role].of([Role.of(*row) for row in rows], total, params)
 
 
 @router.post(
@@ -93,39 +79,40 @@ async def delete_role(
     return Ok(ok=True)
 
 
-@router.get(
-    "/auth/roles/acl",
-    summary="A role's access control list",
-    response_model=Acl,
-    openapi_extra=features_doc("auth.acl.manage"),
-)
-async def get_role_acl(
-    principal: Annotated[Principal, Depends(require("auth.acl.manage"))],
-    session: Session,
+# ---------------------------------------------------------------- ACL
+
+
+def _role_id(
     role_id: Annotated[str | None, Query(alias="roleId")] = None,
-    tenant_id: Annotated[str | None, Query(alias="tenantId")] = None,
-) -> dict[str, Any]:
-    return await accounts.get_role_acl(session, principal, required_id(role_id, "roleId"))
+    tenant_id: Annotated[str | None, Query(alias="tenantId")] = None,  # accepted (the contract lists it), not needed
+) -> uuid.UUID:
+    return required_id(role_id, "roleId")
 
 
-@router.put(
-    "/auth/roles/acl",
-    summary="Replace a role's access control list",
-    response_model=AclSaved,
-    openapi_extra=features_doc("auth.acl.manage"),
+def _acl_body(body: RoleAclBody) -> RoleAclBody:
+    return body
+
+
+async def _read_acl(session: AsyncSession, principal: Principal, role_id: uuid.UUID) -> Acl:
+    return Acl.of(await accounts.get_role_acl(session, principal, role_id))
+
+
+async def _write_acl(session: AsyncSession, principal: Principal, body: RoleAclBody) -> bool:
+    return await accounts.put_role_acl(session, principal, body.role_id, body.change())
+
+
+add_acl_routes(
+    router,
+    AclOwner(
+        noun="role",
+        answer=Acl,
+        target=_role_id,
+        body=_acl_body,
+        read=_read_acl,
+        write=_write_acl,
+        get_summary="A role's access control list",
+        put_summary="Replace a role's access control list",
+        put_description="Features the catalog doesn't declare, or that the caller doesn't hold, are dropped\n"
+        "(`sanitized: true`).",
+    ),
 )
-async def put_role_acl(
-    principal: Annotated[Principal, Depends(require("auth.acl.manage"))], session: Session, body: RoleAclBody
-) -> AclSaved:
-    """Features the catalog doesn't declare, or that the caller doesn't hold, are dropped
-    (`sanitized: true`)."""
-    sanitized = await accounts.put_role_acl(
-        session,
-        principal,
-        body.role_id,
-        features=body.features,
-        is_super_admin=body.is_super_admin,
-        organizations=body.organizations,
-        organizations_given="organizations" in body.model_fields_set,
-    )
-    return AclSaved(ok=True, sanitized=sanitized)

@@ -11,13 +11,15 @@ Each command is an event on the instance with an audit line (actor, before, afte
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Header, Query
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import Res, Session, features_doc, require
-from api.schemas.common import Data, DataMessage, OffsetPage, Pagination
+from api.schemas.common import Data, DataMessage, OffsetPage
 from api.schemas.tasks import (
     CommentBody,
     CompleteBody,
@@ -41,6 +43,8 @@ TasksView = Annotated[Principal, Depends(require("workflows.tasks.view"))]
 TasksClaim = Annotated[Principal, Depends(require("workflows.tasks.claim"))]
 TasksComplete = Annotated[Principal, Depends(require("workflows.tasks.complete"))]
 TasksManage = Annotated[Principal, Depends(require("workflows.tasks.manage"))]
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def command_errors(feature: str, **more: str) -> dict[int | str, dict[str, Any]]:
@@ -83,7 +87,7 @@ async def list_tasks(
     sort_dir: Annotated[str | None, Query(alias="sortDir")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
-) -> dict[str, Any]:
+) -> OffsetPage[UserTask]:
     """`myTasks=true`: assigned to me, claimed by me, or unclaimed in one of my roles' queues;
     `overdue=true`: open and past due. Sorted by `createdAt` (newest first) unless `sortField`
     says `dueDate` or `priority` (tasks without one last)."""
@@ -95,8 +99,7 @@ async def list_tasks(
         sort_field=sort_field, sort_dir=sort_dir,
     )  # fmt: skip
     total, rows = await inbox.list_tasks(session, principal, params, filters)
-    pagination = Pagination(total=total, limit=limit, offset=offset, hasMore=offset + len(rows) < total)
-    return {"data": [user_task(r) for r in rows], "pagination": pagination}
+    return OffsetPage[UserTask].of([user_task(r) for r in rows], total, params)
 
 
 @router.get(
@@ -109,31 +112,42 @@ async def get_task(id: str, principal: TasksView, session: Session) -> dict[str,
     return {"data": user_task(await inbox.get_task(session, principal, id))}
 
 
-@router.post(
-    "/workflows/tasks/{id}/claim",
-    summary="Claim a task",
-    response_model=DataMessage[UserTask],
-    openapi_extra=features_doc("workflows.tasks.claim"),
-    responses=command_errors("workflows.tasks.claim"),
-)
-async def claim_task(id: str, principal: TasksClaim, session: Session, res: Res) -> dict[str, Any]:
+def command_route(
+    method: str, path: str, feature: str, summary: str, *, status_code: int = 200, errors: dict[str, str] | None = None
+) -> Callable[[F], F]:
+    """A task command's route: its feature, its refusals, and the task with a message as answer."""
+    return router.api_route(
+        path,
+        methods=[method],
+        status_code=status_code,
+        summary=summary,
+        response_model=DataMessage[UserTask],
+        openapi_extra=features_doc(feature),
+        responses=command_errors(feature, **(errors or {})),
+    )
+
+
+async def send_command(
+    session: AsyncSession, res: Res, principal: Principal, id: str, update: str, message: str, **fields: Any
+) -> DataMessage[UserTask]:
+    """Sends the command (a Temporal Update named `update`) to the task's instance; answers the task
+    as the workflow left it."""
+    task = await inbox.get_task(session, principal, id)
+    op = await inbox.send(await res.temporal_client(), task, update, inbox.command(principal, task, **fields))
+    return DataMessage[UserTask](data=user_task(task, op), message=message)
+
+
+@command_route("POST", "/workflows/tasks/{id}/claim", "workflows.tasks.claim", "Claim a task")
+async def claim_task(id: str, principal: TasksClaim, session: Session, res: Res) -> DataMessage[UserTask]:
     """A role-queue task by a member of one of its roles, a task assigned to a user by that user,
     any task by a manager. Of concurrent claims exactly one wins; the others get 409."""
-    task = await inbox.get_task(session, principal, id)
-    op = await inbox.send(await res.temporal_client(), task, "claim_task", inbox.command(principal, task))
-    return {"data": user_task(task, op), "message": "Task claimed successfully"}
+    return await send_command(session, res, principal, id, "claim_task", "Task claimed successfully")
 
 
-@router.post(
-    "/workflows/tasks/{id}/complete",
-    summary="Complete a user task",
-    response_model=DataMessage[UserTask],
-    openapi_extra=features_doc("workflows.tasks.complete"),
-    responses=command_errors(
-        "workflows.tasks.complete",
-        **{"400": "The form does not fit `formSchema`: one `details` entry {path, message} per field"},
-    ),
-)
+@command_route(
+    "POST", "/workflows/tasks/{id}/complete", "workflows.tasks.complete", "Complete a user task",
+    errors={"400": "The form does not fit `formSchema`: one `details` entry {path, message} per field"},
+)  # fmt: skip
 async def complete_task(
     id: str,
     principal: TasksComplete,
@@ -141,7 +155,7 @@ async def complete_task(
     res: Res,
     body: CompleteBody,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
-) -> dict[str, Any]:
+) -> DataMessage[UserTask]:
     """By the claimer, the direct assignee or a manager. `formData` is validated against the
     task's `formSchema` (JSON Schema draft 2020-12, or the `{fields: [...]}` shape); a bad form is
     400 and changes nothing. `formData` is merged into the instance context (or the branch's), and
@@ -152,61 +166,46 @@ async def complete_task(
         raise Conflict(f"Task is already {task.status.lower()}")
     client = await res.temporal_client()
     op = await inbox.complete(session, client, principal, task, body.form_data, body.comments, idempotency_key)
-    return {"data": user_task(task, op), "message": "Task completed successfully. Workflow resumed."}
+    return DataMessage[UserTask](data=user_task(task, op), message="Task completed successfully. Workflow resumed.")
 
 
-@router.post(
-    "/workflows/tasks/{id}/release",
-    summary="Release a claimed task back to its queue",
-    response_model=DataMessage[UserTask],
-    openapi_extra=features_doc("workflows.tasks.claim"),
-    responses=command_errors("workflows.tasks.claim"),
+@command_route(
+    "POST", "/workflows/tasks/{id}/release", "workflows.tasks.claim", "Release a claimed task back to its queue"
 )
-async def release_task(id: str, principal: TasksClaim, session: Session, res: Res) -> dict[str, Any]:
+async def release_task(id: str, principal: TasksClaim, session: Session, res: Res) -> DataMessage[UserTask]:
     """By the claimer or a manager: the task is PENDING and unclaimed again."""
-    task = await inbox.get_task(session, principal, id)
-    op = await inbox.send(await res.temporal_client(), task, "release_task", inbox.command(principal, task))
-    return {"data": user_task(task, op), "message": "Task released"}
+    return await send_command(session, res, principal, id, "release_task", "Task released")
 
 
-@router.post(
-    "/workflows/tasks/{id}/reassign",
-    summary="Reassign or delegate a task",
-    response_model=DataMessage[UserTask],
-    openapi_extra=features_doc("workflows.tasks.claim"),
-    responses=command_errors("workflows.tasks.claim", **{"400": "Neither assignedTo nor assignedToRoles given"}),
-)
+@command_route(
+    "POST", "/workflows/tasks/{id}/reassign", "workflows.tasks.claim", "Reassign or delegate a task",
+    errors={"400": "Neither assignedTo nor assignedToRoles given"},
+)  # fmt: skip
 async def reassign_task(
     id: str, principal: TasksClaim, session: Session, res: Res, body: ReassignBody
-) -> dict[str, Any]:
+) -> DataMessage[UserTask]:
     """A manager, the claimer or the assignee hands the task to a user and/or role queues; it is
     PENDING and unclaimed afterwards."""
-    task = await inbox.get_task(session, principal, id)
-    command = inbox.command(principal, task, assigned_to=body.assigned_to, assigned_to_roles=body.assigned_to_roles)
-    op = await inbox.send(await res.temporal_client(), task, "reassign_task", command)
-    return {"data": user_task(task, op), "message": "Task reassigned"}
+    return await send_command(
+        session, res, principal, id, "reassign_task", "Task reassigned",
+        assigned_to=body.assigned_to, assigned_to_roles=body.assigned_to_roles,
+    )  # fmt: skip
 
 
-@router.patch(
-    "/workflows/tasks/{id}",
-    summary="Change a task's due date, priority or candidate roles",
-    response_model=DataMessage[UserTask],
-    openapi_extra=features_doc("workflows.tasks.manage"),
-    responses=command_errors("workflows.tasks.manage"),
+@command_route(
+    "PATCH", "/workflows/tasks/{id}", "workflows.tasks.manage", "Change a task's due date, priority or candidate roles"
 )
 async def patch_task(
     id: str, principal: TasksManage, session: Session, res: Res, body: TaskPatchBody
-) -> dict[str, Any]:
+) -> DataMessage[UserTask]:
     """Managers only. A field left out keeps its value; `dueDate: ""` clears the due date and
     `assignedToRoles: []` the role queue."""
-    task = await inbox.get_task(session, principal, id)
     due = body.due_date
-    command = inbox.command(
-        principal, task, due_date=due if isinstance(due, datetime) else None, clear_due_date=due == "",
+    return await send_command(
+        session, res, principal, id, "change_task", "Task updated",
+        due_date=due if isinstance(due, datetime) else None, clear_due_date=due == "",
         priority=body.priority, assigned_to_roles=body.assigned_to_roles,
     )  # fmt: skip
-    op = await inbox.send(await res.temporal_client(), task, "change_task", command)
-    return {"data": user_task(task, op), "message": "Task updated"}
 
 
 @router.get(
@@ -222,18 +221,9 @@ async def list_comments(id: str, principal: TasksView, session: Session) -> dict
     return {"data": [task_comment(e) for e in await inbox.comments(session, task)]}
 
 
-@router.post(
-    "/workflows/tasks/{id}/comments",
-    status_code=201,
-    summary="Comment on a task",
-    response_model=DataMessage[UserTask],
-    openapi_extra=features_doc("workflows.tasks.view"),
-    responses=command_errors("workflows.tasks.view"),
-)
-async def add_comment(id: str, principal: TasksView, session: Session, res: Res, body: CommentBody) -> dict[str, Any]:
+@command_route("POST", "/workflows/tasks/{id}/comments", "workflows.tasks.view", "Comment on a task", status_code=201)
+async def add_comment(
+    id: str, principal: TasksView, session: Session, res: Res, body: CommentBody
+) -> DataMessage[UserTask]:
     """By anyone the task concerns (its queue, assignee, claimer, a manager), while its instance runs."""
-    task = await inbox.get_task(session, principal, id)
-    op = await inbox.send(
-        await res.temporal_client(), task, "comment_task", inbox.command(principal, task, text=body.text)
-    )
-    return {"data": user_task(task, op), "message": "Comment added"}
+    return await send_command(session, res, principal, id, "comment_task", "Comment added", text=body.text)

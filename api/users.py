@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Query
-from pydantic import Field
+from fastapi import APIRouter, Depends, Query
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.common import Camel, page_params, required_id
+from api.acl import AclOwner, add_acl_routes
+from api.common import page_params, required_id
 from api.deps import Session, features_doc, require
-from api.schemas.auth import (
-    AclSaved,
-    User,
-    UserAcl,
-    UserAclBody,
-)
+from api.schemas.auth import User, UserAcl, UserAclBody, UserCreate, UserUpdate
 from api.schemas.common import Created, Ok, Page
 from engine.auth import accounts
 from engine.auth.schemas import Principal
@@ -39,36 +35,20 @@ async def list_users(
     search: str | None = None,
     organization_id: Annotated[str | None, Query(alias="organizationId")] = None,
     role_ids: Annotated[list[str] | None, Query(alias="roleIds")] = None,
-) -> dict[str, Any]:
+) -> Page[User]:
     """`roleIds` may be repeated or comma-separated."""
     ids = [parse_uuid(r, "roleIds") for value in role_ids or [] for r in value.split(",") if r]
-    return await accounts.list_users(
+    params = page_params(page, page_size)
+    entries, total = await accounts.list_users(
         session,
         principal,
-        page_params(page, page_size),
+        params,
         user_id=parse_uuid(id, "id"),
         search=search,
         organization_id=parse_uuid(organization_id, "organizationId"),
         role_ids=[i for i in ids if i],
     )
-
-
-class UserCreate(Camel):
-    email: str
-    password: str | None = None
-    name: str | None = None
-    organization_id: uuid.UUID | None = Field(default=None, alias="organizationId")
-    roles: list[str] = Field(default_factory=list)
-
-
-class UserUpdate(Camel):
-    id: uuid.UUID
-    email: str | None = None
-    password: str | None = None
-    name: str | None = None
-    organization_id: uuid.UUID | None = Field(default=None, alias="organizationId")
-    roles: list[str] | None = None
-    is_active: bool | None = Field(default=None, alias="isActive")
+    return Page[User].of([User.of(e) for e in entries], total, params)
 
 
 @router.post(
@@ -123,39 +103,38 @@ async def delete_user(
     return Ok(ok=True)
 
 
-@router.get(
-    "/auth/users/acl",
-    summary="A user's access control list",
-    response_model=UserAcl,
-    openapi_extra=features_doc("auth.acl.manage"),
-)
-async def get_user_acl(
-    principal: Annotated[Principal, Depends(require("auth.acl.manage"))],
-    session: Session,
-    user_id: Annotated[str | None, Query(alias="userId")] = None,
-) -> dict[str, Any]:
-    """Without a custom ACL (`hasCustomAcl: false`) this shows what the user's roles grant."""
-    return await accounts.get_user_acl(session, principal, required_id(user_id, "userId"))
+# ---------------------------------------------------------------- ACL
 
 
-@router.put(
-    "/auth/users/acl",
-    summary="Set or clear a user's own access control list",
-    response_model=AclSaved,
-    openapi_extra=features_doc("auth.acl.manage"),
+def _user_id(user_id: Annotated[str | None, Query(alias="userId")] = None) -> uuid.UUID:
+    return required_id(user_id, "userId")
+
+
+def _acl_body(body: UserAclBody) -> UserAclBody:
+    return body
+
+
+async def _read_acl(session: AsyncSession, principal: Principal, user_id: uuid.UUID) -> UserAcl:
+    return UserAcl.of(*await accounts.get_user_acl(session, principal, user_id))
+
+
+async def _write_acl(session: AsyncSession, principal: Principal, body: UserAclBody) -> bool:
+    clear = body.has_custom_acl is False
+    return await accounts.put_user_acl(session, principal, body.user_id, body.change(), clear=clear)
+
+
+add_acl_routes(
+    router,
+    AclOwner(
+        noun="user",
+        answer=UserAcl,
+        target=_user_id,
+        body=_acl_body,
+        read=_read_acl,
+        write=_write_acl,
+        get_summary="A user's access control list",
+        put_summary="Set or clear a user's own access control list",
+        get_description="Without a custom ACL (`hasCustomAcl: false`) this shows what the user's roles grant.",
+        put_description="A custom ACL replaces what the roles grant; send `hasCustomAcl: false` to remove it.",
+    ),
 )
-async def put_user_acl(
-    principal: Annotated[Principal, Depends(require("auth.acl.manage"))], session: Session, body: UserAclBody = Body()
-) -> AclSaved:
-    """A custom ACL replaces what the roles grant; send `hasCustomAcl: false` to remove it."""
-    sanitized = await accounts.put_user_acl(
-        session,
-        principal,
-        body.user_id,
-        features=body.features,
-        is_super_admin=body.is_super_admin,
-        organizations=body.organizations,
-        organizations_given="organizations" in body.model_fields_set,
-        clear=body.has_custom_acl is False,
-    )
-    return AclSaved(ok=True, sanitized=sanitized)

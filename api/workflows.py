@@ -6,31 +6,44 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query
-from pydantic import Field
 
-from api.common import Camel, page_params
+from api.common import page_params
 from api.deps import Res, Session, features_doc, require
 from api.forms import json_object
 from api.schemas.common import Data, DataMessage, Message, OffsetPage, PositionedPage
 from api.schemas.workflows import (
+    AdvanceBody,
+    AdvancedInstance,
+    CorrelationSignalBody,
+    Execution,
     InstanceAdvanced,
     InstanceRetried,
     InstanceStarted,
     ListedWorkflowEvent,
+    SignalBody,
     SignalSent,
     SignalsSent,
+    StartBody,
     StartCheck,
+    StartCheckError,
+    ValidateStartBody,
     WorkflowDefinition,
     WorkflowEvent,
     WorkflowEventDetail,
     WorkflowInstance,
+    changed_definition,
 )
 from engine.auth.schemas import Principal
 from engine.auth.scope import parse_uuid
+from engine.clock import now
+from engine.db.session import after_commit
+from engine.errors import DomainError
 from engine.pagination import OffsetParams
 from engine.temporal import ids
 from engine.workflows import service
-from engine.workflows.schemas import AdvanceRequest, SignalRequest
+from engine.workflows.checker import check_document
+from engine.workflows.repository import EventFilters, InstanceFilters
+from engine.workflows.schemas import RUNNING, AdvanceRequest, SignalRequest
 
 router = APIRouter(tags=["Workflows"])
 
@@ -81,10 +94,12 @@ async def list_definitions(
     search: str | None = None,
     limit: int = 50,
     offset: int = 0,
-) -> dict[str, Any]:
-    return await service.list_definitions(
-        session, principal, _offset(limit, offset), workflow_id=workflow_id, enabled=enabled, search=search
+) -> OffsetPage[WorkflowDefinition]:
+    params = _offset(limit, offset)
+    rows, total = await service.list_definitions(
+        session, principal, params, workflow_id=workflow_id, enabled=enabled, search=search
     )
+    return OffsetPage[WorkflowDefinition].of([WorkflowDefinition.of(r) for r in rows], total, params)
 
 
 @router.post(
@@ -100,11 +115,11 @@ async def list_definitions(
 )
 async def create_definition(
     principal: DefinitionsCreate, session: Session, body: Annotated[dict[str, Any], Depends(json_object)]
-) -> dict[str, Any]:
+) -> DataMessage[WorkflowDefinition]:
     """Several versions of one `workflowId` coexist; starting without a version takes the highest
     enabled one."""
-    row = await service.create_definition(session, principal, body)
-    return {"data": service.definition_body(row), "message": "Workflow definition created successfully"}
+    row = await service.create_definition(session, principal, check_document(body, now=now()))
+    return DataMessage(data=WorkflowDefinition.of(row), message="Workflow definition created successfully")
 
 
 @router.get(
@@ -113,8 +128,8 @@ async def create_definition(
     response_model=Data[WorkflowDefinition],
     openapi_extra=features_doc("workflows.definitions.view"),
 )
-async def get_definition(id: str, principal: DefinitionsView, session: Session) -> dict[str, Any]:
-    return {"data": service.definition_body(await service.get_definition(session, principal, id))}
+async def get_definition(id: str, principal: DefinitionsView, session: Session) -> Data[WorkflowDefinition]:
+    return Data(data=WorkflowDefinition.of(await service.get_definition(session, principal, id)))
 
 
 @router.put(
@@ -125,10 +140,11 @@ async def get_definition(id: str, principal: DefinitionsView, session: Session) 
 )
 async def update_definition(
     id: str, principal: DefinitionsEdit, session: Session, body: Annotated[dict[str, Any], Depends(json_object)]
-) -> dict[str, Any]:
+) -> DataMessage[WorkflowDefinition]:
     """Running instances keep the definition they started with."""
-    row = await service.update_definition(session, principal, id, body)
-    return {"data": service.definition_body(row), "message": "Workflow definition updated successfully"}
+    row = await service.get_definition(session, principal, id)
+    row = await service.update_definition(session, principal, row, changed_definition(row, body))
+    return DataMessage(data=WorkflowDefinition.of(row), message="Workflow definition updated successfully")
 
 
 @router.delete(
@@ -137,21 +153,13 @@ async def update_definition(
     response_model=Message,
     openapi_extra=features_doc("workflows.definitions.delete"),
 )
-async def delete_definition(id: str, principal: DefinitionsDelete, session: Session) -> dict[str, Any]:
+async def delete_definition(id: str, principal: DefinitionsDelete, session: Session) -> Message:
     """Refused (409) while any instance that uses it has not finished."""
     await service.delete_definition(session, principal, id)
-    return {"message": "Workflow definition deleted successfully"}
+    return Message(message="Workflow definition deleted successfully")
 
 
 # ---------------------------------------------------------------- instances
-
-
-class StartBody(Camel):
-    workflow_id: str = Field(alias="workflowId", min_length=1)
-    version: int | None = Field(default=None, ge=1)
-    correlation_key: str | None = Field(default=None, alias="correlationKey", max_length=255)
-    initial_context: dict[str, Any] = Field(default_factory=dict, alias="initialContext")
-    metadata: dict[str, Any] = Field(default_factory=dict)
 
 
 @router.post(
@@ -174,9 +182,10 @@ async def start_instance(
             description="Makes the start safe to retry (e.g. after a lost answer): the same key starts one instance.",
         ),
     ] = None,
-) -> dict[str, Any]:
-    """Answers at once with status RUNNING; the instance runs on Temporal, pinned to the
-    definition version it started with."""
+) -> DataMessage[InstanceStarted]:
+    """Answers with the instance as started (status RUNNING) once it has settled or after
+    `WORKFLOW_START_SETTLE_MS` (start admission: engine/workflows/settlement.py); the instance
+    runs on Temporal, pinned to the definition version it started with."""
     metadata = {k: v for k, v in body.metadata.items() if k != "initiatedBy"}  # callers can't claim another initiator
     row = await service.start_instance(
         session, await res.temporal_client(), tenant_id=principal.tenant_id, organization_id=principal.organization_id,
@@ -186,24 +195,9 @@ async def start_instance(
         history_limit=res.settings.workflows_history_limit,
         instance_id=ids.instance_id_for_key(principal.tenant_id, idempotency_key) if idempotency_key else None,
     )  # fmt: skip
-    return {
-        "data": {
-            "instance": service.instance_body(row),
-            "execution": {
-                "status": row.status,
-                "currentStep": row.current_step_id,
-                "message": "Workflow execution started in background",
-            },
-        },
-        "message": "Workflow started successfully",
-    }
-
-
-class ValidateStartBody(Camel):
-    workflow_id: str = Field(alias="workflowId", min_length=1)
-    version: int | None = None
-    context: dict[str, Any] = Field(default_factory=dict)
-    locale: str = "en"
+    if row.status == RUNNING:  # a repeated idempotent start may find its instance settled already
+        after_commit(session, res.settlement.expect(row.id))
+    return DataMessage(data=InstanceStarted.of(row), message="Workflow started successfully")
 
 
 @router.post(
@@ -213,25 +207,21 @@ class ValidateStartBody(Camel):
     response_model_exclude_unset=True,
     openapi_extra=features_doc("workflows.instances.view"),
 )
-async def validate_start(principal: InstancesView, session: Session, body: ValidateStartBody) -> dict[str, Any]:
+async def validate_start(principal: InstancesView, session: Session, body: ValidateStartBody) -> StartCheck:
     """Always 200: `canStart` plus the errors (definition missing/disabled, START pre-conditions)."""
-    from engine.errors import DomainError
-
     try:
         row = await service.find_definition(session, principal.tenant_id, body.workflow_id, body.version)
     except DomainError as exc:
-        return {
-            "canStart": False,
-            "workflowId": body.workflow_id,
-            "errors": [{"ruleId": f"_{exc.code}", "message": exc.message, "code": exc.code}],
-        }
+        error = StartCheckError(ruleId=f"_{exc.code}", message=exc.message, code=exc.code)
+        return StartCheck(canStart=False, workflowId=body.workflow_id, errors=[error])
     errors = await service.start_pre_condition_errors(
         session, principal.tenant_id, row, body.context, body.locale, str(principal.id)
     )
-    result: dict[str, Any] = {"canStart": not errors, "workflowId": body.workflow_id}
-    if errors:
-        result["errors"] = errors
-    return result
+    if not errors:
+        return StartCheck(canStart=True, workflowId=body.workflow_id)
+    return StartCheck(
+        canStart=False, workflowId=body.workflow_id, errors=[StartCheckError.model_validate(e) for e in errors]
+    )
 
 
 @router.get(
@@ -250,12 +240,15 @@ async def list_instances(
     entity_id: Annotated[str | None, Query(alias="entityId")] = None,
     limit: int = 50,
     offset: int = 0,
-) -> dict[str, Any]:
+) -> OffsetPage[WorkflowInstance]:
     """`status` is a comma-separated list."""
-    return await service.list_instances(
-        session, principal, _offset(limit, offset), workflow_id=workflow_id, statuses=_statuses(status),
-        correlation_key=correlation_key, entity_type=entity_type, entity_id=entity_id,
+    params = _offset(limit, offset)
+    filters = InstanceFilters(
+        workflow_id=workflow_id, statuses=tuple(_statuses(status)), correlation_key=correlation_key,
+        entity_type=entity_type, entity_id=entity_id,
     )  # fmt: skip
+    rows, total = await service.list_instances(session, principal, params, filters)
+    return OffsetPage[WorkflowInstance].of([WorkflowInstance.of(r) for r in rows], total, params)
 
 
 @router.get(
@@ -264,8 +257,8 @@ async def list_instances(
     response_model=Data[WorkflowInstance],
     openapi_extra=features_doc("workflows.instances.view"),
 )
-async def get_instance(id: str, principal: InstancesView, session: Session) -> dict[str, Any]:
-    return {"data": service.instance_body(await service.get_instance(session, principal, id))}
+async def get_instance(id: str, principal: InstancesView, session: Session) -> Data[WorkflowInstance]:
+    return Data(data=WorkflowInstance.of(await service.get_instance(session, principal, id)))
 
 
 @router.get(
@@ -281,8 +274,10 @@ async def instance_events(
     event_type: Annotated[str | None, Query(alias="eventType")] = None,
     limit: int = 100,
     offset: int = 0,
-) -> dict[str, Any]:
-    return await service.instance_events(session, principal, id, _offset(limit, offset), event_type)
+) -> OffsetPage[WorkflowEvent]:
+    params = _offset(limit, offset)
+    rows, total = await service.instance_events(session, principal, id, params, event_type)
+    return OffsetPage[WorkflowEvent].of([WorkflowEvent.of(r) for r in rows], total, params)
 
 
 @router.post(
@@ -291,14 +286,14 @@ async def instance_events(
     response_model=DataMessage[WorkflowInstance],
     openapi_extra=features_doc("workflows.instances.cancel"),
 )
-async def cancel_instance(id: str, principal: InstancesCancel, session: Session, res: Res) -> dict[str, Any]:
+async def cancel_instance(
+    id: str, principal: InstancesCancel, session: Session, res: Res
+) -> DataMessage[WorkflowInstance]:
     """Cancels its timers, child workflows and open user tasks (they become CANCELLED)."""
     row = await service.get_instance(session, principal, id)
     await service.cancel(await res.temporal_client(), row, str(principal.id))
-    return {
-        "data": service.instance_body(await service.get_instance(session, principal, id)),
-        "message": "Workflow cancelled successfully",
-    }
+    row = await service.get_instance(session, principal, id)
+    return DataMessage(data=WorkflowInstance.of(row), message="Workflow cancelled successfully")
 
 
 @router.post(
@@ -307,21 +302,17 @@ async def cancel_instance(id: str, principal: InstancesCancel, session: Session,
     response_model=DataMessage[InstanceRetried],
     openapi_extra=features_doc("workflows.instances.retry"),
 )
-async def retry_instance(id: str, principal: InstancesRetry, session: Session, res: Res) -> dict[str, Any]:
+async def retry_instance(
+    id: str, principal: InstancesRetry, session: Session, res: Res
+) -> DataMessage[InstanceRetried]:
     """Resumes from the step that failed, with `retryCount` incremented."""
     row = await service.get_instance(session, principal, id)
     view = await service.retry(await res.temporal_client(), row, str(principal.id))
-    body = service.instance_body(await service.get_instance(session, principal, id))
-    return {
-        "data": {"instance": body, "execution": {"status": view.status, "currentStep": view.current_step_id}},
-        "message": "Workflow retry initiated successfully",
-    }
-
-
-class AdvanceBody(Camel):
-    to_step_id: str | None = Field(default=None, alias="toStepId")
-    trigger_data: dict[str, Any] | None = Field(default=None, alias="triggerData")
-    context_updates: dict[str, Any] | None = Field(default=None, alias="contextUpdates")
+    instance = WorkflowInstance.of(await service.get_instance(session, principal, id))
+    return DataMessage(
+        data=InstanceRetried(instance=instance, execution=Execution.of(view)),
+        message="Workflow retry initiated successfully",
+    )
 
 
 @router.post(
@@ -332,7 +323,7 @@ class AdvanceBody(Camel):
 )
 async def advance_instance(
     id: str, principal: InstancesCreate, session: Session, res: Res, body: AdvanceBody | None = None
-) -> dict[str, Any]:
+) -> DataMessage[InstanceAdvanced]:
     """Fires a transition (any trigger, manual included) from the current step, or the one to
     `toStepId`; answers with the transition fired."""
     body = body or AdvanceBody()
@@ -341,16 +332,8 @@ async def advance_instance(
         await res.temporal_client(), row,
         AdvanceRequest(to_step_id=body.to_step_id, trigger_data=body.trigger_data, context_updates=body.context_updates, user_id=str(principal.id)),
     )  # fmt: skip
-    instance = {
-        "id": str(view.id), "status": view.status, "currentStepId": view.current_step_id,
-        "previousStepId": view.previous_step_id, "transitionFired": view.transition_fired, "context": view.context,
-    }  # fmt: skip
-    return {"data": {"instance": instance}, "message": "Workflow advanced successfully"}
-
-
-class SignalBody(Camel):
-    signal_name: str = Field(alias="signalName", min_length=1)
-    payload: dict[str, Any] | None = None
+    advanced = InstanceAdvanced(instance=AdvancedInstance.of(view))
+    return DataMessage(data=advanced, message="Workflow advanced successfully")
 
 
 @router.post(
@@ -361,7 +344,7 @@ class SignalBody(Camel):
 )
 async def signal_instance(
     id: str, principal: InstancesSignal, session: Session, res: Res, body: SignalBody
-) -> dict[str, Any]:
+) -> SignalSent:
     """Rejected before anything is recorded when the name differs from what the instance waits
     for (400), when it is not waiting (409) or unknown (404)."""
     row = await service.get_instance(session, principal, id)
@@ -370,11 +353,7 @@ async def signal_instance(
         row,
         SignalRequest(signal_name=body.signal_name, payload=body.payload, user_id=str(principal.id)),
     )
-    return {"success": True, "message": "Signal sent successfully"}
-
-
-class CorrelationSignalBody(SignalBody):
-    correlation_key: str = Field(alias="correlationKey", min_length=1)
+    return SignalSent(success=True, message="Signal sent successfully")
 
 
 @router.post(
@@ -385,13 +364,13 @@ class CorrelationSignalBody(SignalBody):
 )
 async def signal_by_correlation(
     principal: SignalsSend, session: Session, res: Res, body: CorrelationSignalBody
-) -> dict[str, Any]:
+) -> SignalsSent:
     """`count` is the number of instances the signal resumed."""
     count = await service.signal_by_correlation(
         session, await res.temporal_client(), principal, body.correlation_key,
         SignalRequest(signal_name=body.signal_name, payload=body.payload, user_id=str(principal.id)),
     )  # fmt: skip
-    return {"success": True, "message": f"Signal sent to {count} workflow(s)", "count": count}
+    return SignalsSent(success=True, message=f"Signal sent to {count} workflow(s)", count=count)
 
 
 # ---------------------------------------------------------------- events
@@ -415,12 +394,15 @@ async def list_events(
     occurred_at_to: Annotated[datetime | None, Query(alias="occurredAtTo")] = None,
     sort_field: Annotated[str | None, Query(alias="sortField")] = None,
     sort_dir: Annotated[str | None, Query(alias="sortDir")] = None,
-) -> dict[str, Any]:
-    return await service.list_events(
-        session, principal, page_params(page, page_size), event_type=event_type,
-        instance_id=parse_uuid(workflow_instance_id, "workflowInstanceId"), user_id=user_id,
+) -> PositionedPage[ListedWorkflowEvent]:
+    params = page_params(page, page_size)
+    filters = EventFilters(
+        event_type=event_type, instance_id=parse_uuid(workflow_instance_id, "workflowInstanceId"), user_id=user_id,
         occurred_from=occurred_at_from, occurred_to=occurred_at_to, sort_field=sort_field, sort_dir=sort_dir,
     )  # fmt: skip
+    rows, total = await service.list_events(session, principal, params, filters)
+    items = [ListedWorkflowEvent.with_instance(event, instance) for event, instance in rows]
+    return PositionedPage[ListedWorkflowEvent].of(items, total, params)
 
 
 @router.get(
@@ -429,5 +411,5 @@ async def list_events(
     response_model=WorkflowEventDetail,
     openapi_extra=features_doc("workflows.instances.view"),
 )
-async def get_event(id: str, principal: InstancesView, session: Session) -> dict[str, Any]:
-    return await service.get_event(session, principal, id)
+async def get_event(id: str, principal: InstancesView, session: Session) -> WorkflowEventDetail:
+    return WorkflowEventDetail.with_instance(*await service.get_event(session, principal, id))

@@ -17,9 +17,6 @@ read (generation check), so a change racing a read cannot be cached over.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 import time
 from collections.abc import Hashable
 from typing import Any
@@ -27,7 +24,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-log = logging.getLogger(__name__)
+from engine.db.notify import Listener
 
 CHANNEL = "covo_invalidate"
 AUTH = "auth"
@@ -37,7 +34,6 @@ WATCHED: dict[str, tuple[str, ...]] = {
     AUTH: ("users", "roles", "user_roles", "role_acls", "user_acls", "auth_sessions", "tenants"),
     RULES: ("business_rules",),
 }
-RECONNECT_SECONDS = 1.0
 MAX_ENTRIES = 10_000
 
 
@@ -81,8 +77,6 @@ class Caches:
 
     def __init__(self, ttl: float) -> None:
         self.by_kind: dict[str, TtlCache] = {AUTH: TtlCache(ttl), RULES: TtlCache(ttl)}
-        self._task: asyncio.Task[None] | None = None
-        self._stopped = asyncio.Event()
 
     @property
     def principals(self) -> TtlCache:
@@ -104,50 +98,16 @@ class Caches:
 
     # ------------------------------------------------------------------ wiring
 
-    def start(self, engine: AsyncEngine) -> None:
-        """Hooks the engine's commits and starts listening (caches turn on once listening)."""
+    def start(self, engine: AsyncEngine, listener: Listener) -> None:
+        """Hooks the engine's commits and subscribes to invalidations (caches turn on once the
+        listener listens; `listener.start` is the caller's)."""
         if all(cache.ttl <= 0 for cache in self.by_kind.values()):
             return
         hook_commits(engine, self.invalidate)
-        self._task = asyncio.create_task(self._listen(engine), name="covo-invalidation-listener")
+        listener.subscribe(CHANNEL, self._notified, self._enable)
 
-    async def stop(self) -> None:
-        self._stopped.set()
-        self._enable(False)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    def _notified(self, _connection: Any, _pid: int, _channel: str, payload: str) -> None:
+    def _notified(self, payload: str) -> None:
         self.invalidate({payload} if payload in self.by_kind else None)
-
-    async def _listen(self, engine: AsyncEngine) -> None:
-        while not self._stopped.is_set():
-            try:
-                await self._listen_once(engine)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.warning("invalidation listener lost; caches are off until it reconnects", exc_info=True)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopped.wait(), RECONNECT_SECONDS)
-
-    async def _listen_once(self, engine: AsyncEngine) -> None:
-        lost = asyncio.Event()
-        async with engine.connect() as conn:
-            raw = (await conn.get_raw_connection()).driver_connection
-            assert raw is not None
-            raw.add_termination_listener(lambda _c: lost.set())
-            await raw.add_listener(CHANNEL, self._notified)
-            self._enable(True)
-            try:
-                await lost.wait()
-            finally:
-                self._enable(False)
-                with contextlib.suppress(Exception):
-                    await raw.remove_listener(CHANNEL, self._notified)
-                await conn.invalidate()  # not returned to the pool
 
 
 def written_kinds(statement: str) -> set[str]:

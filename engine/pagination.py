@@ -1,5 +1,6 @@
 """The contract's two paging families, implemented once:
-`page/pageSize -> {items, total, totalPages}` and `limit/offset -> {data, pagination{...}}`."""
+`page/pageSize -> {items, total, totalPages}` and `limit/offset -> {data, pagination{...}}` (the
+answer: `api.schemas.common.OffsetPage.of`)."""
 
 from __future__ import annotations
 
@@ -85,15 +86,3 @@ def page_body(
     if with_page:
         body.update(page=params.page, pageSize=params.page_size)
     return body
-
-
-def offset_body(data: list[Any], total: int, params: OffsetParams) -> dict[str, Any]:
-    return {
-        "data": data,
-        "pagination": {
-            "total": total,
-            "limit": params.limit,
-            "offset": params.offset,
-            "hasMore": params.offset + len(data) < total,
-        },
-    }

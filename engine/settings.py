@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     # How long an API process may reuse a verified principal or a rule discovery (engine/invalidation.py):
     # changes reach every process at once by NOTIFY; this bounds the delay if one is lost. 0: off.
     auth_cache_ttl_seconds: float = Field(default=1.0, ge=0, le=1.0, alias="AUTH_CACHE_TTL_SECONDS")
+    # Start admission (engine/workflows/settlement.py): a start answers once its instance left
+    # RUNNING or after this many ms. 0: answer as soon as Temporal accepted the start.
+    workflow_start_settle_ms: int = Field(default=2000, ge=0, le=60_000, alias="WORKFLOW_START_SETTLE_MS")
     # Proxies whose X-Forwarded-For / X-Forwarded-Proto the API believes (uvicorn's setting):
     # behind a reverse proxy, its address, so rate limits key on the real client address.
     forwarded_allow_ips: str = Field(default="127.0.0.1", alias="FORWARDED_ALLOW_IPS")

@@ -1,30 +1,61 @@
-"""Response models of the business-rules routes (api/business_rules.py).
+"""Response models of the business-rules routes (api/business_rules.py), read from the rows the
+service returns (`Rule.model_validate(row)`: `from_attributes`, each camelCase field read from its
+snake_case attribute, UUIDs as strings, timestamps in the contract's format). The request bodies
+are the models of engine/rules/schemas.py, parsed by the router.
 
-Timestamps are ISO 8601 strings as the service formats them. Fields are declared in the order the
-service builds its answers, so the JSON keeps its key order; where a field must come before the
-ones it shares with another model, that model lists the shared fields' class *first* among its
-bases (pydantic places the fields of later bases first)."""
+Timestamps are ISO 8601 strings in the contract's format (engine.clock.iso). Fields are declared
+in the contract's key order; where a field must come before the ones it shares with another model,
+that model lists the shared fields' class *first* among its bases (pydantic places the fields of
+later bases first)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Self
 
-from pydantic import WithJsonSchema
+from pydantic import AliasChoices, AliasGenerator, BeforeValidator, ConfigDict, WithJsonSchema
+from pydantic.alias_generators import to_snake
 
 from api.schemas.common import Body
+from engine.clock import iso
+from engine.db.models import BusinessRuleRow, RuleExecutionLogRow, RuleSetMemberRow, RuleSetRow
 
 # Durations are rounded floats, but an integer the service returns (`0` when nothing ran) stays
 # an integer in the JSON, which `float` would turn into `0.0`.
 Milliseconds = Annotated[int | float, WithJsonSchema({"type": "number"})]
 
 
+def _as_text(value: Any) -> Any:
+    """A row's UUIDs as strings and its timestamps in the contract's format (engine.clock.iso)."""
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value
+
+
+Text = Annotated[str, BeforeValidator(_as_text)]
+OptionalText = Annotated[str | None, BeforeValidator(_as_text)]
+
+
+class FromRow(Body):
+    """A response model read from an ORM row: `ruleId` from `rule_id` (the camelCase name is
+    accepted too, so the contract's examples validate)."""
+
+    model_config = ConfigDict(
+        from_attributes=True,
+        alias_generator=AliasGenerator(validation_alias=lambda name: AliasChoices(name, to_snake(name))),
+    )
+
+
 # ---------------------------------------------------------------- rules
 
 
-class RuleSummary(Body):
+class RuleSummary(FromRow):
     """A rule as lists show it."""
 
-    id: str
+    id: Text
     ruleId: str
     ruleName: str
     description: str | None
@@ -35,12 +66,12 @@ class RuleSummary(Body):
     enabled: bool
     priority: int
     version: int
-    effectiveFrom: str | None
-    effectiveTo: str | None
-    tenantId: str
-    organizationId: str | None
-    createdAt: str
-    updatedAt: str
+    effectiveFrom: OptionalText
+    effectiveTo: OptionalText
+    tenantId: Text
+    organizationId: OptionalText
+    createdAt: Text
+    updatedAt: Text
 
 
 class Rule(RuleSummary):
@@ -133,18 +164,18 @@ class SingleRuleExecution(Body):
 # ---------------------------------------------------------------- rule sets
 
 
-class RuleSet(Body):
-    id: str
+class RuleSet(FromRow):
+    id: Text
     setId: str
     setName: str
     description: str | None
     enabled: bool
-    tenantId: str
-    organizationId: str | None
+    tenantId: Text
+    organizationId: OptionalText
     createdBy: str | None
     updatedBy: str | None
-    createdAt: str
-    updatedAt: str
+    createdAt: Text
+    updatedAt: Text
 
 
 class RuleSetMember(Body):
@@ -158,15 +189,32 @@ class RuleSetMember(Body):
     sequence: int
     enabled: bool
 
+    @classmethod
+    def of(cls, member: RuleSetMemberRow, rule: BusinessRuleRow) -> Self:
+        return cls(
+            id=str(member.id),
+            ruleId=str(rule.id),
+            ruleKey=rule.rule_id,
+            ruleName=rule.rule_name,
+            ruleType=rule.rule_type,
+            sequence=member.sequence,
+            enabled=member.enabled,
+        )
+
 
 class RuleSetDetail(RuleSet):
     members: list[RuleSetMember]
+
+    @classmethod
+    def with_members(cls, row: RuleSetRow, members: list[tuple[RuleSetMemberRow, BusinessRuleRow]]) -> Self:
+        members_of = [RuleSetMember.of(member, rule) for member, rule in members]
+        return cls(**dict(RuleSet.model_validate(row)), members=members_of)
 
 
 # ---------------------------------------------------------------- logs
 
 
-class _LogFields(Body):
+class _LogFields(FromRow):
     entityId: str
     entityType: str
     executionResult: str
@@ -174,9 +222,9 @@ class _LogFields(Body):
     outputContext: dict[str, Any] | None
     errorMessage: str | None
     executionTimeMs: int
-    executedAt: str
-    tenantId: str
-    organizationId: str | None
+    executedAt: Text
+    tenantId: Text
+    organizationId: OptionalText
     executedBy: str | None
 
 
@@ -191,11 +239,21 @@ class ExecutionLog(_LogFields, _LogRuleColumns):
     """A log entry as lists show it: `id` is the log's number, `ruleId` the rule's UUID;
     `executionResult` is SUCCESS, FAILURE or ERROR."""
 
+    @classmethod
+    def of(cls, row: RuleExecutionLogRow, rule: BusinessRuleRow) -> Self:
+        return cls(
+            id=str(row.id),
+            ruleId=str(row.rule_id),
+            ruleName=rule.rule_name,
+            ruleType=rule.rule_type,
+            **dict(_LogFields.model_validate(row)),
+        )
 
-class LogRule(Body):
+
+class LogRule(FromRow):
     """The rule a log entry belongs to; `id` is its UUID, `ruleId` its key."""
 
-    id: str
+    id: Text
     ruleId: str
     ruleName: str
     ruleType: str
@@ -209,3 +267,11 @@ class _LogHead(Body):
 
 class ExecutionLogDetail(_LogFields, _LogHead):
     """A log entry with its rule; `executionResult` is SUCCESS, FAILURE or ERROR."""
+
+    @classmethod
+    def of(cls, row: RuleExecutionLogRow, rule: BusinessRuleRow) -> Self:
+        return cls(
+            id=str(row.id),
+            rule=LogRule.model_validate(rule),
+            **dict(_LogFields.model_validate(row)),
+        )

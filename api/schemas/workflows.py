@@ -1,95 +1,174 @@
-"""Response models of the workflow routes. Timestamps are strings because the service already
-formats them (`2025-12-08T10:00:00.000Z`, UTC with milliseconds); a `datetime` field would
-re-serialize them differently. Field order is the order of the keys on the wire."""
+"""Response models of the workflow routes, read from the rows (`WorkflowInstance.of(row)`):
+snake_case fields named as the row's attributes, camelCase on the wire, ids and timestamps as the
+contract writes them (`2025-12-08T10:00:00.000Z`, UTC with milliseconds). Field order is the order
+of the keys on the wire. `UserTask` (built by `api.schemas.tasks.user_task`) is the task inbox's."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
 from pydantic import Field
 
-from api.schemas.common import Body, Success
+from api.schemas.common import Body, Id, Input, RowBody, Success, Timestamp
+from engine.clock import now
+from engine.db.models import WorkflowDefinitionRow, WorkflowEventRow, WorkflowInstanceRow
+from engine.workflows.checker import ValidationFailed, check_document
+from engine.workflows.definition import DefinitionFields
+from engine.workflows.schemas import InstanceView
+
+# ---------------------------------------------------------------- request bodies
+
+UPDATABLE = (
+    "workflowName",
+    "description",
+    "version",
+    "definition",
+    "metadata",
+    "enabled",
+    "effectiveFrom",
+    "effectiveTo",
+)
+CLEARED_BY_NULL = ("metadata", "description", "effectiveFrom", "effectiveTo")
 
 
-class WorkflowDefinition(Body):
-    id: str
-    workflowId: str
-    workflowName: str
+def changed_definition(row: WorkflowDefinitionRow, changes: dict[str, Any]) -> DefinitionFields:
+    """A PUT body: the stored document with the changes laid over it, checked whole. Only the
+    UPDATABLE fields change (another key is refused; `workflowId` and `id` are ignored); null
+    clears description, metadata and the effective dates."""
+    unknown = sorted(set(changes) - set(UPDATABLE) - {"workflowId", "id"})
+    if unknown:
+        raise ValidationFailed(
+            [{"code": "unrecognized_keys", "message": f"Unknown field '{k}'", "path": k} for k in unknown]
+        )
+    stored = WorkflowDefinition.of(row).model_dump(by_alias=True)
+    document = {key: stored[key] for key in UPDATABLE} | {k: v for k, v in changes.items() if k in UPDATABLE}
+    document = {k: v for k, v in document.items() if not (k in CLEARED_BY_NULL and v is None)}
+    return check_document({**document, "workflowId": row.workflow_id}, now=now())
+
+
+class StartBody(Input):
+    workflow_id: str = Field(alias="workflowId", min_length=1)
+    version: int | None = Field(default=None, ge=1)
+    correlation_key: str | None = Field(default=None, alias="correlationKey", max_length=255)
+    initial_context: dict[str, Any] = Field(default_factory=dict, alias="initialContext")
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class ValidateStartBody(Input):
+    workflow_id: str = Field(alias="workflowId", min_length=1)
+    version: int | None = None
+    context: dict[str, Any] = Field(default_factory=dict)
+    locale: str = "en"
+
+
+class AdvanceBody(Input):
+    to_step_id: str | None = Field(default=None, alias="toStepId")
+    trigger_data: dict[str, Any] | None = Field(default=None, alias="triggerData")
+    context_updates: dict[str, Any] | None = Field(default=None, alias="contextUpdates")
+
+
+class SignalBody(Input):
+    signal_name: str = Field(alias="signalName", min_length=1)
+    payload: dict[str, Any] | None = None
+
+
+class CorrelationSignalBody(SignalBody):
+    correlation_key: str = Field(alias="correlationKey", min_length=1)
+
+
+# ---------------------------------------------------------------- answers
+
+
+class WorkflowDefinition(RowBody):
+    id: Id
+    workflow_id: str
+    workflow_name: str
     description: str | None
     version: int
     definition: dict[str, Any] = Field(
         description="Steps and transitions; format: `GET /api/workflows/definitions/schema`"
     )
-    metadata: dict[str, Any] | None
+    metadata_: dict[str, Any] | None = Field(alias="metadata")  # SQLAlchemy reserves `metadata`
     enabled: bool
-    effectiveFrom: str | None
-    effectiveTo: str | None
-    tenantId: str
-    organizationId: str | None
-    createdBy: str | None
-    updatedBy: str | None
-    createdAt: str
-    updatedAt: str
+    effective_from: Timestamp | None
+    effective_to: Timestamp | None
+    tenant_id: Id
+    organization_id: Id | None
+    created_by: str | None
+    updated_by: str | None
+    created_at: Timestamp
+    updated_at: Timestamp
 
 
-class WorkflowInstance(Body):
-    id: str
-    definitionId: str
-    workflowId: str
+class WorkflowInstance(RowBody):
+    id: Id
+    definition_id: Id
+    workflow_id: str
     version: int = Field(description="The definition version the instance is pinned to")
     status: str
-    currentStepId: str | None
-    previousStepId: str | None
+    current_step_id: str | None
+    previous_step_id: str | None
     context: dict[str, Any]
-    correlationKey: str | None
-    metadata: dict[str, Any] | None
-    startedAt: str | None
-    completedAt: str | None
-    pausedAt: str | None
-    cancelledAt: str | None
-    errorMessage: str | None
-    errorDetails: dict[str, Any] | None
-    pendingTransition: dict[str, Any] | None
-    activeForkStepId: str | None
-    retryCount: int
-    parentInstanceId: str | None
-    tenantId: str
-    organizationId: str | None
-    createdAt: str
-    updatedAt: str
+    correlation_key: str | None
+    metadata_: dict[str, Any] | None = Field(alias="metadata")  # SQLAlchemy reserves `metadata`
+    started_at: Timestamp | None
+    completed_at: Timestamp | None
+    paused_at: Timestamp | None
+    cancelled_at: Timestamp | None
+    error_message: str | None
+    error_details: dict[str, Any] | None
+    pending_transition: dict[str, Any] | None
+    active_fork_step_id: str | None
+    retry_count: int
+    parent_instance_id: Id | None
+    tenant_id: Id
+    organization_id: Id | None
+    created_at: Timestamp
+    updated_at: Timestamp
 
 
-class Execution(Body):
+class Execution(RowBody):
     status: str
-    currentStep: str | None
+    current_step: str | None
+
+    @classmethod
+    def of(cls, row: WorkflowInstanceRow | InstanceView) -> Self:
+        return cls(status=row.status, current_step=row.current_step_id)
 
 
 class StartedExecution(Execution):
     message: str
 
 
-class InstanceStarted(Body):
+class InstanceStarted(RowBody):
     instance: WorkflowInstance
     execution: StartedExecution
 
+    @classmethod
+    def of(cls, row: WorkflowInstanceRow) -> Self:
+        execution = StartedExecution(
+            status=row.status, current_step=row.current_step_id, message="Workflow execution started in background"
+        )
+        return cls(instance=WorkflowInstance.of(row), execution=execution)
 
-class InstanceRetried(Body):
+
+class InstanceRetried(RowBody):
     instance: WorkflowInstance
     execution: Execution
 
 
-class AdvancedInstance(Body):
-    """The instance as its workflow answered the advance."""
+class AdvancedInstance(RowBody):
+    """The instance as its workflow answered the advance (`InstanceView`)."""
 
-    id: str
+    id: Id
     status: str
-    currentStepId: str | None
-    previousStepId: str | None
-    transitionFired: str | None
+    current_step_id: str | None
+    previous_step_id: str | None
+    transition_fired: str | None
     context: dict[str, Any]
 
 
-class InstanceAdvanced(Body):
+class InstanceAdvanced(RowBody):
     instance: AdvancedInstance
 
 
@@ -113,44 +192,58 @@ class SignalsSent(SignalSent):
     count: int = Field(description="How many waiting instances the signal resumed")
 
 
-class WorkflowEvent(Body):
-    id: str
-    workflowInstanceId: str
-    stepInstanceId: str | None
-    branchKey: str | None
-    eventType: str
-    eventData: dict[str, Any]
-    occurredAt: str
-    userId: str | None
-    tenantId: str
-    organizationId: str | None
+class WorkflowEvent(RowBody):
+    id: Id
+    workflow_instance_id: Id
+    step_instance_id: Id | None
+    branch_key: str | None
+    event_type: str
+    event_data: dict[str, Any]
+    occurred_at: Timestamp
+    user_id: str | None
+    tenant_id: Id
+    organization_id: Id | None
 
 
-class EventInstanceSummary(Body):
-    id: str
-    workflowId: str
-    workflowName: str
+class EventInstanceSummary(RowBody):
+    id: Id
+    workflow_id: str
+    workflow_name: str = Field(description="The workflowId (instances do not copy the definition's name)")
     status: str
 
 
 class ListedWorkflowEvent(WorkflowEvent):
-    workflowInstance: EventInstanceSummary
+    workflow_instance: EventInstanceSummary
+
+    @classmethod
+    def with_instance(cls, event: WorkflowEventRow, instance: WorkflowInstanceRow) -> ListedWorkflowEvent:
+        summary = EventInstanceSummary(
+            id=str(instance.id),
+            workflow_id=instance.workflow_id,
+            workflow_name=instance.workflow_id,
+            status=instance.status,
+        )
+        return cls(**dict(WorkflowEvent.of(event)), workflow_instance=summary)
 
 
-class EventInstance(Body):
-    id: str
-    workflowId: str
+class EventInstance(RowBody):
+    id: Id
+    workflow_id: str
     version: int
     status: str
-    currentStepId: str | None
-    correlationKey: str | None
-    startedAt: str | None
-    completedAt: str | None
+    current_step_id: str | None
+    correlation_key: str | None
+    started_at: Timestamp | None
+    completed_at: Timestamp | None
     context: dict[str, Any]
 
 
 class WorkflowEventDetail(WorkflowEvent):
-    workflowInstance: EventInstance
+    workflow_instance: EventInstance
+
+    @classmethod
+    def with_instance(cls, event: WorkflowEventRow, instance: WorkflowInstanceRow) -> WorkflowEventDetail:
+        return cls(**dict(WorkflowEvent.of(event)), workflow_instance=EventInstance.of(instance))
 
 
 class UserTask(Body):

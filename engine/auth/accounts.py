@@ -3,37 +3,37 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engine import modules
-from engine.auth import lockout
+from engine.auth import lockout, repository
 from engine.auth.features import grant_satisfies
 from engine.auth.schemas import Principal
-from engine.auth.scope import tenant_for, visible_tenant
+from engine.auth.scope import tenant_for
 from engine.auth.security import hash_password
 from engine.auth.service import (
+    Acl,
     check_password_strength,
     effective_acl,
     find_user_by_email,
     revoke_all_sessions,
     roles_acl,
-    user_roles,
 )
 from engine.clock import now
-from engine.db.models import Organization, Role, RoleAcl, Tenant, User, UserAcl, UserRole
+from engine.db.models import Organization, Role, RoleAcl, User, UserAcl, UserRole
 from engine.db.session import flush_unique
 from engine.errors import BadRequest, Conflict, Forbidden, NotFound
-from engine.pagination import PageParams, page_body, page_of
+from engine.pagination import PageParams, page_of
 
 # ---------------------------------------------------------------- roles
 
 
 async def get_role(session: AsyncSession, principal: Principal, role_id: uuid.UUID) -> Role:
-    role = await session.get(Role, role_id)
-    if role is None or not visible_tenant(principal, role.tenant_id):
+    role = await repository.readable_role(session, principal, role_id)
+    if role is None:
         raise NotFound("Role not found")
     return role
 
@@ -46,37 +46,16 @@ async def list_roles(
     role_id: uuid.UUID | None,
     search: str | None,
     tenant_id: uuid.UUID | None,
-) -> dict[str, Any]:
-    tenant = tenant_for(principal, tenant_id)
-    users_count = (
-        select(func.count())
-        .select_from(UserRole)
-        .join(User, User.id == UserRole.user_id)
-        .where(UserRole.role_id == Role.id, User.deleted_at.is_(None))
-        .scalar_subquery()
-    )
-    query = (
-        select(Role, users_count.label("users_count"), Tenant.name)
-        .join(Tenant, Tenant.id == Role.tenant_id)
-        .where(Role.tenant_id == tenant)
-    )
+) -> tuple[list[tuple[Role, int, str]], int]:
+    """A page of the tenant's roles, each with its live members' count and the tenant's name; and
+    the total."""
+    query = repository.roles_of_tenant(tenant_for(principal, tenant_id))
     if role_id is not None:
         query = query.where(Role.id == role_id)
     if search:
         query = query.where(Role.name.ilike(f"%{search}%"))
     total, page = await page_of(session, query, params, Role.name)
-    rows = page.all()
-    items = [
-        {
-            "id": str(role.id),
-            "name": role.name,
-            "usersCount": int(n),
-            "tenantId": str(role.tenant_id),
-            "tenantName": tenant_name,
-        }
-        for role, n, tenant_name in rows
-    ]
-    return page_body(items, total, params, with_page=False)
+    return list(page.tuples().all()), total
 
 
 async def create_role(session: AsyncSession, principal: Principal, name: str, tenant_id: uuid.UUID | None) -> Role:
@@ -102,24 +81,10 @@ async def update_role(session: AsyncSession, principal: Principal, role_id: uuid
 
 async def delete_role(session: AsyncSession, principal: Principal, role_id: uuid.UUID) -> None:
     role = await get_role(session, principal, role_id)
-    members = await session.scalar(
-        select(func.count())
-        .select_from(UserRole)
-        .join(User, User.id == UserRole.user_id)
-        .where(UserRole.role_id == role.id, User.deleted_at.is_(None))
-    )
-    if members:
+    if await repository.count_members(session, role.id):
         raise BadRequest("Role has assigned users")
     await session.delete(role)
     await session.flush()
-
-
-def acl_body(acl: RoleAcl | UserAcl | None) -> dict[str, Any]:
-    return {
-        "isSuperAdmin": bool(acl and acl.is_super_admin),
-        "features": list(acl.features) if acl else [],
-        "organizations": (list(acl.organizations) if acl and acl.organizations is not None else None),
-    }
 
 
 def holds_grant(principal: Principal, grant: str) -> bool:
@@ -155,36 +120,33 @@ async def _organizations_in_tenant(
         except ValueError:
             raise BadRequest(f"Invalid organization id: {value}")
     if ids:
-        found = set(
-            (
-                await session.scalars(
-                    select(Organization.id).where(Organization.id.in_(ids), Organization.tenant_id == tenant_id)
-                )
-            ).all()
-        )
+        found = await repository.organization_ids_in(session, tenant_id, ids)
         missing = [str(i) for i in ids if i not in found]
         if missing:
             raise BadRequest(f"Unknown organizations: {', '.join(missing)}")
     return [str(i) for i in ids]
 
 
-async def get_role_acl(session: AsyncSession, principal: Principal, role_id: uuid.UUID) -> dict[str, Any]:
+async def get_role_acl(session: AsyncSession, principal: Principal, role_id: uuid.UUID) -> RoleAcl | None:
+    """The role's grants (None: it grants nothing)."""
     role = await get_role(session, principal, role_id)
-    return acl_body(await session.get(RoleAcl, role.id))
+    return await session.get(RoleAcl, role.id)
 
 
-async def put_role_acl(
-    session: AsyncSession,
-    principal: Principal,
-    role_id: uuid.UUID,
-    *,
-    features: list[str] | None,
-    is_super_admin: bool | None,
-    organizations: list[Any] | None,
-    organizations_given: bool,
-) -> bool:
+@dataclass(frozen=True)
+class AclChange:
+    """What a write of a role's or user's ACL sets: a part left None stays as it is, except
+    `organizations`, written whenever `organizations_given` (None there: every organization)."""
+
+    features: list[str] | None = None
+    is_super_admin: bool | None = None
+    organizations: list[Any] | None = None
+    organizations_given: bool = False
+
+
+async def put_role_acl(session: AsyncSession, principal: Principal, role_id: uuid.UUID, change: AclChange) -> bool:
     role = await get_role(session, principal, role_id)
-    if is_super_admin and not principal.is_super_admin:
+    if change.is_super_admin and not principal.is_super_admin:
         raise Forbidden("Only a super admin can grant super admin")
     async with lockout.guarded(session, principal, role.tenant_id):
         acl = await session.get(RoleAcl, role.id)
@@ -193,9 +155,7 @@ async def put_role_acl(
         if acl is None:
             acl = RoleAcl(role_id=role.id, features=[], is_super_admin=False, organizations=None)
             session.add(acl)
-        return await _apply_acl(
-            session, principal, acl, role.tenant_id, features, is_super_admin, organizations, organizations_given
-        )
+        return await _apply_acl(session, principal, acl, role.tenant_id, change)
 
 
 async def _apply_acl(
@@ -203,19 +163,16 @@ async def _apply_acl(
     principal: Principal,
     acl: RoleAcl | UserAcl,
     tenant_id: uuid.UUID,
-    features: list[str] | None,
-    is_super_admin: bool | None,
-    organizations: list[Any] | None,
-    organizations_given: bool,
+    change: AclChange,
 ) -> bool:
     """Writes the given parts of a role's or user's ACL; returns whether features were dropped."""
     sanitized = False
-    if features is not None:
-        acl.features, sanitized = sanitize_features(principal, features)
-    if is_super_admin is not None:
-        acl.is_super_admin = is_super_admin
-    if organizations_given:
-        acl.organizations = await _organizations_in_tenant(session, tenant_id, organizations)
+    if change.features is not None:
+        acl.features, sanitized = sanitize_features(principal, change.features)
+    if change.is_super_admin is not None:
+        acl.is_super_admin = change.is_super_admin
+    if change.organizations_given:
+        acl.organizations = await _organizations_in_tenant(session, tenant_id, change.organizations)
     await session.flush()
     return sanitized
 
@@ -223,9 +180,19 @@ async def _apply_acl(
 # ---------------------------------------------------------------- users
 
 
+@dataclass(frozen=True)
+class UserEntry:
+    """A user as the list shows it."""
+
+    user: User
+    organization_name: str | None
+    tenant_name: str
+    roles: list[str]
+
+
 async def get_user(session: AsyncSession, principal: Principal, user_id: uuid.UUID) -> User:
-    user = await session.get(User, user_id)
-    if user is None or user.deleted_at is not None or not visible_tenant(principal, user.tenant_id):
+    user = await repository.readable_user(session, principal, user_id)
+    if user is None:
         raise NotFound("User not found")
     return user
 
@@ -235,29 +202,26 @@ async def _guard_super_admin_target(session: AsyncSession, principal: Principal,
     reset a super admin's password and sign in as one)."""
     if principal.is_super_admin:
         return
-    role_ids = [r.id for r in await user_roles(session, user.id)]
+    role_ids = [r.id for r in await repository.user_roles(session, user.id)]
     if (await effective_acl(session, user.id, role_ids)).is_super_admin or (
         await roles_acl(session, role_ids)
     ).is_super_admin:
         raise Forbidden("Only a super admin can change a super admin")
 
 
-async def _organization_in(session: AsyncSession, tenant_id: uuid.UUID | None, org_id: uuid.UUID) -> Organization:
-    org = await session.get(Organization, org_id)
-    if org is None or org.deleted_at is not None or (tenant_id is not None and org.tenant_id != tenant_id):
+async def organization_in(session: AsyncSession, tenant_id: uuid.UUID | None, org_id: uuid.UUID) -> Organization:
+    """A live organization of the tenant (any tenant when None), else 404."""
+    org = await repository.organization_in(session, tenant_id, org_id)
+    if org is None:
         raise NotFound("Organization not found")
     return org
 
 
-async def _resolve_roles(session: AsyncSession, tenant_id: uuid.UUID, roles: list[str]) -> list[Role]:
+async def resolve_roles(session: AsyncSession, tenant_id: uuid.UUID, roles: list[str]) -> list[Role]:
     """Roles may be named by id or by name; all must belong to the tenant."""
     found: list[Role] = []
     for value in roles:
-        try:
-            condition = Role.id == uuid.UUID(str(value))
-        except ValueError:
-            condition = Role.name == str(value)
-        role = await session.scalar(select(Role).where(condition, Role.tenant_id == tenant_id))
+        role = await repository.role_in(session, tenant_id, value)
         if role is None:
             raise BadRequest(f"Unknown role: {value}")
         if role not in found:
@@ -265,12 +229,12 @@ async def _resolve_roles(session: AsyncSession, tenant_id: uuid.UUID, roles: lis
     return found
 
 
-async def _guard_super_admin_roles(session: AsyncSession, principal: Principal, roles: list[Role]) -> None:
+async def guard_assignable(session: AsyncSession, principal: Principal, roles: list[Role]) -> None:
     """Assigning a role (to a user or an API key) hands out its grants: a caller may only assign
     roles whose features it holds itself, and only a super admin may assign a super admin role."""
     if principal.is_super_admin or not roles:
         return
-    acls = (await session.scalars(select(RoleAcl).where(RoleAcl.role_id.in_([r.id for r in roles])))).all()
+    acls = await repository.role_acls(session, (r.id for r in roles))
     if any(a.is_super_admin for a in acls):
         raise Forbidden("Only a super admin can assign a super admin role")
     if not all(holds_grant(principal, grant) for a in acls for grant in a.features):
@@ -286,48 +250,23 @@ async def list_users(
     search: str | None,
     organization_id: uuid.UUID | None,
     role_ids: list[uuid.UUID],
-) -> dict[str, Any]:
-    query = (
-        select(User, Organization.name, Tenant.name)
-        .join(Tenant, Tenant.id == User.tenant_id)
-        .outerjoin(Organization, Organization.id == User.organization_id)
-        .where(User.tenant_id == principal.tenant_id, User.deleted_at.is_(None))
-    )
+) -> tuple[list[UserEntry], int]:
+    """A page of the caller's tenant's users, by e-mail; and the total."""
+    query = repository.users_of_tenant(principal.tenant_id)
     if user_id is not None:
         query = query.where(User.id == user_id)
     if search:
-        query = query.where(or_(User.email.ilike(f"%{search}%"), User.name.ilike(f"%{search}%")))
+        query = query.where(repository.matching(search))
     if organization_id is not None:
         query = query.where(User.organization_id == organization_id)
     if role_ids:
-        query = query.where(User.id.in_(select(UserRole.user_id).where(UserRole.role_id.in_(role_ids))))
+        query = query.where(repository.holding_any_role(role_ids))
     total, page = await page_of(session, query, params, User.email)
-    rows = page.all()
-    role_names: dict[uuid.UUID, list[str]] = {}
-    if rows:
-        pairs = await session.execute(
-            select(UserRole.user_id, Role.name)
-            .join(Role, Role.id == UserRole.role_id)
-            .where(UserRole.user_id.in_([u.id for u, _, _ in rows]))
-            .order_by(Role.name)
-        )
-        for uid, role_name in pairs:
-            role_names.setdefault(uid, []).append(role_name)
-    items = [
-        {
-            "id": str(user.id),
-            "email": user.email,
-            "name": user.name,
-            "isActive": user.is_active,
-            "organizationId": str(user.organization_id) if user.organization_id else None,
-            "organizationName": org_name,
-            "tenantId": str(user.tenant_id),
-            "tenantName": tenant_name,
-            "roles": role_names.get(user.id, []),
-        }
-        for user, org_name, tenant_name in rows
-    ]
-    return page_body(items, total, params, with_page=False)
+    rows = page.tuples().all()
+    names = await repository.role_names_of_users(session, [user.id for user, _, _ in rows])
+    return [
+        UserEntry(user, org_name, tenant_name, names.get(user.id, [])) for user, org_name, tenant_name in rows
+    ], total
 
 
 async def create_user(
@@ -344,9 +283,7 @@ async def create_user(
     if "@" not in email:
         raise BadRequest("A valid email is required")
     if organization_id is not None:
-        org = await _organization_in(
-            session, None if principal.is_super_admin else principal.tenant_id, organization_id
-        )
+        org = await organization_in(session, None if principal.is_super_admin else principal.tenant_id, organization_id)
         tenant_id = org.tenant_id
     else:
         tenant_id = principal.tenant_id
@@ -354,8 +291,8 @@ async def create_user(
         check_password_strength(password)
     if await find_user_by_email(session, email) is not None:
         raise Conflict("A user with this email already exists")
-    role_rows = await _resolve_roles(session, tenant_id, roles)
-    await _guard_super_admin_roles(session, principal, role_rows)
+    role_rows = await resolve_roles(session, tenant_id, roles)
+    await guard_assignable(session, principal, role_rows)
     user = User(
         id=uuid.uuid4(),
         tenant_id=tenant_id,
@@ -398,7 +335,7 @@ async def update_user(
             user.password_hash = hash_password(password)
         if organization_given:
             if organization_id is not None:
-                await _organization_in(session, user.tenant_id, organization_id)
+                await organization_in(session, user.tenant_id, organization_id)
             user.organization_id = organization_id
         if name is not None:
             user.name = name
@@ -407,9 +344,9 @@ async def update_user(
                 raise Conflict("You cannot deactivate yourself")
             user.is_active = is_active
         if roles is not None:
-            role_rows = await _resolve_roles(session, user.tenant_id, roles)
-            await _guard_super_admin_roles(session, principal, role_rows)
-            for link in (await session.scalars(select(UserRole).where(UserRole.user_id == user.id))).all():
+            role_rows = await resolve_roles(session, user.tenant_id, roles)
+            await guard_assignable(session, principal, role_rows)
+            for link in await repository.role_links(session, user.id):
                 await session.delete(link)
             await session.flush()
             session.add_all(UserRole(user_id=user.id, role_id=r.id) for r in role_rows)
@@ -427,30 +364,21 @@ async def delete_user(session: AsyncSession, principal: Principal, user_id: uuid
         await revoke_all_sessions(session, user.id)
 
 
-async def get_user_acl(session: AsyncSession, principal: Principal, user_id: uuid.UUID) -> dict[str, Any]:
+async def get_user_acl(session: AsyncSession, principal: Principal, user_id: uuid.UUID) -> tuple[bool, Acl]:
+    """Whether the user has an ACL of its own, and what the user is granted (that ACL, else what
+    its roles grant)."""
     user = await get_user(session, principal, user_id)
-    custom = await session.get(UserAcl, user.id)
-    if custom is not None:
-        return {"hasCustomAcl": True, **acl_body(custom)}
-    roles = await user_roles(session, user.id)
-    acl = await effective_acl(session, user.id, [r.id for r in roles])
-    return {
-        "hasCustomAcl": False,
-        "isSuperAdmin": acl.is_super_admin,
-        "features": list(acl.features),
-        "organizations": list(acl.organizations) if acl.organizations is not None else None,
-    }
+    has_custom = await session.get(UserAcl, user.id) is not None
+    roles = await repository.user_roles(session, user.id)
+    return has_custom, await effective_acl(session, user.id, [r.id for r in roles])
 
 
 async def put_user_acl(
     session: AsyncSession,
     principal: Principal,
     user_id: uuid.UUID,
+    change: AclChange,
     *,
-    features: list[str] | None,
-    is_super_admin: bool | None,
-    organizations: list[Any] | None,
-    organizations_given: bool,
     clear: bool,
 ) -> bool:
     """Sets the user's own ACL (it replaces the roles' grants); `clear` removes it again."""
@@ -463,11 +391,9 @@ async def put_user_acl(
                 await session.delete(custom)
                 await session.flush()
             return False
-        if is_super_admin and not principal.is_super_admin:
+        if change.is_super_admin and not principal.is_super_admin:
             raise Forbidden("Only a super admin can grant super admin")
         if custom is None:
             custom = UserAcl(user_id=user.id, features=[], is_super_admin=False, organizations=None)
             session.add(custom)
-        return await _apply_acl(
-            session, principal, custom, user.tenant_id, features, is_super_admin, organizations, organizations_given
-        )
+        return await _apply_acl(session, principal, custom, user.tenant_id, change)

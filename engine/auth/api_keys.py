@@ -4,64 +4,57 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from engine.auth.accounts import _guard_super_admin_roles, _organization_in, _resolve_roles
-from engine.auth.directory import org_allowed
+from engine.auth import repository
+from engine.auth.accounts import guard_assignable, organization_in, resolve_roles
 from engine.auth.schemas import Principal
-from engine.auth.scope import tenant_for
+from engine.auth.scope import org_allowed, tenant_for
 from engine.auth.security import new_secret, sha256
 from engine.auth.service import API_KEY_PREFIX
-from engine.clock import iso_or_none, now
-from engine.db.models import ApiKey, Organization, Role, UserRole
+from engine.clock import now
+from engine.db.models import ApiKey
 from engine.errors import BadRequest, NotFound
-from engine.pagination import PageParams, page_body, page_of
+from engine.pagination import PageParams, page_of
 
 
-async def _role_refs(session: AsyncSession, role_ids: list[Any]) -> list[dict[str, Any]]:
-    ids = [uuid.UUID(str(r)) for r in role_ids]
-    names = (
-        dict((await session.execute(select(Role.id, Role.name).where(Role.id.in_(ids)))).tuples().all()) if ids else {}
-    )
-    return [{"id": str(i), "name": names.get(i)} for i in ids]
+@dataclass(frozen=True)
+class KeyEntry:
+    """A key as the list shows it: its organization's name and its roles' (id, name), in the
+    key's order (the name is None for a role deleted since)."""
+
+    key: ApiKey
+    organization_name: str | None
+    roles: list[tuple[uuid.UUID, str | None]]
+
+
+def _ids(role_ids: Sequence[Any]) -> list[uuid.UUID]:
+    return [uuid.UUID(str(r)) for r in role_ids]
+
+
+async def role_refs(session: AsyncSession, role_ids: Sequence[Any]) -> list[tuple[uuid.UUID, str | None]]:
+    """The (id, name) of each of a key's roles, in the key's order."""
+    names = await repository.role_names(session, _ids(role_ids))
+    return [(i, names.get(i)) for i in _ids(role_ids)]
 
 
 async def list_keys(
     session: AsyncSession, principal: Principal, params: PageParams, search: str | None
-) -> dict[str, Any]:
-    query = (
-        select(ApiKey, Organization.name)
-        .outerjoin(Organization, Organization.id == ApiKey.organization_id)
-        .where(ApiKey.tenant_id == principal.tenant_id, ApiKey.deleted_at.is_(None))
-    )
+) -> tuple[list[KeyEntry], int]:
+    """A page of the keys the caller sees, newest first; and the total."""
+    query = repository.readable_api_keys(principal)
     if search:
         query = query.where(ApiKey.name.ilike(f"%{search}%"))
-    allowed = restricted_to(principal)
-    if allowed is not None:
-        # Only keys of organizations the caller may act in (one of them or a descendant).
-        query = query.where(or_(false(), *[Organization.tree_path.contains(org) for org in allowed]))
     total, page = await page_of(session, query, params, ApiKey.created_at.desc())
-    rows = page.all()
-    items = [
-        {
-            "id": str(key.id),
-            "name": key.name,
-            "description": key.description,
-            "keyPrefix": key.key_prefix,
-            "organizationId": str(key.organization_id) if key.organization_id else None,
-            "organizationName": org_name,
-            "createdAt": iso_or_none(key.created_at),
-            "lastUsedAt": iso_or_none(key.last_used_at),
-            "expiresAt": iso_or_none(key.expires_at),
-            "roles": await _role_refs(session, key.role_ids),
-        }
-        for key, org_name in rows
-    ]
-    return page_body(items, total, params)
+    rows = page.tuples().all()
+    # One query for the names of every role on the page.
+    names = await repository.role_names(session, (i for key, _ in rows for i in _ids(key.role_ids)))
+    entries = [KeyEntry(key, org, [(i, names.get(i)) for i in _ids(key.role_ids)]) for key, org in rows]
+    return entries, total
 
 
 async def create_key(
@@ -79,15 +72,15 @@ async def create_key(
         raise BadRequest("Name is required")
     tenant = tenant_for(principal, tenant_id)
     if organization_id is not None:
-        if not org_allowed(principal, await _organization_in(session, tenant, organization_id)):
+        if not org_allowed(principal, await organization_in(session, tenant, organization_id)):
             raise NotFound("Organization not found")
-    elif restricted_to(principal) is not None:
+    elif repository.restricted_to(principal) is not None:
         # A tenant-wide key would reach beyond the organizations the caller may act in.
         raise BadRequest("organizationId is required: your access is limited to some organizations")
     if expires_at is not None and expires_at <= now():
         raise BadRequest("expiresAt must be in the future")
-    role_rows = await _resolve_roles(session, tenant, roles)
-    await _guard_super_admin_roles(session, principal, role_rows)
+    role_rows = await resolve_roles(session, tenant, roles)
+    await guard_assignable(session, principal, role_rows)
     key, secret = mint(
         session,
         tenant_id=tenant,
@@ -143,15 +136,7 @@ async def mint_for_user(
 ) -> tuple[ApiKey, str] | None:
     """A short-lived key acting with the user's roles in the tenant (a workflow's CALL_API);
     None when the user has no roles there."""
-    role_ids = list(
-        (
-            await session.scalars(
-                select(Role.id)
-                .join(UserRole, UserRole.role_id == Role.id)
-                .where(UserRole.user_id == user_id, Role.tenant_id == tenant_id)
-            )
-        ).all()
-    )
+    role_ids = await repository.user_role_ids_in(session, user_id, tenant_id)
     if not role_ids:
         return None
     return mint(
@@ -172,20 +157,8 @@ async def revoke(session: AsyncSession, key_id: uuid.UUID) -> None:
 
 
 async def delete_key(session: AsyncSession, principal: Principal, key_id: uuid.UUID) -> None:
-    key = await session.get(ApiKey, key_id)
-    if key is None or key.deleted_at is not None or key.tenant_id != principal.tenant_id:
+    key = await repository.readable_api_key(session, principal, key_id)
+    if key is None:
         raise NotFound("API key not found")
-    if restricted_to(principal) is not None:
-        org = await session.get(Organization, key.organization_id) if key.organization_id else None
-        if org is None or not org_allowed(principal, org):
-            raise NotFound("API key not found")
     key.deleted_at = now()
     await session.flush()
-
-
-def restricted_to(principal: Principal) -> tuple[str, ...] | None:
-    """The organizations an organization-restricted caller may act in; None when unrestricted."""
-    return None if principal.is_super_admin else principal.organizations
-
-
-role_refs = _role_refs

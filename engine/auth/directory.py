@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engine import modules
+from engine.auth import repository
 from engine.auth.schemas import Principal
-from engine.auth.scope import tenant_for, visible_tenant
+from engine.auth.scope import org_allowed as org_allowed  # re-exported: callers outside auth use it from here
+from engine.auth.scope import tenant_for
 from engine.clock import now
-from engine.db.models import Organization, Role, RoleAcl, Tenant, User
+from engine.db.models import Organization, Role, RoleAcl, Tenant
 from engine.errors import BadRequest, NotFound
-from engine.pagination import PageParams, page_body, page_of, sort_order
+from engine.pagination import PageParams, page_of, sort_order
 
 TENANT_SORT_FIELDS = {"name": Tenant.name, "createdAt": Tenant.created_at, "updatedAt": Tenant.updated_at}
 
@@ -23,7 +24,7 @@ async def seed_tenant_roles(session: AsyncSession, tenant_id: uuid.UUID) -> dict
     """Creates the four standard roles of a tenant (idempotent)."""
     roles: dict[str, Role] = {}
     for name in modules.SEEDED_ROLES:
-        role = await session.scalar(select(Role).where(Role.tenant_id == tenant_id, Role.name == name))
+        role = await repository.role_named(session, tenant_id, name)
         if role is None:
             role = Role(id=uuid.uuid4(), tenant_id=tenant_id, name=name)
             session.add(role)
@@ -52,9 +53,7 @@ async def list_tenants(
     sort_dir: str | None,
     is_active: bool | None,
 ) -> tuple[list[Tenant], int]:
-    query = select(Tenant).where(Tenant.deleted_at.is_(None))
-    if not principal.is_super_admin:
-        query = query.where(Tenant.id == principal.tenant_id)
+    query = repository.readable_tenants(principal)
     if tenant_id is not None:
         query = query.where(Tenant.id == tenant_id)
     if search:
@@ -77,8 +76,8 @@ async def create_tenant(session: AsyncSession, name: str, is_active: bool = True
 
 
 async def get_tenant(session: AsyncSession, principal: Principal, tenant_id: uuid.UUID) -> Tenant:
-    tenant = await session.get(Tenant, tenant_id)
-    if tenant is None or tenant.deleted_at is not None or not visible_tenant(principal, tenant.id):
+    tenant = await repository.readable_tenant(session, principal, tenant_id)
+    if tenant is None:
         raise NotFound("Tenant not found")
     return tenant
 
@@ -108,8 +107,8 @@ async def delete_tenant(session: AsyncSession, principal: Principal, tenant_id: 
 
 
 async def lookup_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> Tenant:
-    tenant = await session.get(Tenant, tenant_id)
-    if tenant is None or tenant.deleted_at is not None or not tenant.is_active:
+    tenant = await repository.live_tenant(session, tenant_id)
+    if tenant is None:
         raise NotFound("Tenant not found")
     return tenant
 
@@ -117,57 +116,23 @@ async def lookup_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> Tenant:
 # ---------------------------------------------------------------- organizations
 
 
-def org_allowed(principal: Principal, org: Organization) -> bool:
-    """Whether the caller's organization restriction (if any) covers this node or an ancestor."""
-    if principal.is_super_admin or principal.organizations is None:
-        return True
-    path = (org.tree_path or str(org.id)).split("/")
-    return any(o in path for o in principal.organizations)
-
-
 async def _org(session: AsyncSession, principal: Principal, org_id: uuid.UUID) -> Organization:
-    org = await session.get(Organization, org_id)
-    if (
-        org is None
-        or org.deleted_at is not None
-        or not visible_tenant(principal, org.tenant_id)
-        or not org_allowed(principal, org)
-    ):
+    org = await repository.readable_organization(session, principal, org_id)
+    if org is None:
         raise NotFound("Organization not found")
     return org
 
 
-def org_body(org: Organization, names: dict[uuid.UUID, str], tenant_names: dict[uuid.UUID, str]) -> dict[str, Any]:
-    return {
-        "id": str(org.id),
-        "name": org.name,
-        "parentId": str(org.parent_id) if org.parent_id else None,
-        "parentName": names.get(org.parent_id) if org.parent_id else None,
-        "tenantId": str(org.tenant_id),
-        "tenantName": tenant_names.get(org.tenant_id),
-        "rootId": str(org.root_id) if org.root_id else None,
-        "treePath": org.tree_path,
-        "depth": org.depth,
-        "isActive": org.is_active,
-    }
+@dataclass(frozen=True)
+class Organizations:
+    """The organizations a list shows (`total` only when paged, `tree` for the nested view), with
+    the names the answer repeats: parents' (visible ones only) and the tenant's."""
 
-
-async def tenant_organizations(
-    session: AsyncSession, tenant_id: uuid.UUID, include_inactive: bool = True
-) -> list[Organization]:
-    query = select(Organization).where(Organization.tenant_id == tenant_id, Organization.deleted_at.is_(None))
-    if not include_inactive:
-        query = query.where(Organization.is_active.is_(True))
-    return list((await session.scalars(query.order_by(Organization.tree_path, Organization.name))).all())
-
-
-def build_tree(orgs: list[Organization], make: Any) -> list[dict[str, Any]]:
-    nodes = {o.id: {**make(o), "children": []} for o in orgs}
-    roots: list[dict[str, Any]] = []
-    for org in orgs:
-        parent = nodes.get(org.parent_id) if org.parent_id else None
-        (parent["children"] if parent else roots).append(nodes[org.id])
-    return roots
+    items: list[Organization]
+    parent_names: dict[uuid.UUID, str]
+    tenant_name: str
+    tree: bool = False
+    total: int | None = None
 
 
 async def list_organizations(
@@ -181,31 +146,30 @@ async def list_organizations(
     tenant_id: uuid.UUID | None,
     include_inactive: bool,
     status: str | None,
-) -> dict[str, Any]:
+) -> Organizations:
     tenant = tenant_for(principal, tenant_id)
     if status not in (None, "", "all", "active", "inactive"):
         raise BadRequest("status must be one of all, active, inactive")
     if view not in (None, "", "options", "tree", "manage"):
         raise BadRequest("view must be one of options, tree, manage")
-    orgs = [o for o in await tenant_organizations(session, tenant) if org_allowed(principal, o)]
+    orgs = [o for o in await repository.tenant_organizations(session, tenant) if org_allowed(principal, o)]
     if status == "active" or (not include_inactive and status in (None, "")):
         orgs = [o for o in orgs if o.is_active]
     elif status == "inactive":
         orgs = [o for o in orgs if not o.is_active]
     names = {o.id: o.name for o in orgs}
     tenant_row = await session.get(Tenant, tenant)
-    tenant_names = {tenant: tenant_row.name if tenant_row else ""}
+    tenant_name = tenant_row.name if tenant_row else ""
     if view == "tree":
-        return {"items": build_tree(orgs, lambda o: org_body(o, names, tenant_names))}
+        return Organizations(orgs, names, tenant_name, tree=True)
     if ids:
         orgs = [o for o in orgs if o.id in ids]
     if search:
         orgs = [o for o in orgs if search.lower() in o.name.lower()]
     if params is None:
-        return {"items": [org_body(o, names, tenant_names) for o in orgs]}
-    total = len(orgs)
+        return Organizations(orgs, names, tenant_name)
     page = orgs[params.offset : params.offset + params.page_size]
-    return page_body([org_body(o, names, tenant_names) for o in page], total, params)
+    return Organizations(page, names, tenant_name, total=len(orgs))
 
 
 def _place(org: Organization, parent: Organization | None) -> None:
@@ -267,14 +231,7 @@ async def update_organization(
         org.parent_id = parent_id
         _place(org, parent)
         # Re-root the whole subtree: descendants' paths start with the old path.
-        descendants = (
-            await session.scalars(
-                select(Organization).where(
-                    Organization.tenant_id == org.tenant_id, Organization.tree_path.like(f"{old_path}/%")
-                )
-            )
-        ).all()
-        for node in descendants:
+        for node in await repository.descendants(session, org.tenant_id, old_path):
             suffix = (node.tree_path or "")[len(old_path) :]
             node.tree_path = f"{org.tree_path}{suffix}"
             node.root_id = org.root_id
@@ -284,36 +241,16 @@ async def update_organization(
 
 async def delete_organization(session: AsyncSession, principal: Principal, org_id: uuid.UUID) -> None:
     org = await _org(session, principal, org_id)
-    children = await session.scalar(
-        select(func.count()).where(Organization.parent_id == org.id, Organization.deleted_at.is_(None))
-    )
-    if children:
+    if await repository.count_children(session, org.id):
         raise BadRequest("Organization has child organizations")
     org.deleted_at = now()
-    await session.execute(update(User).where(User.organization_id == org.id).values(organization_id=None))
+    await repository.detach_users(session, org.id)
     await session.flush()
 
 
-async def organization_switcher(session: AsyncSession, principal: Principal) -> dict[str, Any]:
-    orgs = await tenant_organizations(session, principal.tenant_id, include_inactive=False)
-    visible = [o for o in orgs if org_allowed(principal, o)]
-    items = build_tree(
-        visible,
-        lambda o: {"id": str(o.id), "name": o.name, "depth": o.depth, "selectable": True},
-    )
-    tenants: list[dict[str, Any]] = []
-    if principal.is_super_admin:
-        rows = (await session.scalars(select(Tenant).where(Tenant.deleted_at.is_(None)).order_by(Tenant.name))).all()
-        tenants = [{"id": str(t.id), "name": t.name, "isActive": t.is_active} for t in rows]
-    else:
-        own = await session.get(Tenant, principal.tenant_id)
-        if own is not None:
-            tenants = [{"id": str(own.id), "name": own.name, "isActive": own.is_active}]
-    return {
-        "items": items,
-        "selectedId": str(principal.organization_id) if principal.organization_id else None,
-        "canManage": principal.can("directory.organizations.manage"),
-        "tenantId": str(principal.tenant_id),
-        "tenants": tenants,
-        "isSuperAdmin": principal.is_super_admin,
-    }
+async def organization_switcher(session: AsyncSession, principal: Principal) -> tuple[list[Organization], list[Tenant]]:
+    """The active organizations the caller may switch to (parents first), and the tenants it sees
+    (every one for a super admin, by name)."""
+    orgs = await repository.tenant_organizations(session, principal.tenant_id, include_inactive=False)
+    tenants = (await session.scalars(repository.readable_tenants(principal).order_by(Tenant.name))).all()
+    return [o for o in orgs if org_allowed(principal, o)], list(tenants)

@@ -14,12 +14,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from engine.auth import repository
 from engine.auth.schemas import Principal
 from engine.auth.service import principals_of_users
-from engine.db.models import User
 from engine.errors import Conflict
 
 MANAGE = ("auth.users.edit", "auth.roles.manage", "auth.acl.manage")
@@ -37,8 +36,7 @@ class Standing:
 
 
 async def _standing(session: AsyncSession, caller: Principal, tenant_id: uuid.UUID) -> Standing:
-    live = (User.is_active.is_(True), User.deleted_at.is_(None))
-    tenant_users = set((await session.scalars(select(User.id).where(User.tenant_id == tenant_id, *live))).all())
+    tenant_users = await repository.active_user_ids(session, tenant_id)
     principals = await principals_of_users(session, tenant_users | {caller.id})
     me = principals.get(caller.id) if caller.kind == "user" else None
     tenant = [principals[u] for u in tenant_users if u in principals]

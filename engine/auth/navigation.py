@@ -4,11 +4,12 @@ preferences (the user's own, else the first of their roles' that has one)."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from engine.auth import repository
 from engine.auth.schemas import Principal
 from engine.db.models import Role, SidebarPreference
 from engine.errors import BadRequest, Forbidden
@@ -83,73 +84,71 @@ def normalize_settings(raw: Any) -> dict[str, Any]:
 async def _preference(session: AsyncSession, principal: Principal) -> SidebarPreference | None:
     if principal.user_id is None:
         return None
-    own = await session.scalar(
-        select(SidebarPreference).where(
-            SidebarPreference.tenant_id == principal.tenant_id, SidebarPreference.user_id == principal.user_id
-        )
-    )
+    own = await repository.sidebar_preference(session, principal.tenant_id, user_id=principal.user_id)
     if own is not None or not principal.role_ids:
         return own
-    return await session.scalar(
-        select(SidebarPreference)
-        .where(SidebarPreference.tenant_id == principal.tenant_id, SidebarPreference.role_id.in_(principal.role_ids))
-        .limit(1)
-    )
+    return await repository.any_role_sidebar_preference(session, principal.tenant_id, principal.role_ids)
 
 
-async def admin_nav(session: AsyncSession, principal: Principal) -> dict[str, Any]:
+@dataclass(frozen=True)
+class NavEntry:
+    href: str
+    title: str  # the preference's label, else the default
+    default_title: str
+    enabled: bool  # not hidden by the preferences
+
+
+@dataclass(frozen=True)
+class NavSection:
+    id: str
+    name: str
+    default_name: str
+    items: list[NavEntry]
+
+
+async def admin_nav(session: AsyncSession, principal: Principal) -> list[NavSection]:
+    """The sidebar groups holding an entry the caller may open, labelled and ordered as the
+    preferences say."""
     pref = await _preference(session, principal)
     settings = normalize_settings(pref.settings if pref else None)
     groups = []
     for group_id, name, items in NAVIGATION:
         visible = [
-            {
-                "href": href,
-                "title": settings["itemLabels"].get(href, title),
-                "defaultTitle": title,
-                "enabled": href not in settings["hiddenItems"],
-            }
+            NavEntry(href, settings["itemLabels"].get(href, title), title, href not in settings["hiddenItems"])
             for href, title, feature in items
             if principal.can(feature)
         ]
         if visible:
-            groups.append(
-                {
-                    "id": group_id,
-                    "name": settings["groupLabels"].get(group_id, name),
-                    "defaultName": name,
-                    "items": visible,
-                }
-            )
+            groups.append(NavSection(group_id, settings["groupLabels"].get(group_id, name), name, visible))
     order = {gid: i for i, gid in enumerate(settings["groupOrder"])}
-    groups.sort(key=lambda g: order.get(g["id"], len(order)))
-    return {"groups": groups}
+    groups.sort(key=lambda g: order.get(g.id, len(order)))
+    return groups
 
 
-async def get_preferences(session: AsyncSession, principal: Principal) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Preferences:
+    """The caller's sidebar preferences; `roles` (each with whether it has preferences of its own)
+    only for a caller who may apply them to roles."""
+
+    locale: str
+    settings: dict[str, Any]
+    can_apply_to_roles: bool
+    roles: list[tuple[Role, bool]] = field(default_factory=list)
+
+
+async def get_preferences(session: AsyncSession, principal: Principal) -> Preferences:
     pref = await _preference(session, principal)
     can_apply = principal.can("auth.roles.manage")
-    roles: list[dict[str, Any]] = []
+    roles: list[tuple[Role, bool]] = []
     if can_apply:
-        role_rows = (
-            await session.scalars(select(Role).where(Role.tenant_id == principal.tenant_id).order_by(Role.name))
-        ).all()
-        with_pref = set(
-            (
-                await session.scalars(
-                    select(SidebarPreference.role_id).where(
-                        SidebarPreference.tenant_id == principal.tenant_id, SidebarPreference.role_id.is_not(None)
-                    )
-                )
-            ).all()
-        )
-        roles = [{"id": str(r.id), "name": r.name, "hasPreference": r.id in with_pref} for r in role_rows]
-    return {
-        "locale": pref.locale if pref else "en",
-        "settings": normalize_settings(pref.settings if pref else None),
-        "canApplyToRoles": can_apply,
-        "roles": roles,
-    }
+        with_pref = await repository.roles_with_sidebar_preference(session, principal.tenant_id)
+        roles = [(r, r.id in with_pref) for r in await repository.tenant_roles(session, principal.tenant_id)]
+    return Preferences(
+        locale=pref.locale if pref else "en",
+        settings=normalize_settings(pref.settings if pref else None),
+        can_apply_to_roles=can_apply,
+        roles=roles,
+    )
 
 
 async def _upsert(
@@ -161,13 +160,7 @@ async def _upsert(
     locale: str,
     settings: dict[str, Any],
 ) -> None:
-    pref = await session.scalar(
-        select(SidebarPreference).where(
-            SidebarPreference.tenant_id == tenant_id,
-            SidebarPreference.user_id == user_id if user_id else SidebarPreference.user_id.is_(None),
-            SidebarPreference.role_id == role_id if role_id else SidebarPreference.role_id.is_(None),
-        )
-    )
+    pref = await repository.sidebar_preference(session, tenant_id, user_id=user_id, role_id=role_id)
     if pref is None:
         session.add(
             SidebarPreference(tenant_id=tenant_id, user_id=user_id, role_id=role_id, locale=locale, settings=settings)
@@ -184,14 +177,16 @@ async def put_preferences(
     settings: Any,
     apply_to_roles: list[uuid.UUID],
     clear_roles: list[uuid.UUID],
-) -> dict[str, Any]:
+) -> Preferences:
+    """Saves the caller's own preferences, stores them for `apply_to_roles` and removes those of
+    `clear_roles`; answers the caller's preferences as they are now."""
     if principal.user_id is None:
         raise BadRequest("Only a signed-in user has sidebar preferences")
     if (apply_to_roles or clear_roles) and not principal.can("auth.roles.manage"):
         raise Forbidden("Applying preferences to roles requires auth.roles.manage")
     normalized = normalize_settings(settings)
     locale = locale or "en"
-    tenant_roles = set((await session.scalars(select(Role.id).where(Role.tenant_id == principal.tenant_id))).all())
+    tenant_roles = {r.id for r in await repository.tenant_roles(session, principal.tenant_id)}
     unknown = [str(r) for r in [*apply_to_roles, *clear_roles] if r not in tenant_roles]
     if unknown:
         raise BadRequest(f"Unknown roles: {', '.join(unknown)}")
@@ -201,14 +196,8 @@ async def put_preferences(
     for role_id in apply_to_roles:
         await _upsert(session, principal.tenant_id, user_id=None, role_id=role_id, locale=locale, settings=normalized)
     for role_id in clear_roles:
-        pref = await session.scalar(
-            select(SidebarPreference).where(
-                SidebarPreference.tenant_id == principal.tenant_id, SidebarPreference.role_id == role_id
-            )
-        )
+        pref = await repository.sidebar_preference(session, principal.tenant_id, role_id=role_id)
         if pref is not None:
             await session.delete(pref)
     await session.flush()
-    body = await get_preferences(session, principal)
-    body.update(appliedRoles=[str(r) for r in apply_to_roles], clearedRoles=[str(r) for r in clear_roles])
-    return body
+    return await get_preferences(session, principal)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 
 from engine.auth.schemas import Principal
+from engine.db.models import Organization
 from engine.errors import NotFound
 
 
@@ -19,6 +20,14 @@ def tenant_for(principal: Principal, requested: uuid.UUID | None) -> uuid.UUID:
 
 def visible_tenant(principal: Principal, tenant_id: uuid.UUID) -> bool:
     return principal.is_super_admin or tenant_id == principal.tenant_id
+
+
+def org_allowed(principal: Principal, org: Organization) -> bool:
+    """Whether the caller's organization restriction (if any) covers this node or an ancestor."""
+    if principal.is_super_admin or principal.organizations is None:
+        return True
+    path = (org.tree_path or str(org.id)).split("/")
+    return any(o in path for o in principal.organizations)
 
 
 def parse_uuid(value: str | None, field: str) -> uuid.UUID | None:

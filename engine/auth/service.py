@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, Row, Select, bindparam, select, update
+from sqlalchemy import ColumnElement, Row, Select, bindparam, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from engine.auth import repository
 from engine.auth.schemas import Principal
 from engine.auth.security import (
     DUMMY_PASSWORD_HASH,
@@ -26,7 +27,6 @@ from engine.auth.security import (
 )
 from engine.clock import now
 from engine.db.models import (
-    ApiKey,
     AuthSession,
     PasswordReset,
     RateLimitBucket,
@@ -82,13 +82,7 @@ def merge_role_acls(acls: Sequence[Grants]) -> Acl:
 async def roles_acl(session: AsyncSession, role_ids: list[uuid.UUID]) -> Acl:
     if not role_ids:
         return Acl((), False, ())
-    rows = (await session.scalars(select(RoleAcl).where(RoleAcl.role_id.in_(role_ids)))).all()
-    return merge_role_acls(list(rows))
-
-
-async def user_roles(session: AsyncSession, user_id: uuid.UUID) -> list[Role]:
-    query = select(Role).join(UserRole, UserRole.role_id == Role.id).where(UserRole.user_id == user_id)
-    return list((await session.scalars(query.order_by(Role.name))).all())
+    return merge_role_acls(await repository.role_acls(session, role_ids))
 
 
 async def effective_acl(session: AsyncSession, user_id: uuid.UUID, role_ids: list[uuid.UUID]) -> Acl:
@@ -190,11 +184,6 @@ async def principals_of_users(session: AsyncSession, user_ids: set[uuid.UUID]) -
     return {user_id: p for user_id, p in found.items() if p is not None}
 
 
-async def _live_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> bool:
-    tenant = await session.get(Tenant, tenant_id)
-    return tenant is not None and tenant.is_active and tenant.deleted_at is None
-
-
 async def principal_from_access_token(session: AsyncSession, token: str, settings: Settings) -> Principal | None:
     claims = decode_access_token(token, settings.jwt_secret)
     if claims is None:
@@ -206,16 +195,16 @@ async def principal_from_access_token(session: AsyncSession, token: str, setting
 
 
 async def principal_from_api_key(session: AsyncSession, secret: str) -> Principal | None:
-    key = await session.scalar(select(ApiKey).where(ApiKey.key_hash == sha256(secret)))
+    key = await repository.api_key_by_hash(session, sha256(secret))
     if key is None or key.deleted_at is not None:
         return None
     if key.expires_at is not None and key.expires_at <= now():
         return None
-    if not await _live_tenant(session, key.tenant_id):
+    if await repository.live_tenant(session, key.tenant_id) is None:
         return None
     role_ids = [uuid.UUID(str(r)) for r in key.role_ids]
     acl = await roles_acl(session, role_ids)
-    roles = (await session.scalars(select(Role).where(Role.id.in_(role_ids)))).all() if role_ids else []
+    roles = await repository.roles_by_id(session, role_ids)
     key.last_used_at = now()
     return Principal(
         kind="api_key",
@@ -257,11 +246,7 @@ async def hit_rate_limit(sessionmaker: async_sessionmaker[AsyncSession], key: st
 
 
 async def find_user_by_email(session: AsyncSession, email: str) -> User | None:
-    from sqlalchemy import func
-
-    return await session.scalar(
-        select(User).where(func.lower(User.email) == email.strip().lower(), User.deleted_at.is_(None))
-    )
+    return await repository.user_by_email(session, email)
 
 
 @dataclass(frozen=True)
@@ -282,7 +267,7 @@ async def login(session: AsyncSession, email: str, password: str, settings: Sett
     matches = verify_password(hashed or DUMMY_PASSWORD_HASH, password) and hashed is not None
     if user is None or not matches:
         raise Unauthorized("Invalid email or password")
-    if not user.is_active or not await _live_tenant(session, user.tenant_id):
+    if not user.is_active or await repository.live_tenant(session, user.tenant_id) is None:
         raise Forbidden("Account is disabled")
     user.last_login_at = now()
     return await _open_session(session, user, settings)
@@ -324,9 +309,7 @@ def _access_token(user: User, session_id: uuid.UUID, settings: Settings) -> str:
 async def refresh(session: AsyncSession, refresh_token: str, settings: Settings) -> Tokens:
     if not refresh_token:
         raise BadRequest("refreshToken is required")
-    auth_session = await session.scalar(
-        select(AuthSession).where(AuthSession.refresh_token_hash == sha256(refresh_token))
-    )
+    auth_session = await repository.session_by_refresh_hash(session, sha256(refresh_token))
     if auth_session is None or auth_session.revoked_at is not None or auth_session.expires_at <= now():
         raise Unauthorized("Invalid or expired refresh token")
     user = await session.get(User, auth_session.user_id)
@@ -342,19 +325,11 @@ async def refresh(session: AsyncSession, refresh_token: str, settings: Settings)
 
 async def logout(session: AsyncSession, principal: Principal) -> None:
     if principal.session_id is not None:
-        await session.execute(
-            update(AuthSession)
-            .where(AuthSession.id == principal.session_id, AuthSession.revoked_at.is_(None))
-            .values(revoked_at=now())
-        )
+        await repository.revoke_session(session, principal.session_id)
 
 
 async def revoke_all_sessions(session: AsyncSession, user_id: uuid.UUID) -> None:
-    await session.execute(
-        update(AuthSession)
-        .where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
-        .values(revoked_at=now())
-    )
+    await repository.revoke_user_sessions(session, user_id)
 
 
 def check_password_strength(password: str) -> None:
@@ -422,9 +397,7 @@ async def request_password_reset(session: AsyncSession, email: str, settings: Se
 async def confirm_password_reset(session: AsyncSession, token: str, password: str) -> None:
     if not token or not password:
         raise BadRequest("Token and password are required")
-    reset = await session.scalar(
-        select(PasswordReset).where(PasswordReset.token_hash == sha256(token)).with_for_update()
-    )
+    reset = await repository.password_reset_for_update(session, sha256(token))
     if reset is None or reset.used_at is not None or reset.expires_at <= now():
         raise BadRequest("Invalid or expired token")
     check_password_strength(password)

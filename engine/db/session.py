@@ -4,11 +4,15 @@ never at import time."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import event
+from sqlalchemy.exc import DisconnectionError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from engine.db import guards  # noqa: F401  (column limits checked before every flush)
 from engine.errors import Conflict
@@ -26,8 +30,37 @@ def to_sync_url(url: str) -> str:
     return "postgresql+psycopg://" + to_async_url(url)[len("postgresql+asyncpg://") :]
 
 
+# A pooled connection idle for longer than this is pinged before use. SQLAlchemy's `pool_pre_ping`
+# pings on every checkout: one extra round trip per request (~8% of the API's time in the rules
+# benchmark's profile). A connection used moments ago is alive or, if Postgres just went away, fails
+# its statement; SQLAlchemy then invalidates the whole pool, so the next checkout reconnects.
+PING_AFTER_IDLE_S = 2.0
+
+
 def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
-    return create_async_engine(to_async_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    engine = create_async_engine(to_async_url(url), pool_size=pool_size, max_overflow=pool_size)
+    dialect = engine.sync_engine.dialect
+
+    @event.listens_for(engine.sync_engine.pool, "checkout")
+    def ping_if_idle(dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+        if time.monotonic() - record.info.get(_LAST_USED, 0.0) <= PING_AFTER_IDLE_S:
+            return
+        try:
+            alive = dialect.do_ping(dbapi_connection)
+        except Exception:
+            alive = False
+        if not alive:
+            raise DisconnectionError("pooled connection failed its ping")  # the pool reconnects
+
+    @event.listens_for(engine.sync_engine.pool, "connect")
+    @event.listens_for(engine.sync_engine.pool, "checkin")
+    def mark_used(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info[_LAST_USED] = time.monotonic()
+
+    return engine
+
+
+_LAST_USED = "covo.last_used"
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -1,62 +1,48 @@
-"""Business rules: rules and rule sets (CRUD, tenant + organization scoped), execution (discovery
-by entityType/eventType, by rule UUID, by rule set, on domain events), execution logs, and the
-public functions the workflow engine and the event bus use (`snapshots_for`, `run_for_event`,
-`write_logs`).
+"""Business rules: rules, rule sets and their members (CRUD, tenant + organization scoped),
+execution-log reads, and, re-exported from `engine.rules.runs`, the public functions that run
+rules (by request, by rule, by set, on domain events) and that the workflow engine and the event
+bus use (`snapshots_for`, `run_for_event`, `write_logs`). Statements live in
+`engine.rules.repository`; answers are built by the API's response models.
 
 Scope: every read and write is limited to the caller's tenant and *exactly* its organization
 (reference §1 "Organization (business_rules)"); another tenant's or organization's records answer
-404. Logs are filtered by organization only when the caller has one."""
+404. Logs are filtered by organization only when the caller has one. Flushes, never commits."""
 
 from __future__ import annotations
 
-import functools
-import logging
 import uuid
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Final
 
-from sqlalchemy import BindParameter, ColumnElement, Select, and_, bindparam, or_, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import Client
-from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from engine.auth.schemas import Principal
-from engine.clock import iso_or_none, now
+from engine.clock import iso_or_none
 from engine.db.base import utcnow
-from engine.db.models import BusinessRuleRow, RuleExecutionLogRow, RuleSetMemberRow, RuleSetRow, SideEffectRow
-from engine.db.session import after_commit, flush_unique
+from engine.db.models import BusinessRuleRow, RuleExecutionLogRow, RuleSetMemberRow, RuleSetRow
+from engine.db.session import flush_unique
 from engine.errors import BadRequest, Conflict, NotFound
-from engine.events import service as events
-from engine.invalidation import TtlCache
-from engine.pagination import PageParams, page_body, page_of, sort_order
-from engine.rules.actions import MAX_EVENT_CHAIN, Effects
-from engine.rules.discovery import DISCOVERY_ORDER, cached_versions, scope_conditions
-from engine.rules.execution import (
-    CACHE,
-    MAX_RULES,
-    Actor,
-    Execution,
-    PreparedRule,
-    effective_error,
-    insert_logs,
-    run_rules,
-    sanitize,
+from engine.pagination import PageParams, page_of, sort_order
+from engine.rules import repository
+from engine.rules.runs import (
+    EVENT_PREFIXES_SKIPPED,
+    discover,
+    dispatch_effects,
+    event_target,
+    execute,
+    execute_by_id,
+    execute_for_event,
+    execute_set,
+    run_for_event,
+    snapshots_for,
+    write_logs,
 )
-from engine.rules.pinned import RuleSnapshot
 from engine.rules.schemas import (
-    ERROR,
     EXECUTION_RESULTS,
-    FAILURE,
     NON_NULLABLE_RULE_FIELDS,
-    SUCCESS,
-    ExecuteByIdRequest,
-    ExecuteRequest,
     MemberAdd,
     MemberUpdate,
     RuleCreate,
-    RuleLogEntry,
     RuleSetCreate,
     RuleSetUpdate,
     RuleUpdate,
@@ -64,44 +50,39 @@ from engine.rules.schemas import (
     check_actions,
     check_condition,
     check_window,
-    parse_body,
 )
-from engine.rules.workflows import RuleWebhookWorkflow
 
-log = logging.getLogger("covo.rules")
+__all__ = [
+    "EVENT_PREFIXES_SKIPPED",
+    "discover",
+    "dispatch_effects",
+    "event_target",
+    "execute",
+    "execute_by_id",
+    "execute_for_event",
+    "execute_set",
+    "run_for_event",
+    "snapshots_for",
+    "write_logs",
+]
 
 MAX_PAGE_SIZE: Final = 100
 LOCK_HEADER: Final = "x-om-ext-optimistic-lock-expected-updated-at"
-# Domain events that never trigger rules (reference §3.5).
-EVENT_PREFIXES_SKIPPED: Final = ("query_index.", "search.", "business_rules.", "cache.", "queue.", "workflows.")
-
-
-def _org_is(column: Any, organization_id: uuid.UUID | None) -> ColumnElement[bool]:
-    return column.is_(None) if organization_id is None else column == organization_id  # type: ignore[no-any-return]
 
 
 def page_params(page: int, page_size: int) -> PageParams:
     return PageParams(page=page, page_size=page_size, max_page_size=MAX_PAGE_SIZE)
 
 
-def _page(items: list[Any], total: int, params: PageParams) -> dict[str, Any]:
-    return page_body(items, total, params, with_page=False, min_pages=1)
-
-
-def _uuid(value: str | None, message: str) -> uuid.UUID:
+def parse_id(value: str | None, message: str) -> uuid.UUID:
+    """A UUID from a path or query parameter; 400 with `message` when it is not one."""
     try:
         return uuid.UUID(str(value))
     except (TypeError, ValueError):
         raise BadRequest(message)
 
 
-def _actor(principal: Principal) -> Actor:
-    return Actor(id=str(principal.id), role=",".join(principal.role_names) or None, email=principal.email)
-
-
 # ---------------------------------------------------------------- optimistic locking
-
-
 def _ms(value: datetime) -> int:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
@@ -132,63 +113,17 @@ def check_lock(current: datetime, expected: str | None) -> None:
 # ---------------------------------------------------------------- rules
 
 
-def rule_item(row: BusinessRuleRow) -> dict[str, Any]:
-    return {
-        "id": str(row.id),
-        "ruleId": row.rule_id,
-        "ruleName": row.rule_name,
-        "description": row.description,
-        "ruleType": row.rule_type,
-        "ruleCategory": row.rule_category,
-        "entityType": row.entity_type,
-        "eventType": row.event_type,
-        "enabled": row.enabled,
-        "priority": row.priority,
-        "version": row.version,
-        "effectiveFrom": iso_or_none(row.effective_from),
-        "effectiveTo": iso_or_none(row.effective_to),
-        "tenantId": str(row.tenant_id),
-        "organizationId": str(row.organization_id) if row.organization_id else None,
-        "createdAt": iso_or_none(row.created_at),
-        "updatedAt": iso_or_none(row.updated_at),
-    }
-
-
-def rule_body(row: BusinessRuleRow) -> dict[str, Any]:
-    """The full rule. `conditionExpression` is returned exactly as given; `conditionDialect` says
-    which language it is in and `conditionLogic` is the JsonLogic the engine evaluates."""
-    return {
-        **rule_item(row),
-        "conditionExpression": row.condition_expression,
-        "conditionDialect": row.condition_dialect,
-        "conditionLogic": row.condition_logic,
-        "successActions": row.success_actions,
-        "failureActions": row.failure_actions,
-        "createdBy": row.created_by,
-        "updatedBy": row.updated_by,
-    }
-
-
-def _rule_scope(principal: Principal) -> list[ColumnElement[bool]]:
-    return [
-        BusinessRuleRow.tenant_id == principal.tenant_id,
-        _org_is(BusinessRuleRow.organization_id, principal.organization_id),
-        BusinessRuleRow.deleted_at.is_(None),
-    ]
-
-
 async def _load_rule(
     session: AsyncSession, principal: Principal, rule_uuid: uuid.UUID, *, lock: bool = False
 ) -> BusinessRuleRow:
-    query = select(BusinessRuleRow).where(BusinessRuleRow.id == rule_uuid, *_rule_scope(principal))
-    row = await session.scalar(query.with_for_update() if lock else query)
+    row = await repository.get_rule(session, principal, rule_uuid, lock=lock)
     if row is None:
         raise NotFound("Rule not found")
     return row
 
 
 async def get_rule(session: AsyncSession, principal: Principal, rule_id: str) -> BusinessRuleRow:
-    return await _load_rule(session, principal, _uuid(rule_id, "Invalid rule id"))
+    return await _load_rule(session, principal, parse_id(rule_id, "Invalid rule id"))
 
 
 RULE_SORT: Final = {
@@ -217,10 +152,11 @@ async def list_rules(
     rule_category: str | None = None,
     sort_field: str | None = None,
     sort_dir: str | None = None,
-) -> dict[str, Any]:
-    query = select(BusinessRuleRow).where(*_rule_scope(principal))
+) -> tuple[list[BusinessRuleRow], int]:
+    """(the page's rules, total)."""
+    query = repository.readable_rules(principal)
     if rule_uuid:
-        query = query.where(BusinessRuleRow.id == _uuid(rule_uuid, "Invalid query parameters: id must be a UUID"))
+        query = query.where(BusinessRuleRow.id == parse_id(rule_uuid, "Invalid query parameters: id must be a UUID"))
     if search:
         query = query.where(BusinessRuleRow.rule_name.ilike(f"%{search}%"))
     if rule_id:
@@ -237,15 +173,14 @@ async def list_rules(
         query = query.where(BusinessRuleRow.rule_category == rule_category)
     order = sort_order(RULE_SORT, sort_field, sort_dir, default="priority", default_dir="desc")
     total, page = await page_of(session, query, params, order, BusinessRuleRow.rule_id.asc())
-    return _page([rule_item(r) for r in page.scalars()], total, params)
+    return list(page.scalars()), total
 
 
 def _duplicate_rule(rule_id: str) -> str:
     return f"A rule with ruleId '{rule_id}' already exists"
 
 
-async def create_rule(session: AsyncSession, principal: Principal, body: Any) -> BusinessRuleRow:
-    fields = parse_body(RuleCreate, body)
+async def create_rule(session: AsyncSession, principal: Principal, fields: RuleCreate) -> BusinessRuleRow:
     dialect, logic = check_condition(fields.condition_expression, fields.condition_dialect)
     check_window(fields.effective_from, fields.effective_to)
     row = BusinessRuleRow(
@@ -278,11 +213,9 @@ async def create_rule(session: AsyncSession, principal: Principal, body: Any) ->
 
 
 async def update_rule(
-    session: AsyncSession, principal: Principal, body: Any, expected_updated_at: str | None
+    session: AsyncSession, principal: Principal, fields: RuleUpdate, expected_updated_at: str | None
 ) -> BusinessRuleRow:
-    if not isinstance(body, dict) or not body.get("id"):
-        raise BadRequest("Rule id is required")
-    fields = parse_body(RuleUpdate, body)
+    """Partial update: only the fields sent (`model_fields_set`) change."""
     row = await _load_rule(session, principal, fields.id, lock=True)
     check_lock(row.updated_at, expected_updated_at)
     given = fields.model_fields_set - {"id"}
@@ -317,7 +250,7 @@ async def delete_rule(
 ) -> None:
     if not rule_id:
         raise BadRequest("Rule id is required")
-    row = await _load_rule(session, principal, _uuid(rule_id, "Invalid rule id"), lock=True)
+    row = await _load_rule(session, principal, parse_id(rule_id, "Invalid rule id"), lock=True)
     check_lock(row.updated_at, expected_updated_at)
     row.deleted_at = row.updated_at = utcnow()
     row.updated_by = str(principal.id)
@@ -327,38 +260,17 @@ async def delete_rule(
 # ---------------------------------------------------------------- rule sets
 
 
-def set_body(row: RuleSetRow) -> dict[str, Any]:
-    return {
-        "id": str(row.id),
-        "setId": row.set_id,
-        "setName": row.set_name,
-        "description": row.description,
-        "enabled": row.enabled,
-        "tenantId": str(row.tenant_id),
-        "organizationId": str(row.organization_id) if row.organization_id else None,
-        "createdBy": row.created_by,
-        "updatedBy": row.updated_by,
-        "createdAt": iso_or_none(row.created_at),
-        "updatedAt": iso_or_none(row.updated_at),
-    }
-
-
-def _set_scope(principal: Principal) -> list[ColumnElement[bool]]:
-    return [
-        RuleSetRow.tenant_id == principal.tenant_id,
-        _org_is(RuleSetRow.organization_id, principal.organization_id),
-        RuleSetRow.deleted_at.is_(None),
-    ]
-
-
 async def _load_set(
     session: AsyncSession, principal: Principal, set_uuid: uuid.UUID, *, lock: bool = False
 ) -> RuleSetRow:
-    query = select(RuleSetRow).where(RuleSetRow.id == set_uuid, *_set_scope(principal))
-    row = await session.scalar(query.with_for_update() if lock else query)
+    row = await repository.get_set(session, principal, set_uuid, lock=lock)
     if row is None:
         raise NotFound("Rule set not found")
     return row
+
+
+async def get_set(session: AsyncSession, principal: Principal, set_id: str) -> RuleSetRow:
+    return await _load_set(session, principal, parse_id(set_id, "Invalid rule set id"))
 
 
 SET_SORT: Final = {
@@ -381,10 +293,11 @@ async def list_sets(
     enabled: bool | None = None,
     sort_field: str | None = None,
     sort_dir: str | None = None,
-) -> dict[str, Any]:
-    query = select(RuleSetRow).where(*_set_scope(principal))
+) -> tuple[list[RuleSetRow], int]:
+    """(the page's rule sets, total)."""
+    query = repository.readable_sets(principal)
     if set_uuid:
-        query = query.where(RuleSetRow.id == _uuid(set_uuid, "Invalid query parameters: id must be a UUID"))
+        query = query.where(RuleSetRow.id == parse_id(set_uuid, "Invalid query parameters: id must be a UUID"))
     if search:
         query = query.where(RuleSetRow.set_name.ilike(f"%{search}%"))
     if set_id:
@@ -393,15 +306,14 @@ async def list_sets(
         query = query.where(RuleSetRow.enabled.is_(enabled))
     order = sort_order(SET_SORT, sort_field, sort_dir, default="setId")
     total, page = await page_of(session, query, params, order, RuleSetRow.id)
-    return _page([set_body(r) for r in page.scalars()], total, params)
+    return list(page.scalars()), total
 
 
 def _duplicate_set(set_id: str) -> str:
     return f"A rule set with setId '{set_id}' already exists"
 
 
-async def create_set(session: AsyncSession, principal: Principal, body: Any) -> RuleSetRow:
-    fields = parse_body(RuleSetCreate, body)
+async def create_set(session: AsyncSession, principal: Principal, fields: RuleSetCreate) -> RuleSetRow:
     row = RuleSetRow(
         id=uuid.uuid4(),
         tenant_id=principal.tenant_id,
@@ -419,11 +331,8 @@ async def create_set(session: AsyncSession, principal: Principal, body: Any) -> 
 
 
 async def update_set(
-    session: AsyncSession, principal: Principal, body: Any, expected_updated_at: str | None
+    session: AsyncSession, principal: Principal, fields: RuleSetUpdate, expected_updated_at: str | None
 ) -> RuleSetRow:
-    if not isinstance(body, dict) or not body.get("id"):
-        raise BadRequest("Rule set id is required")
-    fields = parse_body(RuleSetUpdate, body)
     row = await _load_set(session, principal, fields.id, lock=True)
     check_lock(row.updated_at, expected_updated_at)
     given = fields.model_fields_set - {"id"}
@@ -444,43 +353,25 @@ async def delete_set(
 ) -> None:
     if not set_id:
         raise BadRequest("Rule set id is required")
-    row = await _load_set(session, principal, _uuid(set_id, "Invalid rule set id"), lock=True)
+    row = await _load_set(session, principal, parse_id(set_id, "Invalid rule set id"), lock=True)
     check_lock(row.updated_at, expected_updated_at)
     row.deleted_at = row.updated_at = utcnow()
     row.updated_by = str(principal.id)
     await session.flush()
 
 
-async def get_set(session: AsyncSession, principal: Principal, set_id: str) -> dict[str, Any]:
-    row = await _load_set(session, principal, _uuid(set_id, "Invalid rule set id"))
-    members = (
-        await session.execute(
-            select(RuleSetMemberRow, BusinessRuleRow)
-            .join(BusinessRuleRow, BusinessRuleRow.id == RuleSetMemberRow.rule_id)
-            .where(RuleSetMemberRow.rule_set_id == row.id, BusinessRuleRow.deleted_at.is_(None))
-            .order_by(RuleSetMemberRow.sequence, RuleSetMemberRow.id)
-        )
-    ).all()
-    return {
-        **set_body(row),
-        "members": [
-            {
-                "id": str(member.id),
-                "ruleId": str(rule.id),
-                "ruleKey": rule.rule_id,
-                "ruleName": rule.rule_name,
-                "ruleType": rule.rule_type,
-                "sequence": member.sequence,
-                "enabled": member.enabled,
-            }
-            for member, rule in members
-        ],
-    }
+async def set_members(session: AsyncSession, rule_set: RuleSetRow) -> list[tuple[RuleSetMemberRow, BusinessRuleRow]]:
+    """The set's members with their (live) rules, ordered by sequence."""
+    return await repository.members_of(session, rule_set)
 
 
-async def add_member(session: AsyncSession, principal: Principal, set_id: str, body: Any) -> RuleSetMemberRow:
-    rule_set = await _load_set(session, principal, _uuid(set_id, "Invalid rule set id"))
-    fields = parse_body(MemberAdd, body)
+# ---------------------------------------------------------------- members
+
+
+async def add_member(
+    session: AsyncSession, principal: Principal, rule_set: RuleSetRow, fields: MemberAdd
+) -> RuleSetMemberRow:
+    """Adds a rule of the caller's to a set the caller loaded (`get_set`)."""
     rule = await _load_rule(session, principal, fields.rule_id)
     member = RuleSetMemberRow(
         id=uuid.uuid4(),
@@ -499,17 +390,13 @@ async def add_member(session: AsyncSession, principal: Principal, set_id: str, b
 async def _load_member(
     session: AsyncSession, principal: Principal, set_id: str, member_id: uuid.UUID
 ) -> RuleSetMemberRow:
-    rule_set = await _load_set(session, principal, _uuid(set_id, "Invalid rule set id"))
-    member = await session.scalar(
-        select(RuleSetMemberRow).where(RuleSetMemberRow.id == member_id, RuleSetMemberRow.rule_set_id == rule_set.id)
-    )
+    member = await repository.get_member(session, await get_set(session, principal, set_id), member_id)
     if member is None:
         raise NotFound("Member not found")
     return member
 
 
-async def update_member(session: AsyncSession, principal: Principal, set_id: str, body: Any) -> None:
-    fields = parse_body(MemberUpdate, body)
+async def update_member(session: AsyncSession, principal: Principal, set_id: str, fields: MemberUpdate) -> None:
     member = await _load_member(session, principal, set_id, fields.member_id)
     if fields.sequence is not None:
         member.sequence = fields.sequence
@@ -521,272 +408,12 @@ async def update_member(session: AsyncSession, principal: Principal, set_id: str
 async def remove_member(session: AsyncSession, principal: Principal, set_id: str, member_id: str | None) -> None:
     if not member_id:
         raise BadRequest("memberId is required")
-    member = await _load_member(session, principal, set_id, _uuid(member_id, "Invalid member id"))
+    member = await _load_member(session, principal, set_id, parse_id(member_id, "Invalid member id"))
     await session.delete(member)
     await session.flush()
 
 
-# ---------------------------------------------------------------- execution
-
-_VERSION_COLUMNS = (BusinessRuleRow.id, BusinessRuleRow.updated_at)
-_RULE_COLUMNS = (
-    BusinessRuleRow.id, BusinessRuleRow.updated_at, BusinessRuleRow.rule_id, BusinessRuleRow.rule_name,
-    BusinessRuleRow.rule_type, BusinessRuleRow.entity_type, BusinessRuleRow.event_type, BusinessRuleRow.enabled,
-    BusinessRuleRow.effective_from, BusinessRuleRow.effective_to, BusinessRuleRow.condition_logic,
-    BusinessRuleRow.success_actions, BusinessRuleRow.failure_actions,
-)  # fmt: skip
-
-
-def _effective_now(at: datetime) -> list[ColumnElement[bool]]:
-    return [
-        or_(BusinessRuleRow.effective_from.is_(None), BusinessRuleRow.effective_from <= at),
-        or_(BusinessRuleRow.effective_to.is_(None), BusinessRuleRow.effective_to >= at),
-    ]
-
-
-async def _prepared(session: AsyncSession, versions: list[Any]) -> list[PreparedRule]:
-    """Rules for (id, updatedAt) pairs, in order: from the cache, loading (one query) and
-    compiling only the versions not seen yet."""
-    found: dict[uuid.UUID, PreparedRule] = {}
-    missing = []
-    for rule_uuid, updated_at in versions:
-        hit = CACHE.peek((rule_uuid, updated_at))
-        if hit is None:
-            missing.append(rule_uuid)
-        else:
-            found[rule_uuid] = hit
-    if missing:
-        for row in (await session.execute(select(*_RULE_COLUMNS).where(BusinessRuleRow.id.in_(missing)))).all():
-            found[row.id] = CACHE.get(row)
-    return [found[rule_uuid] for rule_uuid, _ in versions if rule_uuid in found]
-
-
-@functools.cache
-def _discovery(with_organization: bool, with_event: bool) -> Select[*tuple[Any, ...]]:
-    """The discovery statement, built once per shape (building it costs more than running it);
-    values come as bind parameters: tenant, organization, entity, event, at."""
-    at: BindParameter[datetime] = bindparam("at")
-    return (
-        select(*_VERSION_COLUMNS)
-        .where(
-            *scope_conditions(with_organization, with_event),
-            or_(BusinessRuleRow.effective_from.is_(None), BusinessRuleRow.effective_from <= at),
-            or_(BusinessRuleRow.effective_to.is_(None), BusinessRuleRow.effective_to >= at),
-        )
-        .order_by(*DISCOVERY_ORDER)
-        .limit(MAX_RULES + 1)
-    )
-
-
-async def discover(
-    session: AsyncSession,
-    tenant_id: uuid.UUID,
-    organization_id: uuid.UUID | None,
-    entity_type: str,
-    event_type: str | None,
-    at: datetime,
-    cache: TtlCache | None = None,
-) -> list[PreparedRule]:
-    """Reference §3.5: enabled live rules of the tenant and organization for the entity type (and
-    the event type, when given: rules without one are then excluded), inside their effective
-    window; priority descending, then ruleId. At most MAX_RULES + 1 (so the cap is detectable).
-    With `cache` (the API's, engine/rules/discovery.py) the candidates come from it."""
-    if cache is not None:
-        versions = await cached_versions(session, cache, tenant_id, organization_id, entity_type, event_type, at)
-        if versions is not None:
-            return await _prepared(session, versions)
-    values: dict[str, Any] = {"tenant": tenant_id, "entity": entity_type, "at": at}
-    if organization_id is not None:
-        values["organization"] = organization_id
-    if event_type:
-        values["event"] = event_type
-    rows = (await session.execute(_discovery(organization_id is not None, bool(event_type)), values)).all()
-    return await _prepared(session, list(rows))
-
-
-def _too_many(extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {
-        **(extra or {}),
-        "allowed": False,
-        "executedRules": [],
-        "totalExecutionTime": 0,
-        "output": {},
-        "messages": [],
-        "errors": [f"More than {MAX_RULES} rules match; none were executed"],
-    }
-
-
-async def execute(
-    session: AsyncSession, principal: Principal, body: Any, discovery_cache: TtlCache | None = None
-) -> tuple[dict[str, Any], Effects]:
-    """POST /business_rules/execute."""
-    request = parse_body(ExecuteRequest, body)
-    execution = Execution(
-        tenant_id=principal.tenant_id, organization_id=principal.organization_id, entity_type=request.entity_type,
-        data=request.data, entity_id=request.entity_id, event_type=request.event_type, dry_run=request.dry_run,
-        actor=_actor(principal),
-    )  # fmt: skip
-    effects = Effects()
-    rules = await discover(
-        session, execution.tenant_id, execution.organization_id, request.entity_type, request.event_type,
-        execution.now, discovery_cache,
-    )  # fmt: skip
-    if len(rules) > MAX_RULES:
-        return _too_many(), effects
-    _, result = await run_rules(session, rules, execution, effects)
-    return result, effects
-
-
-async def execute_by_id(
-    session: AsyncSession, principal: Principal, rule_id: str, body: Any
-) -> tuple[dict[str, Any], Effects]:
-    """POST /business_rules/execute/{ruleId} (the rule's UUID). 200 even when the rule cannot run
-    (disabled, outside its window); 404 only when it does not exist here."""
-    rule_uuid = _uuid(rule_id, "Invalid rule ID")
-    request = parse_body(ExecuteByIdRequest, body if body is not None else {})
-    row = (
-        await session.execute(select(*_RULE_COLUMNS).where(BusinessRuleRow.id == rule_uuid, *_rule_scope(principal)))
-    ).first()
-    if row is None:
-        raise NotFound("Rule not found")
-    rule = CACHE.get(row)
-    effects = Effects()
-    execution = Execution(
-        tenant_id=principal.tenant_id, organization_id=principal.organization_id,
-        entity_type=request.entity_type or rule.entity_type, data=request.data, entity_id=request.entity_id,
-        event_type=request.event_type or rule.event_type, dry_run=request.dry_run, actor=_actor(principal),
-        emit_failures=False,
-    )  # fmt: skip
-    refusal = "Rule is disabled" if not rule.enabled else effective_error(rule, execution.now)
-    result: dict[str, Any] = {
-        "success": False,
-        "ruleId": rule.rule_id,
-        "ruleName": rule.rule_name,
-        "conditionResult": False,
-        "actionsExecuted": None,
-        "executionTime": 0,
-    }
-    if refusal:
-        return {**result, "error": refusal}, effects
-    outcomes, aggregate = await run_rules(session, [rule], execution, effects)
-    outcome = outcomes[0]
-    item = outcome.body()
-    result.update(
-        success=outcome.error is None,
-        conditionResult=outcome.condition_result,
-        actionsExecuted=item["actionsExecuted"],
-        executionTime=item["executionTime"],
-        allowed=aggregate["allowed"],
-        output=aggregate["output"],
-        messages=aggregate["messages"],
-    )
-    if outcome.error:
-        result["error"] = outcome.error
-    if outcome.log_id is not None:
-        result["logId"] = str(outcome.log_id)
-    return result, effects
-
-
-async def execute_set(
-    session: AsyncSession, principal: Principal, set_id: str, body: Any
-) -> tuple[dict[str, Any], Effects]:
-    """POST /business_rules/sets/{id}/execute: the set's enabled members whose rules are enabled
-    and effective, in member `sequence` order (then priority, ruleId)."""
-    rule_set = await _load_set(session, principal, _uuid(set_id, "Invalid rule set id"))
-    request = parse_body(ExecuteByIdRequest, body if body is not None else {})
-    effects = Effects()
-    extra = {"setId": rule_set.set_id}
-    if not rule_set.enabled:
-        return {
-            **_too_many(extra),
-            "errors": ["Rule set is disabled"],
-        }, effects
-    at = now()
-    query = (
-        select(*_VERSION_COLUMNS)
-        .join(RuleSetMemberRow, RuleSetMemberRow.rule_id == BusinessRuleRow.id)
-        .where(
-            RuleSetMemberRow.rule_set_id == rule_set.id,
-            RuleSetMemberRow.enabled.is_(True),
-            *_rule_scope(principal),
-            BusinessRuleRow.enabled.is_(True),
-            *_effective_now(at),
-        )
-        .order_by(RuleSetMemberRow.sequence, BusinessRuleRow.priority.desc(), BusinessRuleRow.rule_id)
-        .limit(MAX_RULES + 1)
-    )
-    rules = await _prepared(session, list((await session.execute(query)).all()))
-    if len(rules) > MAX_RULES:
-        return _too_many(extra), effects
-    execution = Execution(
-        tenant_id=principal.tenant_id, organization_id=principal.organization_id,
-        entity_type=request.entity_type or "", data=request.data, entity_id=request.entity_id,
-        event_type=request.event_type, dry_run=request.dry_run, actor=_actor(principal), now=at,
-    )  # fmt: skip
-    own_types = {} if request.entity_type else {r.id: r.entity_type for r in rules}
-    _, result = await run_rules(session, rules, execution, effects, entity_type_of=own_types)
-    return {**extra, **result}, effects
-
-
-async def dispatch_effects(client: Client, task_queue: str, effects: Effects) -> None:
-    """After commit: hands emitted domain events to the bus and starts webhook workflows. A
-    failure is logged (events stay stored, undispatched) and reported in the webhook's result."""
-    for event_id in effects.event_ids:
-        try:
-            await events.dispatch(client, event_id, task_queue)
-        except Exception:
-            log.exception("could not dispatch domain event %s", event_id)
-    for request, result in effects.webhooks:
-        try:
-            await client.start_workflow(
-                RuleWebhookWorkflow.run,
-                request,
-                id=request.idempotency_key,
-                task_queue=task_queue,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            )
-        except WorkflowAlreadyStartedError:
-            pass
-        except Exception as exc:
-            log.exception("could not start webhook workflow %s", request.idempotency_key)
-            result.update(status="failed", error=f"Could not start webhook delivery: {exc}")
-
-
 # ---------------------------------------------------------------- logs
-
-
-def _log_item(row: RuleExecutionLogRow) -> dict[str, Any]:
-    return {
-        "id": str(row.id),
-        "entityId": row.entity_id,
-        "entityType": row.entity_type,
-        "executionResult": row.execution_result,
-        "inputContext": row.input_context,
-        "outputContext": row.output_context,
-        "errorMessage": row.error_message,
-        "executionTimeMs": row.execution_time_ms,
-        "executedAt": iso_or_none(row.executed_at),
-        "tenantId": str(row.tenant_id),
-        "organizationId": str(row.organization_id) if row.organization_id else None,
-        "executedBy": row.executed_by,
-    }
-
-
-def _log_scope(principal: Principal) -> list[ColumnElement[bool]]:
-    clauses = [RuleExecutionLogRow.tenant_id == principal.tenant_id]
-    if principal.organization_id is not None:
-        clauses.append(RuleExecutionLogRow.organization_id == principal.organization_id)
-    return clauses
-
-
-LOG_SORT: Final = {
-    "id": RuleExecutionLogRow.id,
-    "ruleId": RuleExecutionLogRow.rule_id,
-    "entityType": RuleExecutionLogRow.entity_type,
-    "executionResult": RuleExecutionLogRow.execution_result,
-    "executionTimeMs": RuleExecutionLogRow.execution_time_ms,
-    "executedAt": RuleExecutionLogRow.executed_at,
-}
 
 
 def _log_id(value: str | int | None, message: str) -> int:
@@ -797,6 +424,20 @@ def _log_id(value: str | int | None, message: str) -> int:
     if parsed < 1:
         raise BadRequest(message)
     return parsed
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+LOG_SORT: Final = {
+    "id": RuleExecutionLogRow.id,
+    "ruleId": RuleExecutionLogRow.rule_id,
+    "entityType": RuleExecutionLogRow.entity_type,
+    "executionResult": RuleExecutionLogRow.execution_result,
+    "executionTimeMs": RuleExecutionLogRow.execution_time_ms,
+    "executedAt": RuleExecutionLogRow.executed_at,
+}
 
 
 async def list_logs(
@@ -814,21 +455,18 @@ async def list_logs(
     executed_to: datetime | None = None,
     sort_field: str | None = None,
     sort_dir: str | None = None,
-) -> dict[str, Any]:
-    """`ruleId` is the rule's UUID; `entityId` any string (the reference insists on a UUID,
-    although logged entity ids are often `unknown` or transition ids)."""
-    query = (
-        select(RuleExecutionLogRow, BusinessRuleRow.rule_name, BusinessRuleRow.rule_type)
-        .join(BusinessRuleRow, BusinessRuleRow.id == RuleExecutionLogRow.rule_id)
-        .where(*_log_scope(principal))
-    )
+) -> tuple[list[tuple[RuleExecutionLogRow, BusinessRuleRow]], int]:
+    """(the page's log entries with their rules, total). `ruleId` is the rule's UUID; `entityId`
+    any string (the reference insists on a UUID, although logged entity ids are often `unknown` or
+    transition ids)."""
+    query = repository.readable_logs(principal)
     if log_id:
         query = query.where(
             RuleExecutionLogRow.id == _log_id(log_id, "Invalid query parameters: id must be an integer")
         )
     if rule_id:
         query = query.where(
-            RuleExecutionLogRow.rule_id == _uuid(rule_id, "Invalid query parameters: ruleId must be a UUID")
+            RuleExecutionLogRow.rule_id == parse_id(rule_id, "Invalid query parameters: ruleId must be a UUID")
         )
     if entity_id:
         query = query.where(RuleExecutionLogRow.entity_id == entity_id)
@@ -846,236 +484,14 @@ async def list_logs(
         query = query.where(RuleExecutionLogRow.executed_at <= _aware(executed_to))
     order = sort_order(LOG_SORT, sort_field, sort_dir, default="executedAt", default_dir="desc")
     total, page = await page_of(session, query, params, order, RuleExecutionLogRow.id.desc())
-    rows = page.all()
-    items = [
-        {
-            "id": str(entry.id),
-            "ruleId": str(entry.rule_id),
-            "ruleName": rule_name,
-            "ruleType": rule_type,
-            **{k: v for k, v in _log_item(entry).items() if k != "id"},
-        }
-        for entry, rule_name, rule_type in rows
-    ]
-    return _page(items, total, params)
+    return [(entry, rule) for entry, rule in page.all()], total
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
-async def get_log(session: AsyncSession, principal: Principal, log_id: str) -> dict[str, Any]:
-    key = _log_id(log_id, "Invalid log id")
-    row = (
-        await session.execute(
-            select(RuleExecutionLogRow, BusinessRuleRow)
-            .join(BusinessRuleRow, BusinessRuleRow.id == RuleExecutionLogRow.rule_id)
-            .where(RuleExecutionLogRow.id == key, *_log_scope(principal))
-        )
-    ).first()
-    if row is None:
+async def get_log(
+    session: AsyncSession, principal: Principal, log_id: str
+) -> tuple[RuleExecutionLogRow, BusinessRuleRow]:
+    """A log entry with its rule."""
+    found = await repository.get_log(session, principal, _log_id(log_id, "Invalid log id"))
+    if found is None:
         raise NotFound("Log entry not found")
-    entry, rule = row
-    return {
-        "id": str(entry.id),
-        "rule": {
-            "id": str(rule.id),
-            "ruleId": rule.rule_id,
-            "ruleName": rule.rule_name,
-            "ruleType": rule.rule_type,
-            "entityType": rule.entity_type,
-        },
-        **{k: v for k, v in _log_item(entry).items() if k != "id"},
-    }
-
-
-# ---------------------------------------------------------------- public API for workflows and events
-
-
-def _fail_message(actions: list[Any] | None) -> str | None:
-    for kind in ("SHOW_ERROR", "BLOCK_TRANSITION", "SHOW_WARNING"):
-        for action in actions or []:
-            if isinstance(action, dict) and action.get("type") == kind:
-                message = (action.get("config") or {}).get("message")
-                if isinstance(message, str) and message:
-                    return message
-    return None
-
-
-async def snapshots_for(session: AsyncSession, tenant_id: uuid.UUID, rule_ids: set[str]) -> dict[str, RuleSnapshot]:
-    """The live rules of the tenant with these string `ruleId`s, as snapshots a workflow pins at
-    start. `condition` is JsonLogic (`true` when the rule has none); a condition given as a
-    reference condition tree reads its `{{today}}`/`{{user.id}}`-style values from
-    `data["$context"]` (`engine.rules.pinned.CONTEXT_KEY`). `fail_message` is the rule's first
-    SHOW_ERROR / BLOCK_TRANSITION / SHOW_WARNING failure message (unrendered), if any."""
-    if not rule_ids:
-        return {}
-    rows = (
-        await session.scalars(
-            select(BusinessRuleRow).where(
-                BusinessRuleRow.tenant_id == tenant_id,
-                BusinessRuleRow.rule_id.in_(sorted(rule_ids)),
-                BusinessRuleRow.deleted_at.is_(None),
-            )
-        )
-    ).all()
-    return {
-        row.rule_id: RuleSnapshot(
-            rule_id=row.rule_id,
-            rule_name=row.rule_name,
-            enabled=row.enabled,
-            condition=row.condition_logic if row.condition_logic is not None else True,
-            effective_from=row.effective_from,
-            effective_to=row.effective_to,
-            fail_message=_fail_message(row.failure_actions),
-            version=f"{row.id}@{row.updated_at.isoformat()}",
-        )
-        for row in rows
-    }
-
-
-def event_target(event_name: str) -> tuple[str, str] | None:
-    """Reference §3.5: `sales.orders.created` → (`sales.orders`, `created`): every segment but the
-    last is the entity type, the last the event type. Needs at least three segments; bus-internal
-    prefixes (business_rules., workflows., query_index., search., cache., queue.) never run rules."""
-    if event_name.startswith(EVENT_PREFIXES_SKIPPED):
-        return None
-    parts = event_name.split(".")
-    if len(parts) < 3 or not all(parts):
-        return None
-    return ".".join(parts[:-1]), parts[-1]
-
-
-def _event_entity_id(payload: Any) -> str | None:
-    if not isinstance(payload, dict):
-        return None
-    value = payload.get("entityId") or payload.get("id")
-    return str(value)[:255] if value not in (None, "") else None
-
-
-async def execute_for_event(
-    session: AsyncSession,
-    *,
-    tenant_id: uuid.UUID,
-    organization_id: uuid.UUID | None,
-    event_name: str,
-    payload: dict[str, Any],
-    idempotency_key: str | None = None,
-) -> tuple[int, Effects]:
-    """Runs the rules an event matches (no user, not a dry run, logs written) in `session`
-    without committing; returns (rules run, effects to dispatch after commit). With an
-    `idempotency_key` (e.g. `event:<id>:rules`) the run is recorded in `side_effects` in the same
-    transaction, and a second call with the key runs nothing (a retried dispatch activity)."""
-    effects = Effects()
-    target = event_target(event_name)
-    if target is None:
-        return 0, effects
-    chain = payload.get("_rule") if isinstance(payload, dict) else None
-    depth = int(chain.get("depth") or 0) if isinstance(chain, dict) else 0
-    if depth >= MAX_EVENT_CHAIN:
-        log.warning("event %s not run through rules: rule-emitted event chain reached depth %s", event_name, depth)
-        return 0, effects
-    entity_type, event_type = target
-    execution = Execution(
-        tenant_id=tenant_id, organization_id=organization_id, entity_type=entity_type,
-        data=payload if isinstance(payload, dict) else {}, event_type=event_type, event_depth=depth,
-        entity_id=_event_entity_id(payload),
-    )  # fmt: skip
-    rules = await discover(session, tenant_id, organization_id, entity_type, event_type, execution.now)
-    if len(rules) > MAX_RULES:
-        log.warning("event %s matches more than %s rules; none were run", event_name, MAX_RULES)
-        return 0, effects
-    if not rules:
-        return 0, effects
-    if idempotency_key is not None:
-        first = await session.scalar(
-            pg_insert(SideEffectRow)
-            .values(idempotency_key=idempotency_key, kind="business_rules.event", result={"rules": len(rules)})
-            .on_conflict_do_nothing(index_elements=[SideEffectRow.idempotency_key])
-            .returning(SideEffectRow.idempotency_key)
-        )
-        if first is None:
-            return 0, effects
-    await run_rules(session, rules, execution, effects)
-    return len(rules), effects
-
-
-async def run_for_event(
-    session: AsyncSession,
-    client: Client,
-    task_queue: str,
-    *,
-    tenant_id: uuid.UUID,
-    organization_id: uuid.UUID | None,
-    event_name: str,
-    payload: dict[str, Any],
-    idempotency_key: str | None = None,
-) -> int:
-    """Domain events run matching rules automatically: `orders.order.created` runs the rules with
-    entityType `orders.order` and eventType `created` (see `event_target`) with `data = payload`,
-    trusted tenant/organization from the event, no user; the log's entityId is `payload["entityId"]`
-    or `payload["id"]`. The result cannot block the emitter.
-    Writes logs, notifications and emitted events in `session` and registers the dispatch of the
-    effects (emitted events, webhooks) to run after its commit (`engine.db.session.after_commit`):
-    call it inside a `unit_of_work`.
-    Pass `idempotency_key=f"event:{event_id}:rules"` from a retryable activity so a retry does not
-    run the rules twice. Returns the number of rules run (0 when the key was already used)."""
-    ran, effects = await execute_for_event(
-        session, tenant_id=tenant_id, organization_id=organization_id, event_name=event_name, payload=payload,
-        idempotency_key=idempotency_key,
-    )  # fmt: skip
-    if effects:
-        after_commit(session, functools.partial(dispatch_effects, client, task_queue, effects))
-    return ran
-
-
-async def write_logs(session: AsyncSession, logs: list[RuleLogEntry]) -> list[int | None]:
-    """Writes execution logs for evaluations done elsewhere (workflow pre/post-conditions evaluated
-    inside the workflow). Each entry's `rule_id` is the string key, resolved in its tenant among
-    live rules; `data` is sanitised like every other log. Returns the log ids in order (None for
-    entries whose rule no longer exists). Does not commit."""
-    if not logs:
-        return []
-    wanted = {(entry.tenant_id, entry.rule_id) for entry in logs}
-    rows = (
-        await session.execute(
-            select(BusinessRuleRow.id, BusinessRuleRow.tenant_id, BusinessRuleRow.rule_id).where(
-                or_(*(and_(BusinessRuleRow.tenant_id == t, BusinessRuleRow.rule_id == r) for t, r in wanted)),
-                BusinessRuleRow.deleted_at.is_(None),
-            )
-        )
-    ).all()
-    uuids = {(row.tenant_id, row.rule_id): row.id for row in rows}
-    values, positions = [], []
-    for i, entry in enumerate(logs):
-        rule_uuid = uuids.get((entry.tenant_id, entry.rule_id))
-        if rule_uuid is None:
-            continue
-        result = ERROR if entry.error else SUCCESS if entry.condition_result else FAILURE
-        values.append(
-            {
-                "rule_id": rule_uuid,
-                "entity_id": (entry.entity_id or "unknown")[:255],
-                "entity_type": entry.entity_type[:255],
-                "execution_result": result,
-                "input_context": {
-                    "data": sanitize(entry.data),
-                    "eventType": entry.event_type,
-                    "user": {"id": entry.executed_by, "role": None} if entry.executed_by else None,
-                },
-                "output_context": None
-                if entry.error
-                else {"conditionResult": entry.condition_result, "actionsExecuted": entry.actions_executed or []},
-                "error_message": entry.error,
-                "execution_time_ms": entry.execution_time_ms,
-                "executed_at": entry.executed_at or now(),
-                "tenant_id": entry.tenant_id,
-                "organization_id": entry.organization_id,
-                "executed_by": entry.executed_by,
-            }
-        )
-        positions.append(i)
-    ids: list[int | None] = [None] * len(logs)
-    for position, log_id in zip(positions, await insert_logs(session, values), strict=True):
-        ids[position] = log_id
-    return ids
+    return found

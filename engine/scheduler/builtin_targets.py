@@ -19,11 +19,12 @@ from engine.db.session import after_commit
 from engine.outbox.schemas import SweepOutboxes
 from engine.outbox.workflows import OutboxSweepWorkflow
 from engine.rules import service as rules
+from engine.rules.schemas import ExecuteByIdRequest, ExecuteRequest, parse_body
 from engine.scheduler import repository
 from engine.scheduler.targets import TargetCall, command, queue
 from engine.temporal.ids import scheduled_sweep_id
 from engine.workflows import service as workflows
-from engine.workflows.interpreter_logic import allowed_env
+from engine.workflows.interpreter.decisions import allowed_env
 
 PRUNE_QUEUE = "scheduler.prune_runs"
 SCOPE_KEYS = ("tenantId", "organizationId", "_idempotencyKey")
@@ -92,7 +93,7 @@ def _after(call: TargetCall, effects: Any) -> None:
     feature="business_rules.execute",
 )
 async def execute_rules(call: TargetCall) -> dict[str, Any]:
-    result, effects = await rules.execute(call.session, _principal(call), call.payload)
+    result, effects = await rules.execute(call.session, _principal(call), parse_body(ExecuteRequest, call.payload))
     _after(call, effects)
     return result
 
@@ -106,7 +107,9 @@ async def execute_rules(call: TargetCall) -> dict[str, Any]:
 async def execute_rule_set(call: TargetCall) -> dict[str, Any]:
     request = ExecuteSetPayload.model_validate(call.payload)
     body = {k: v for k, v in call.payload.items() if k not in ("setId", "tenantId", "organizationId")}
-    result, effects = await rules.execute_set(call.session, _principal(call), str(request.set_id), body)
+    principal = _principal(call)
+    rule_set = await rules.get_set(call.session, principal, str(request.set_id))
+    result, effects = await rules.execute_set(call.session, principal, rule_set, parse_body(ExecuteByIdRequest, body))
     _after(call, effects)
     return result
 

@@ -15,8 +15,10 @@ from typing import Any, TypedDict
 
 from pydantic import BaseModel, ValidationError
 
+from engine.errors import DomainError
 from engine.workflows.definition import (
     ActivityType,
+    DefinitionFields,
     StepType,
     TransitionTrigger,
     WorkflowDefinition,
@@ -73,6 +75,23 @@ def validate_definition_document(raw: object, *, now: datetime | None = None) ->
         path = f"definition.{issue['path']}" if issue["path"] else "definition"
         issues.append(ValidationIssue(code=issue["code"], message=issue["message"], path=path))
     return issues
+
+
+class ValidationFailed(DomainError):
+    status_code = 400
+    code = "validation_failed"
+
+    def __init__(self, details: list[Any]) -> None:
+        super().__init__("Validation failed", extra={"details": details})
+
+
+def check_document(document: object, *, now: datetime) -> DefinitionFields:
+    """A create/update document as the API takes it, typed; `ValidationFailed` (400) lists every
+    problem (`validate_definition_document`) when there is any."""
+    issues = validate_definition_document(document, now=now)
+    if issues:
+        raise ValidationFailed([dict(issue) for issue in issues])
+    return DefinitionFields.model_validate(document)
 
 
 def load_definition(raw: object) -> WorkflowDefinition:

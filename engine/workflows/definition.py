@@ -265,6 +265,23 @@ class WorkflowDefinitionDocument(_Model):
     effective_to: datetime | None = None
 
 
+class DefinitionFields(BaseModel):
+    """A create/update document the checker has accepted (`engine.workflows.checker.check_document`),
+    typed; `definition` and `metadata` are kept as given (they are stored as sent)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True)
+
+    workflow_id: str
+    workflow_name: str
+    definition: dict[str, Any]
+    description: str | None = None
+    version: int = 1
+    metadata: dict[str, Any] | None = None
+    enabled: bool = True
+    effective_from: datetime | None = None
+    effective_to: datetime | None = None
+
+
 def definition_json_schema() -> dict[str, Any]:
     """JSON Schema (2020-12) of the ``definition`` object; graph rules are described, not encoded."""
     schema = WorkflowDefinition.model_json_schema(by_alias=True)
@@ -279,26 +296,3 @@ def definition_json_schema() -> dict[str, Any]:
             "config per type, and the duration grammar."
         ),
     }
-
-
-_CHECKER_NAMES = frozenset(
-    {
-        "InvalidDefinitionError",
-        "ValidationIssue",
-        "contains_placeholder",
-        "format_path",
-        "load_definition",
-        "validate_definition",
-        "validate_definition_document",
-    }
-)
-
-
-def __getattr__(name: str) -> Any:
-    """The checker moved to `engine.workflows.checker`; code written before the split that still
-    imports its names from here gets them (import them from the checker in new code)."""
-    if name in _CHECKER_NAMES:
-        from engine.workflows import checker
-
-        return getattr(checker, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,9 +12,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engine.auth.schemas import Principal
+from engine.clock import now
 from engine.db.models import Tenant, WorkflowDefinitionRow
 from engine.workflows import service
-from engine.workflows.checker import ValidationIssue, validate_definition_document
+from engine.workflows.checker import ValidationIssue, check_document, validate_definition_document
 
 COMPARED = ("workflowName", "description", "definition", "enabled", "metadata")
 
@@ -91,5 +92,6 @@ async def apply(session: AsyncSession, tenant: Tenant, document: dict[str, Any])
         features=("*",),
         is_super_admin=True,
     )
-    row = await service.create_definition(session, system, {**document, "version": version})
+    fields = check_document({**document, "version": version}, now=now())
+    row = await service.create_definition(session, system, fields)
     return Applied(workflow_id, "created", row.version)

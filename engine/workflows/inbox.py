@@ -43,7 +43,7 @@ class TaskFilters:
 
 
 async def get_task(session: AsyncSession, principal: Principal, task_id: str) -> UserTaskRow:
-    return await service._tenant_row(session, principal, UserTaskRow, task_id, "Task not found")
+    return await service.tenant_row(session, principal, UserTaskRow, task_id, "Task not found")
 
 
 def mine(principal: Principal) -> Any:

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import os
 import uuid
-from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy import func, or_, select, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
@@ -17,25 +14,24 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from engine import metrics
 from engine.auth.schemas import Principal
-from engine.clock import iso_or_none, now
+from engine.clock import now
 from engine.db.models import (
-    UserTaskRow,
     WorkflowDefinitionRow,
     WorkflowEventRow,
     WorkflowInstanceRow,
 )
 from engine.db.session import flush_unique
 from engine.errors import BadRequest, Conflict, DomainError, Forbidden, NotFound, Unprocessable
-from engine.pagination import OffsetParams, PageParams, offset_body, page_body, page_of, sort_order
+from engine.pagination import OffsetParams, PageParams
 from engine.rules import pinned
 from engine.rules import service as rules
 from engine.rules.pinned import CONTEXT_KEY, rule_context
 from engine.settings import Settings
 from engine.temporal import ids
 from engine.workflows import repository
-from engine.workflows.checker import validate_definition_document
-from engine.workflows.definition import WorkflowDefinition, definition_json_schema
+from engine.workflows.definition import DefinitionFields, WorkflowDefinition, definition_json_schema
 from engine.workflows.interpreter.decisions import allowed_env
+from engine.workflows.repository import TenantRow
 from engine.workflows.schemas import (
     RUNNING,
     TERMINAL_STATUSES,
@@ -51,47 +47,7 @@ from engine.workflows.schemas import (
 )
 from engine.workflows.workflows import WorkflowInstanceWorkflow
 
-NON_TERMINAL_FILTER = ~WorkflowInstanceRow.status.in_(TERMINAL_STATUSES)
-
-
-class ValidationFailed(DomainError):
-    status_code = 400
-    code = "validation_failed"
-
-    def __init__(self, details: list[Any]) -> None:
-        super().__init__("Validation failed", extra={"details": details})
-
-
 # ---------------------------------------------------------------- definitions
-
-
-def definition_body(row: WorkflowDefinitionRow) -> dict[str, Any]:
-    return {
-        "id": str(row.id),
-        "workflowId": row.workflow_id,
-        "workflowName": row.workflow_name,
-        "description": row.description,
-        "version": row.version,
-        "definition": row.definition,
-        "metadata": row.metadata_,
-        "enabled": row.enabled,
-        "effectiveFrom": iso_or_none(row.effective_from),
-        "effectiveTo": iso_or_none(row.effective_to),
-        "tenantId": str(row.tenant_id),
-        "organizationId": str(row.organization_id) if row.organization_id else None,
-        "createdBy": row.created_by,
-        "updatedBy": row.updated_by,
-        "createdAt": iso_or_none(row.created_at),
-        "updatedAt": iso_or_none(row.updated_at),
-    }
-
-
-def check_document(document: dict[str, Any]) -> dict[str, Any]:
-    """The whole create/update document, validated with the complete list of problems."""
-    issues = validate_definition_document(document, now=now())
-    if issues:
-        raise ValidationFailed([dict(issue) for issue in issues])
-    return document
 
 
 async def list_definitions(
@@ -102,120 +58,62 @@ async def list_definitions(
     workflow_id: str | None,
     enabled: bool | None,
     search: str | None,
-) -> dict[str, Any]:
-    query = select(WorkflowDefinitionRow).where(
-        WorkflowDefinitionRow.tenant_id == principal.tenant_id, WorkflowDefinitionRow.deleted_at.is_(None)
+) -> tuple[list[WorkflowDefinitionRow], int]:
+    return await repository.definitions_page(
+        session, principal.tenant_id, params, workflow_id=workflow_id, enabled=enabled, search=search
     )
-    if workflow_id:
-        query = query.where(WorkflowDefinitionRow.workflow_id == workflow_id)
-    if enabled is not None:
-        query = query.where(WorkflowDefinitionRow.enabled.is_(enabled))
-    if search:
-        pattern = f"%{search}%"
-        query = query.where(
-            or_(WorkflowDefinitionRow.workflow_id.ilike(pattern), WorkflowDefinitionRow.workflow_name.ilike(pattern))
-        )
-    order = (WorkflowDefinitionRow.workflow_name, WorkflowDefinitionRow.version.desc())
-    total, page = await page_of(session, query, params, *order)
-    return offset_body([definition_body(r) for r in page.scalars()], total, params)
 
 
-TenantRow = TypeVar("TenantRow", WorkflowDefinitionRow, WorkflowInstanceRow, UserTaskRow)
-
-
-async def _tenant_row(
+async def tenant_row(
     session: AsyncSession, principal: Principal, model: type[TenantRow], row_id: str, not_found: str
 ) -> TenantRow:
     """The caller's tenant's live row with this id; anything else (bad id, other tenant,
-    deleted) is the same 404. Read fresh: the workflow's projection may have just moved it."""
-    try:
-        key = uuid.UUID(row_id)
-    except ValueError:
-        raise NotFound(not_found)
-    row = await session.get(model, key, populate_existing=True)
-    if row is None or row.tenant_id != principal.tenant_id or getattr(row, "deleted_at", None) is not None:
+    deleted) is the same 404."""
+    row = await repository.tenant_row(session, principal.tenant_id, model, row_id)
+    if row is None:
         raise NotFound(not_found)
     return row
 
 
 async def get_definition(session: AsyncSession, principal: Principal, definition_id: str) -> WorkflowDefinitionRow:
-    return await _tenant_row(session, principal, WorkflowDefinitionRow, definition_id, "Workflow definition not found")
+    return await tenant_row(session, principal, WorkflowDefinitionRow, definition_id, "Workflow definition not found")
 
 
 async def create_definition(
-    session: AsyncSession, principal: Principal, document: dict[str, Any]
+    session: AsyncSession, principal: Principal, fields: DefinitionFields
 ) -> WorkflowDefinitionRow:
-    check_document(document)
     row = WorkflowDefinitionRow(
         id=uuid.uuid4(),
         tenant_id=principal.tenant_id,
         organization_id=principal.organization_id,
-        workflow_id=document["workflowId"],
-        workflow_name=document["workflowName"],
-        description=document.get("description"),
-        version=int(document.get("version") or 1),
-        definition=document["definition"],
-        metadata_=document.get("metadata"),
-        enabled=bool(document.get("enabled", True)),
-        effective_from=_parse_dt(document.get("effectiveFrom")),
-        effective_to=_parse_dt(document.get("effectiveTo")),
+        workflow_id=fields.workflow_id,
         created_by=str(principal.id),
-        updated_by=str(principal.id),
     )
-    session.add(row)
-    await flush_unique(
-        session, f'Workflow definition with ID "{row.workflow_id}" and version {row.version} already exists'
-    )
-    return row
-
-
-def _parse_dt(value: Any) -> datetime | None:
-    if value in (None, ""):
-        return None
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-
-
-UPDATABLE = {
-    "workflowName",
-    "description",
-    "version",
-    "definition",
-    "metadata",
-    "enabled",
-    "effectiveFrom",
-    "effectiveTo",
-}
+    return await _store(session, principal, row, fields, add=True)
 
 
 async def update_definition(
-    session: AsyncSession, principal: Principal, definition_id: str, changes: dict[str, Any]
+    session: AsyncSession, principal: Principal, row: WorkflowDefinitionRow, fields: DefinitionFields
 ) -> WorkflowDefinitionRow:
-    """Edits the row in place. Running instances are unaffected: each runs the snapshot it
-    started with."""
-    row = await get_definition(session, principal, definition_id)
-    unknown = sorted(set(changes) - UPDATABLE - {"workflowId", "id"})
-    if unknown:
-        raise ValidationFailed(
-            [{"code": "unrecognized_keys", "message": f"Unknown field '{k}'", "path": k} for k in unknown]
-        )
-    document = {
-        **definition_body(row),
-        **{k: v for k, v in changes.items() if k in UPDATABLE},
-        "workflowId": row.workflow_id,
-    }
-    for key in ("metadata", "description", "effectiveFrom", "effectiveTo"):
-        if document.get(key) is None:
-            document.pop(key, None)
-    check_document({k: v for k, v in document.items() if k in UPDATABLE | {"workflowId"}})
-    row.workflow_name = document["workflowName"]
-    row.description = document.get("description")
-    row.version = int(document["version"])
-    row.definition = document["definition"]
-    row.metadata_ = document.get("metadata")
-    row.enabled = bool(document["enabled"])
-    row.effective_from = _parse_dt(document.get("effectiveFrom"))
-    row.effective_to = _parse_dt(document.get("effectiveTo"))
+    """Edits the row in place (its workflowId stays). Running instances are unaffected: each runs
+    the snapshot it started with."""
+    return await _store(session, principal, row, fields, add=False)
+
+
+async def _store(
+    session: AsyncSession, principal: Principal, row: WorkflowDefinitionRow, fields: DefinitionFields, *, add: bool
+) -> WorkflowDefinitionRow:
+    row.workflow_name = fields.workflow_name
+    row.description = fields.description
+    row.version = fields.version
+    row.definition = fields.definition
+    row.metadata_ = fields.metadata
+    row.enabled = fields.enabled
+    row.effective_from = fields.effective_from
+    row.effective_to = fields.effective_to
     row.updated_by = str(principal.id)
+    if add:
+        session.add(row)
     await flush_unique(
         session, f'Workflow definition with ID "{row.workflow_id}" and version {row.version} already exists'
     )
@@ -224,9 +122,7 @@ async def update_definition(
 
 async def delete_definition(session: AsyncSession, principal: Principal, definition_id: str) -> None:
     row = await get_definition(session, principal, definition_id)
-    active = await session.scalar(
-        select(func.count()).where(WorkflowInstanceRow.definition_id == row.id, NON_TERMINAL_FILTER)
-    )
+    active = await repository.count_unfinished(session, row)
     if active:
         raise Conflict(f"Cannot delete workflow definition with {active} active instance(s)")
     row.deleted_at = now()
@@ -241,13 +137,8 @@ async def find_definition(
     session: AsyncSession, tenant_id: uuid.UUID, workflow_id: str, version: int | None
 ) -> WorkflowDefinitionRow:
     """The exact version when given (404 if absent, 400 if disabled), else the highest enabled one."""
-    query = select(WorkflowDefinitionRow).where(
-        WorkflowDefinitionRow.tenant_id == tenant_id,
-        WorkflowDefinitionRow.workflow_id == workflow_id,
-        WorkflowDefinitionRow.deleted_at.is_(None),
-    )
+    row = await repository.definition_version(session, tenant_id, workflow_id, version)
     if version is not None:
-        row = await session.scalar(query.where(WorkflowDefinitionRow.version == version))
         if row is None:
             raise NotFound(
                 f"Workflow definition '{workflow_id}' version {version} not found", code="DEFINITION_NOT_FOUND"
@@ -257,9 +148,6 @@ async def find_definition(
                 f"Workflow definition '{workflow_id}' version {version} is disabled", code="DEFINITION_DISABLED"
             )
         return row
-    row = await session.scalar(
-        query.where(WorkflowDefinitionRow.enabled.is_(True)).order_by(WorkflowDefinitionRow.version.desc()).limit(1)
-    )
     if row is None:
         raise NotFound(f"Workflow definition '{workflow_id}' not found", code="DEFINITION_NOT_FOUND")
     return row
@@ -339,35 +227,6 @@ async def start_pre_condition_errors(
 # ---------------------------------------------------------------- instances
 
 
-def instance_body(row: WorkflowInstanceRow) -> dict[str, Any]:
-    return {
-        "id": str(row.id),
-        "definitionId": str(row.definition_id),
-        "workflowId": row.workflow_id,
-        "version": row.version,
-        "status": row.status,
-        "currentStepId": row.current_step_id,
-        "previousStepId": row.previous_step_id,
-        "context": row.context,
-        "correlationKey": row.correlation_key,
-        "metadata": row.metadata_,
-        "startedAt": iso_or_none(row.started_at),
-        "completedAt": iso_or_none(row.completed_at),
-        "pausedAt": iso_or_none(row.paused_at),
-        "cancelledAt": iso_or_none(row.cancelled_at),
-        "errorMessage": row.error_message,
-        "errorDetails": row.error_details,
-        "pendingTransition": row.pending_transition,
-        "activeForkStepId": row.active_fork_step_id,
-        "retryCount": row.retry_count,
-        "parentInstanceId": str(row.parent_instance_id) if row.parent_instance_id else None,
-        "tenantId": str(row.tenant_id),
-        "organizationId": str(row.organization_id) if row.organization_id else None,
-        "createdAt": iso_or_none(row.created_at),
-        "updatedAt": iso_or_none(row.updated_at),
-    }
-
-
 async def concurrency_limit_reached(
     session: AsyncSession, tenant_id: uuid.UUID, workflow_id: str, limit: int | None
 ) -> int | None:
@@ -377,10 +236,7 @@ async def concurrency_limit_reached(
     instance row."""
     if limit is None:
         return None
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
-        {"k": f"workflow-trigger-limit:{tenant_id}:{workflow_id}"},
-    )
+    await repository.lock_starts(session, tenant_id, workflow_id)
     active = await repository.count_active(session, tenant_id, workflow_id)
     return active if active >= limit else None
 
@@ -455,22 +311,7 @@ async def start_instance(
         started_at=now(),
         projection_seq=0,
     )
-    if retryable:
-        values = {
-            c.key: getattr(row, c.key)
-            for c in WorkflowInstanceRow.__mapper__.column_attrs
-            if getattr(row, c.key) is not None  # unset: the column defaults apply
-        }
-        await session.execute(
-            pg_insert(WorkflowInstanceRow)
-            .values(values)
-            .on_conflict_do_nothing(index_elements=[WorkflowInstanceRow.id])
-        )
-        # The stored row, with its defaults (or the first attempt's row, as it stands now).
-        row = await session.get(WorkflowInstanceRow, instance_id) or row
-    else:
-        session.add(row)
-        await session.flush()
+    row = await repository.add_instance(session, row, tolerate_existing=retryable)
     start = InstanceStart(
         header=header,
         definition=definition.definition,
@@ -496,128 +337,36 @@ async def start_instance(
 
 
 async def get_instance(session: AsyncSession, principal: Principal, instance_id: str) -> WorkflowInstanceRow:
-    return await _tenant_row(session, principal, WorkflowInstanceRow, instance_id, "Workflow instance not found")
+    return await tenant_row(session, principal, WorkflowInstanceRow, instance_id, "Workflow instance not found")
 
 
 async def list_instances(
-    session: AsyncSession,
-    principal: Principal,
-    params: OffsetParams,
-    *,
-    workflow_id: str | None,
-    statuses: list[str],
-    correlation_key: str | None,
-    entity_type: str | None,
-    entity_id: str | None,
-) -> dict[str, Any]:
-    query = select(WorkflowInstanceRow).where(WorkflowInstanceRow.tenant_id == principal.tenant_id)
-    if workflow_id:
-        query = query.where(WorkflowInstanceRow.workflow_id == workflow_id)
-    if statuses:
-        query = query.where(WorkflowInstanceRow.status.in_(statuses))
-    if correlation_key:
-        query = query.where(WorkflowInstanceRow.correlation_key == correlation_key)
-    if entity_type:
-        query = query.where(WorkflowInstanceRow.metadata_["entityType"].astext == entity_type)
-    if entity_id:
-        query = query.where(WorkflowInstanceRow.metadata_["entityId"].astext == entity_id)
-    total, page = await page_of(session, query, params, WorkflowInstanceRow.created_at.desc())
-    return offset_body([instance_body(r) for r in page.scalars()], total, params)
-
-
-def event_body(row: WorkflowEventRow) -> dict[str, Any]:
-    return {
-        "id": str(row.id),
-        "workflowInstanceId": str(row.workflow_instance_id),
-        "stepInstanceId": str(row.step_instance_id) if row.step_instance_id else None,
-        "branchKey": row.branch_key,
-        "eventType": row.event_type,
-        "eventData": row.event_data,
-        "occurredAt": iso_or_none(row.occurred_at),
-        "userId": row.user_id,
-        "tenantId": str(row.tenant_id),
-        "organizationId": str(row.organization_id) if row.organization_id else None,
-    }
+    session: AsyncSession, principal: Principal, params: OffsetParams, filters: repository.InstanceFilters
+) -> tuple[list[WorkflowInstanceRow], int]:
+    return await repository.instances_page(session, principal.tenant_id, params, filters)
 
 
 async def instance_events(
     session: AsyncSession, principal: Principal, instance_id: str, params: OffsetParams, event_type: str | None
-) -> dict[str, Any]:
+) -> tuple[list[WorkflowEventRow], int]:
     instance = await get_instance(session, principal, instance_id)
-    query = select(WorkflowEventRow).where(WorkflowEventRow.workflow_instance_id == instance.id)
-    if event_type:
-        query = query.where(WorkflowEventRow.event_type == event_type)
-    total, page = await page_of(session, query, params, WorkflowEventRow.seq.desc())
-    return offset_body([event_body(r) for r in page.scalars()], total, params)
-
-
-EVENT_SORT = {"occurredAt": WorkflowEventRow.occurred_at, "eventType": WorkflowEventRow.event_type}
+    return await repository.instance_events_page(session, instance, params, event_type)
 
 
 async def list_events(
-    session: AsyncSession,
-    principal: Principal,
-    params: PageParams,
-    *,
-    event_type: str | None,
-    instance_id: uuid.UUID | None,
-    user_id: str | None,
-    occurred_from: datetime | None,
-    occurred_to: datetime | None,
-    sort_field: str | None,
-    sort_dir: str | None,
-) -> dict[str, Any]:
-    query = (
-        select(WorkflowEventRow, WorkflowInstanceRow)
-        .join(WorkflowInstanceRow, WorkflowInstanceRow.id == WorkflowEventRow.workflow_instance_id)
-        .where(WorkflowEventRow.tenant_id == principal.tenant_id)
-    )
-    if event_type:
-        query = query.where(WorkflowEventRow.event_type == event_type)
-    if instance_id:
-        query = query.where(WorkflowEventRow.workflow_instance_id == instance_id)
-    if user_id:
-        query = query.where(WorkflowEventRow.user_id == user_id)
-    if occurred_from:
-        query = query.where(WorkflowEventRow.occurred_at >= occurred_from)
-    if occurred_to:
-        query = query.where(WorkflowEventRow.occurred_at <= occurred_to)
-    order = sort_order(EVENT_SORT, sort_field, sort_dir, default="occurredAt", default_dir="desc")
-    total, page = await page_of(session, query, params, order, WorkflowEventRow.id.desc())
-    rows = page.all()
-    items = [
-        {
-            **event_body(event),
-            "workflowInstance": {
-                "id": str(inst.id),
-                "workflowId": inst.workflow_id,
-                "workflowName": inst.workflow_id,
-                "status": inst.status,
-            },
-        }
-        for event, inst in rows
-    ]
-    return page_body(items, total, params)
+    session: AsyncSession, principal: Principal, params: PageParams, filters: repository.EventFilters
+) -> tuple[list[tuple[WorkflowEventRow, WorkflowInstanceRow]], int]:
+    return await repository.events_page(session, principal.tenant_id, params, filters)
 
 
-async def get_event(session: AsyncSession, principal: Principal, event_id: str) -> dict[str, Any]:
-    try:
-        key = int(event_id)
-    except ValueError:
+async def get_event(
+    session: AsyncSession, principal: Principal, event_id: str
+) -> tuple[WorkflowEventRow, WorkflowInstanceRow]:
+    """The event with its instance (404 for another tenant's)."""
+    found = await repository.event_with_instance(session, principal.tenant_id, event_id)
+    if found is None:
         raise NotFound("Workflow event not found")
-    event = await session.get(WorkflowEventRow, key)
-    if event is None or event.tenant_id != principal.tenant_id:
-        raise NotFound("Workflow event not found")
-    inst = await session.get(WorkflowInstanceRow, event.workflow_instance_id)
-    assert inst is not None
-    return {
-        **event_body(event),
-        "workflowInstance": {
-            "id": str(inst.id), "workflowId": inst.workflow_id, "version": inst.version, "status": inst.status,
-            "currentStepId": inst.current_step_id, "correlationKey": inst.correlation_key,
-            "startedAt": iso_or_none(inst.started_at), "completedAt": iso_or_none(inst.completed_at), "context": inst.context,
-        },
-    }  # fmt: skip
+    return found
 
 
 # ---------------------------------------------------------------- commands
@@ -657,17 +406,8 @@ async def signal_by_correlation(
     session: AsyncSession, client: Client, principal: Principal, correlation_key: str, request: SignalRequest
 ) -> int:
     """Signals every waiting instance of the tenant with this key; returns how many resumed."""
-    ids = (
-        await session.scalars(
-            select(WorkflowInstanceRow.id).where(
-                WorkflowInstanceRow.tenant_id == principal.tenant_id,
-                WorkflowInstanceRow.correlation_key == correlation_key,
-                WorkflowInstanceRow.status.in_(("PAUSED", "FORKED")),
-            )
-        )
-    ).all()
     resumed = 0
-    for instance_id in ids:
+    for instance_id in await repository.waiting_instance_ids(session, principal.tenant_id, correlation_key):
         try:
             await _update(client, instance_id, WorkflowInstanceWorkflow.signal, request)
         except DomainError:

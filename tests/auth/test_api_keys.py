@@ -44,6 +44,26 @@ async def test_created_key_shows_its_secret_once(client: httpx.AsyncClient, admi
     assert item["createdAt"] and item["lastUsedAt"] is None
 
 
+async def test_the_list_names_each_keys_roles_in_order_and_a_deleted_role_as_null(
+    client: httpx.AsyncClient, admin: Account
+) -> None:
+    created = await client.post("/api/auth/roles", json={"name": "short-lived"}, headers=admin.headers)
+    assert created.status_code == 201, created.text
+    role_id = created.json()["id"]
+    first = await _create(client, admin, roles=[role_id, "employee"])
+    second = await _create(client, admin, roles=["consumer"])
+    deleted = await client.delete("/api/auth/roles", params={"id": role_id}, headers=admin.headers)
+    assert deleted.status_code == 200, deleted.text
+
+    listed = await client.get("/api/api_keys/keys", headers=admin.headers)
+    assert listed.status_code == 200
+    roles = {item["id"]: item["roles"] for item in listed.json()["items"]}
+    employee = first["roles"][1]
+    assert employee["name"] == "employee"
+    assert roles[first["id"]] == [{"id": role_id, "name": None}, employee]
+    assert roles[second["id"]] == second["roles"] and second["roles"][0]["name"] == "consumer"
+
+
 async def test_key_acts_with_its_roles_features(
     client: httpx.AsyncClient, admin: Account, make_account: MakeAccount
 ) -> None:

@@ -129,3 +129,29 @@ async def test_command_targets_run_with_the_creators_permissions(
     failed = await wait_for_runs(client, admin, refused, 1, statuses=("failed",))
     assert failed[0]["errorMessage"] == "The job's creator lacks the feature business_rules.execute"
     assert failed[0]["attemptsMade"] == 1  # not retried: retrying cannot grant the feature
+
+
+async def test_a_rule_set_target_runs_the_set_members(client: httpx.AsyncClient, admin: Account) -> None:
+    rule = {
+        "ruleId": f"sched-set-{uuid.uuid4().hex[:6]}", "ruleName": "Scheduled set check", "ruleType": "VALIDATION",
+        "entityType": "ScheduledSetThing", "conditionExpression": {"==": [{"var": "n"}, 2]},
+    }  # fmt: skip
+    created = await client.post("/api/business_rules/rules", json=rule, headers=admin.headers)
+    assert created.status_code == 201, created.text
+    set_key = f"set-{uuid.uuid4().hex[:6]}"
+    made = await client.post("/api/business_rules/sets", json={"setId": set_key, "setName": "S"}, headers=admin.headers)
+    assert made.status_code == 201, made.text
+    set_uuid = made.json()["id"]
+    member = await client.post(
+        f"/api/business_rules/sets/{set_uuid}/members", json={"ruleId": created.json()["id"]}, headers=admin.headers
+    )
+    assert member.status_code == 201, member.text
+    job_id = await create_job(
+        client, admin, scopeType="organization", targetCommand="business_rules.execute_set",
+        targetPayload={"setId": set_uuid, "data": {"n": 2}},
+    )  # fmt: skip
+    await trigger(client, admin, job_id)
+    runs = await wait_for_runs(client, admin, job_id, 1)
+    result = runs[0]["result"]
+    assert result["setId"] == set_key
+    assert [(r["ruleId"], r["conditionResult"]) for r in result["executedRules"]] == [(rule["ruleId"], True)]

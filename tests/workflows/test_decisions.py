@@ -6,9 +6,11 @@ from typing import Any
 import pytest
 
 from engine.clock import iso as iso_timestamp
+from engine.rules.jsonlogic import JsonLogicError
 from engine.rules.jsonlogic import truthy as jsonlogic_truthy
 from engine.workflows.checker import load_definition
 from engine.workflows.definition import TransitionTrigger, WorkflowDefinition
+from engine.workflows.interpreter import decisions
 from engine.workflows.interpreter.decisions import (
     SIGNAL_TIMEOUT,
     TemplateScope,
@@ -17,7 +19,9 @@ from engine.workflows.interpreter.decisions import (
     apply_mapping,
     async_result_key,
     branch_view,
+    compiled_condition,
     condition_data,
+    evaluate_inline_condition,
     fork_branches,
     get_step,
     lookup_path,
@@ -127,6 +131,29 @@ def test_trigger_filter() -> None:
     several = valid_transitions(defn, "review", {}, {TransitionTrigger.AUTO, TransitionTrigger.SIGNAL}, evaluate)
     assert ids(several) == ["to-rejected", "to-fallback"]
     assert select_transition(defn, "review", {}, TransitionTrigger.TIMER, evaluate) is None
+
+
+def test_inline_conditions_compile_once_per_distinct_condition() -> None:
+    defn = routing_definition()
+    vip = {"approved": True, "customer": {"tier": "vip"}}
+    first = select_transition(defn, "review", vip, TransitionTrigger.AUTO, evaluate_inline_condition)
+    assert first is not None and first.transition_id == "to-vip"
+    # The same conditions again, from a freshly parsed copy of the definition and other data:
+    # the same decisions as the reference evaluator, with no new compilation.
+    misses = decisions._compiled.cache_info().misses
+    for data in ({"approved": True}, {}, vip):
+        cached = select_transition(routing_definition(), "review", data, "auto", evaluate_inline_condition)
+        reference = select_transition(routing_definition(), "review", data, "auto", evaluate)
+        assert cached is not None and reference is not None and cached.transition_id == reference.transition_id
+    assert decisions._compiled.cache_info().misses == misses
+    assert compiled_condition({"==": [{"var": "a"}, 1]}) is compiled_condition({"==": [{"var": "a"}, 1]})
+    assert compiled_condition({"==": [{"var": "a"}, 1]}) is not compiled_condition({"==": [{"var": "a"}, 1.5]})
+
+
+def test_an_inline_condition_that_does_not_compile_fails_every_time() -> None:
+    for _ in range(2):
+        with pytest.raises(JsonLogicError):
+            evaluate_inline_condition({"no_such_operator": [1]}, {})
 
 
 def test_target_step_and_extra_gate() -> None:

@@ -79,6 +79,25 @@ async def test_definition_crud_round_trips_in_contract_shapes(
     assert (await wf.get(f"{DEFS}/not-a-uuid")).status_code == 404
 
 
+async def test_fields_are_stored_as_the_checker_read_them(wf: WorkflowApi) -> None:
+    # `enabled: "false"` passes the checker as false; it used to be stored as true (`bool("false")`).
+    document = chain("typed-flow", step("work", "AUTOMATED"), description="typed", enabled="false")
+    created = await wf.create({**document, "version": "2", "effectiveFrom": "2026-01-01T00:00:00+02:00"})
+    assert (created["enabled"], created["version"]) == (False, 2)
+    assert created["effectiveFrom"] == "2025-12-31T22:00:00.000Z" and created["effectiveTo"] is None
+
+    # A PUT changes only what it names; null clears the effective dates and the description.
+    cleared = await wf.put(f"{DEFS}/{created['id']}", {"effectiveFrom": None, "description": None})
+    assert cleared.status_code == 200, cleared.text
+    body = cleared.json()["data"]
+    assert (body["effectiveFrom"], body["description"], body["enabled"], body["version"]) == (None, None, False, 2)
+    assert body["definition"] == created["definition"] and body["createdAt"] == created["createdAt"]
+
+    refused = await wf.put(f"{DEFS}/{created['id']}", {"workflowName": None})
+    assert refused.status_code == 400 and refused.json()["details"][0]["path"] == "workflowName"
+    assert (await wf.get(f"{DEFS}/{created['id']}")).json()["data"] == body
+
+
 async def test_duplicate_workflow_id_and_version_is_409_with_the_contract_message(
     wf: WorkflowApi, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:

@@ -11,7 +11,6 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from engine.rules import pinned
-    from engine.rules.jsonlogic import apply as jsonlogic_apply
     from engine.rules.pinned import CONTEXT_KEY, RuleSnapshot
     from engine.workflows.definition import ConditionRef, Transition, WorkflowDefinition
     from engine.workflows.interpreter import decisions as logic
@@ -95,9 +94,6 @@ class Conditions:
                 failures.append({"ruleId": ref.rule_id, "ruleName": rule.rule_name if rule else None, "error": error})
         return failures
 
-    def evaluate_condition(self, rule: Any, data: Mapping[str, Any]) -> Any:
-        return jsonlogic_apply(rule, dict(data))
-
     def candidates(
         self,
         context: Mapping[str, Any],
@@ -111,7 +107,7 @@ class Conditions:
         data = logic.condition_data(context, trigger_data)
         try:
             possible = logic.valid_transitions(
-                self.defn, step_id, data, triggers, self.evaluate_condition, to_step_id=to_step_id
+                self.defn, step_id, data, triggers, logic.evaluate_inline_condition, to_step_id=to_step_id
             )
         except Exception as exc:
             raise InstanceFailed(f"Transition condition failed to evaluate: {exc}")

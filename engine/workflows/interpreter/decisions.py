@@ -3,16 +3,21 @@ activity config templates render and how contexts merge.
 
 Everything here is deterministic so the Temporal interpreter workflow can call it during replay:
 no I/O, no clock (the caller passes ``now``), no environment reads (the caller passes the allowed
-variables), and business-rule evaluation is injected instead of imported.
+variables), and business-rule evaluation is injected instead of imported. Inline transition
+conditions are normally evaluated by `evaluate_inline_condition`, which compiles each distinct
+condition once.
 """
 
+import json
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from engine.clock import iso
 from engine.rules import templating
+from engine.rules.jsonlogic import CompiledLogic, compile_logic
 from engine.rules.jsonlogic import truthy as jsonlogic_truthy  # the one JavaScript truthiness
 from engine.workflows.definition import (
     Activity,
@@ -28,6 +33,26 @@ ConditionEvaluator = Callable[[Any, Mapping[str, Any]], Any]
 """``(rule, data) -> result``; normally the rules package's JsonLogic evaluator."""
 
 Truthiness = Callable[[Any], bool]
+
+
+@lru_cache(maxsize=1024)
+def _compiled(condition_json: str) -> CompiledLogic:
+    return compile_logic(json.loads(condition_json))
+
+
+def compiled_condition(condition: Any) -> CompiledLogic:
+    """An inline condition as a function, compiled once per distinct condition: the cache key is
+    its JSON text, from which it is compiled (a condition comes from the pinned definition's JSON,
+    so the text holds all of it). Pure, and thread-safe (`lru_cache`): a replay compiles the same
+    text to the same function. A condition that does not compile raises each time (nothing is
+    cached)."""
+    return _compiled(json.dumps(condition))
+
+
+def evaluate_inline_condition(condition: Any, data: Mapping[str, Any]) -> Any:
+    """A `ConditionEvaluator`: the transition's inline JsonLogic condition against `data`."""
+    return compiled_condition(condition)(dict(data))
+
 
 SIGNAL_TIMEOUT = "SIGNAL_TIMEOUT"
 """Error code for a WAIT_FOR_SIGNAL timeout with no ``timer`` transition to take."""
