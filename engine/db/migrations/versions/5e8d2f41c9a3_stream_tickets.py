@@ -1,7 +1,7 @@
 """stream tickets: single-use, short-lived tickets that open GET /events/stream
 
 Revision ID: 5e8d2f41c9a3
-Revises: 9b1f3c2a7d10
+Revises: 5e8a1c4b9f20
 Create Date: 2026-12-05 23:50:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "5e8d2f41c9a3"
-down_revision: str | None = "9b1f3c2a7d10"
+down_revision: str | None = "5e8a1c4b9f20"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
