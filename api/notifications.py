@@ -21,6 +21,7 @@ from api.schemas.notifications import (
     Ok,
     Settings,
     SettingsBody,
+    StreamTicket,
     ToFeature,
     ToRole,
     ToUser,
@@ -30,6 +31,7 @@ from api.schemas.notifications import (
     settings,
 )
 from engine.auth.schemas import Principal
+from engine.clock import iso
 from engine.db.models import NotificationRow
 from engine.errors import BadRequest, NotFound
 from engine.notifications import repository, service
@@ -83,6 +85,21 @@ async def unread_count(principal: CurrentPrincipal, session: Session) -> UnreadC
 @router.put("/notifications/mark-all-read", summary="Mark all my notifications read", response_model=Counted)
 async def mark_all_read(principal: CurrentPrincipal, session: Session) -> Counted:
     return Counted(count=await service.mark_all_read(session, principal.tenant_id, _user(principal)))
+
+
+@router.post(
+    "/notifications/stream-ticket",
+    status_code=201,
+    summary="A single-use ticket that opens the live event stream",
+    response_model=StreamTicket,
+    responses={400: {"description": "The caller is an API key (it sends its key in the header instead)"}},
+)
+async def stream_ticket(principal: CurrentPrincipal, session: Session) -> StreamTicket:
+    """For clients that cannot set headers on `GET /events/stream` (a browser's EventSource): open
+    the stream with `?ticket=` within 30 seconds (`expiresAt`). The ticket works once, for the
+    caller in their tenant; a used, expired or unknown ticket is 401. Ask for a new one to reconnect."""
+    ticket, expires_at = await service.issue_stream_ticket(session, principal)
+    return StreamTicket(ticket=ticket, expiresAt=iso(expires_at))
 
 
 @router.get(

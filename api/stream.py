@@ -11,10 +11,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Header, Query, Request
 from fastapi.responses import StreamingResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.deps import Res, credential, principal_of
+from api.deps import Res, Resources, Session, credential, principal_of
 from engine.auth.schemas import Principal
 from engine.errors import Unauthorized
+from engine.notifications import service as notifications
 from engine.notifications.live import LiveEvent, LiveHub, Viewer
 from engine.workflows.tasks import MANAGE_FEATURE
 
@@ -43,9 +45,14 @@ def frame(event: LiveEvent) -> str:
     return f"id: {event.id}\nevent: {event.kind}\ndata: {data}\n\n"
 
 
-async def _principal(request: Request, res: Res, token: str | None) -> Principal:
-    async with res.sessionmaker() as session:
-        principal = await principal_of(session, ("bearer", token) if token else credential(request), res)
+async def _principal(request: Request, session: AsyncSession, res: Resources, ticket: str | None) -> Principal:
+    """A `?ticket=` (single use: redeeming deletes it, committed before the stream starts), else the
+    Authorization header or the `auth_token` cookie. Bearer tokens are not taken from the URL:
+    proxies log URLs."""
+    if ticket:
+        principal = await notifications.redeem_stream_ticket(session, ticket)
+    else:
+        principal = await principal_of(session, credential(request), res)
     if principal is None:
         raise Unauthorized("Unauthorized")
     return principal
@@ -55,28 +62,44 @@ async def _principal(request: Request, res: Res, token: str | None) -> Principal
     "/events/stream",
     summary="Live events (server-sent events)",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "An endless event stream"}},
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "An endless event stream"},
+        401: {"description": "No valid credential; or the ticket is unknown, used or expired"},
+    },
 )
 async def stream(
     request: Request,
+    session: Session,
     res: Res,
-    token: Annotated[str | None, Query(description="An access token, for clients that cannot set headers")] = None,
+    ticket: Annotated[
+        str | None,
+        Query(description="A ticket from `POST /notifications/stream-ticket`, for clients that cannot set headers"),
+    ] = None,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    # Spelt as the header (and as Mercure hubs spell this parameter): a position, not an object id.
+    last_event_id_query: Annotated[
+        str | None, Query(alias="lastEventID", description="As `Last-Event-ID`, for a client that reconnects itself")
+    ] = None,
 ) -> StreamingResponse:
     """For the caller, as they happen: new notifications (`event: notification`), changes to the
     tasks they can see (`event: task`: created, claimed, released, reassigned, escalated,
     completed...) and to instances they started (`event: instance`). Each event has an `id`; a
-    client reconnecting with `Last-Event-ID` (browsers do this by themselves) first gets what it
-    missed within `EVENTS_RESUME_WINDOW_SECONDS`. A `: heartbeat` comment line is sent every
-    `EVENTS_HEARTBEAT_SECONDS`. Authenticate with `Authorization: Bearer ...` or `?token=`."""
-    principal = await _principal(request, res, token)
+    client reconnecting with `Last-Event-ID` (or `?lastEventID=`) first gets what it missed within
+    `EVENTS_RESUME_WINDOW_SECONDS`. A `: heartbeat` comment line is sent every
+    `EVENTS_HEARTBEAT_SECONDS`. Authenticate with `Authorization: Bearer ...` (or the `auth_token`
+    cookie), or with `?ticket=` from `POST /notifications/stream-ticket` (single use, 30 seconds):
+    a ticket does not survive the browser's own reconnect, so such a client asks for a new ticket
+    and passes `lastEventID`. The session dependency commits (and frees its connection) before the
+    stream starts; the stream itself holds no database session."""
+    principal = await _principal(request, session, res, ticket)
     viewer = Viewer(
         principal.tenant_id, str(principal.id), frozenset(principal.role_names), principal.can(MANAGE_FEATURE)
     )
     assert res.settings.database_url
     hub = await hub_of(request.app, res.settings.database_url)
     subscriber = hub.subscribe(viewer)  # before the backlog query, so nothing falls in between
-    resume_from = int(last_event_id) if last_event_id and last_event_id.isdigit() else None
+    resume = last_event_id or last_event_id_query
+    resume_from = int(resume) if resume and resume.isdigit() else None
     heartbeat = res.settings.events_heartbeat_seconds
 
     async def events() -> AsyncIterator[str]:

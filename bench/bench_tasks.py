@@ -157,7 +157,8 @@ async def fan_out(stack: Stack, bench: Bench, token: str, clients: int, rounds: 
         opened = asyncio.Semaphore(0)
 
         async def listen(queue: asyncio.Queue[tuple[str, float]]) -> None:
-            async with streams.stream("GET", "/api/events/stream", params={"token": token}) as response:
+            headers = {"Authorization": f"Bearer {token}"}  # a bearer token never goes into the URL
+            async with streams.stream("GET", "/api/events/stream", headers=headers) as response:
                 opened.release()
                 async for line in response.aiter_lines():
                     if line.startswith("data: "):

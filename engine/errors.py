@@ -56,6 +56,13 @@ class TooManyRequests(DomainError):
     code = "rate_limited"
 
 
+class ProcessingFailed(DomainError):
+    """A failure on our side the caller should retry (a webhook whose event could not be stored)."""
+
+    status_code = 500
+    code = "processing_failed"
+
+
 class ServiceUnavailable(DomainError):
     status_code = 503
     code = "unavailable"

@@ -17,6 +17,7 @@ from engine.auth.schemas import Principal
 from engine.auth.service import principal_for_user
 from engine.db.base import utcnow
 from engine.db.models import ScheduledJobRow, ScheduledJobRunRow, User
+from engine.db.session import unit_of_work
 from engine.errors import DomainError
 from engine.scheduler import repository, targets
 from engine.scheduler.activities import BEGIN_RUN, FINISH_RUN, RUN_TARGET
@@ -103,43 +104,42 @@ class SchedulerActivities:
             if run is None:
                 raise _fail("Run not recorded", "run_missing")
             run.attempts = activity.info().attempt
-        async with self.sessionmaker() as session:
-            async with session.begin():
-                # The row lock serializes attempts of one firing; a completed run is not repeated.
-                run = await session.get(R, request.run_id, with_for_update=True)
-                assert run is not None
-                if run.status == "completed":
-                    return TargetResult(result=run.result)
-                job = await session.get(ScheduledJobRow, request.job_id)
-                if job is None:
-                    raise _fail("Schedule not found", "schedule_missing")
-                name = job.target_queue if job.target_type == "queue" else job.target_command
-                target = targets.find(job.target_type, name)
-                if target is None:
-                    raise _fail(f"Target {job.target_type} '{name}' is not registered", "unknown_target")
-                scope = {
-                    "tenantId": None if job.tenant_id is None else str(job.tenant_id),
-                    "organizationId": None if job.organization_id is None else str(job.organization_id),
-                }
-                payload: dict[str, Any] = {**(job.target_payload or {}), **scope}
-                principal = None
-                if target.kind == "command":
-                    principal = await self._principal(session, job, target.feature)
-                else:
-                    payload["_idempotencyKey"] = f"scheduler-{request.idempotency_key}"
-                call = targets.TargetCall(
-                    session=session, temporal=self.client, settings=self.settings, payload=payload,
-                    tenant_id=job.tenant_id, organization_id=job.organization_id,
-                    idempotency_key=request.idempotency_key, principal=principal,
-                )  # fmt: skip
-                try:
-                    result = to_jsonable_python(await target.handler(call))
-                except DomainError as exc:
-                    raise ApplicationError(exc.message, type=exc.code, non_retryable=exc.status_code < 500)
-                # Recorded in the target's own transaction: what it wrote and "done" commit together.
-                run.status, run.result = "completed", result
-            for after in call.after_commit:
-                await after()
+        # After the commit, the unit of work runs what the target registered with
+        # `engine.db.session.after_commit` (dropped when the attempt fails).
+        async with unit_of_work(self.sessionmaker) as session:
+            # The row lock serializes attempts of one firing; a completed run is not repeated.
+            run = await session.get(R, request.run_id, with_for_update=True)
+            assert run is not None
+            if run.status == "completed":
+                return TargetResult(result=run.result)
+            job = await session.get(ScheduledJobRow, request.job_id)
+            if job is None:
+                raise _fail("Schedule not found", "schedule_missing")
+            name = job.target_queue if job.target_type == "queue" else job.target_command
+            target = targets.find(job.target_type, name)
+            if target is None:
+                raise _fail(f"Target {job.target_type} '{name}' is not registered", "unknown_target")
+            scope = {
+                "tenantId": None if job.tenant_id is None else str(job.tenant_id),
+                "organizationId": None if job.organization_id is None else str(job.organization_id),
+            }
+            payload: dict[str, Any] = {**(job.target_payload or {}), **scope}
+            principal = None
+            if target.kind == "command":
+                principal = await self._principal(session, job, target.feature)
+            else:
+                payload["_idempotencyKey"] = f"scheduler-{request.idempotency_key}"
+            call = targets.TargetCall(
+                session=session, temporal=self.client, settings=self.settings, payload=payload,
+                tenant_id=job.tenant_id, organization_id=job.organization_id,
+                idempotency_key=request.idempotency_key, principal=principal,
+            )  # fmt: skip
+            try:
+                result = to_jsonable_python(await target.handler(call))
+            except DomainError as exc:
+                raise ApplicationError(exc.message, type=exc.code, non_retryable=exc.status_code < 500)
+            # Recorded in the target's own transaction: what it wrote and "done" commit together.
+            run.status, run.result = "completed", result
         return TargetResult(result=result)
 
     @activity.defn(name=FINISH_RUN)

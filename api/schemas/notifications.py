@@ -126,6 +126,13 @@ class ActionTaken(Body):
     href: str | None
 
 
+class StreamTicket(Body):
+    """Opens `GET /events/stream?ticket=` once, until `expiresAt`."""
+
+    ticket: str
+    expiresAt: str
+
+
 class Settings(Body):
     disabledTypes: list[str]
     emailTypes: list[str]

@@ -382,8 +382,8 @@ class StoredWebhook:
 
 
 async def store_webhook(session: AsyncSession, payload: dict[str, Any]) -> StoredWebhook:
-    """Stores the raw event, once per vendor event id (its own transaction: stored before anything
-    else happens)."""
+    """Stores the raw event, once per vendor event id. The caller commits before anything else
+    happens (the webhook route answers 2xx only after that commit)."""
     event_id, kind = str(payload["id"]), str(payload["type"])
     normalized = f.normalise_type(kind)
     row_id, _, signalled_at, esim = await repository.store_webhook(session, event_id, kind, normalized, payload)

@@ -1,18 +1,28 @@
-"""Tenant-scoped statements: a user's notifications, recipients by id, role or feature."""
+"""Tenant-scoped statements: a user's notifications, recipients by id, role or feature, and the
+stream tickets."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Row, Select, delete, exists, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engine.auth.features import has_feature
 from engine.auth.service import effective_acl
-from engine.db.models import NotificationRow, NotificationSettingsRow, Role, User, UserRole
+from engine.db.models import (
+    AuthSession,
+    NotificationRow,
+    NotificationSettingsRow,
+    Role,
+    StreamTicketRow,
+    Tenant,
+    User,
+    UserRole,
+)
 
 
 def own(tenant_id: uuid.UUID, user_id: uuid.UUID) -> Select[Any]:
@@ -142,3 +152,53 @@ async def resolve_recipients(
         if found:
             resolved[name] = found
     return resolved
+
+
+# ---------------------------------------------------------------- stream tickets
+# The database clock sets and checks every expiry, so API processes whose clocks differ agree.
+
+
+async def add_stream_ticket(
+    session: AsyncSession,
+    ticket_hash: str,
+    tenant_id: uuid.UUID,
+    user_id: uuid.UUID,
+    session_id: uuid.UUID | None,
+    lifetime: timedelta,
+) -> datetime:
+    """Stores a ticket (and drops the expired ones); returns when it expires."""
+    T = StreamTicketRow
+    await session.execute(delete(T).where(T.expires_at <= func.now()))
+    values = dict(ticket_hash=ticket_hash, tenant_id=tenant_id, user_id=user_id, session_id=session_id)
+    expires_at: datetime | None = await session.scalar(
+        insert(T).values(**values, expires_at=func.now() + lifetime).returning(T.expires_at)
+    )
+    assert expires_at is not None
+    return expires_at
+
+
+async def take_stream_ticket(
+    session: AsyncSession, ticket_hash: str
+) -> Row[uuid.UUID, uuid.UUID, uuid.UUID | None] | None:
+    """Deletes an unexpired ticket and returns its (tenant_id, user_id, session_id): one statement,
+    so of two requests racing with one ticket only one gets it (the other waits for the row lock,
+    then finds it gone)."""
+    T = StreamTicketRow
+    taken = delete(T).where(T.ticket_hash == ticket_hash, T.expires_at > func.now())
+    return (await session.execute(taken.returning(T.tenant_id, T.user_id, T.session_id))).one_or_none()
+
+
+async def signed_in_user(
+    session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUID, session_id: uuid.UUID | None
+) -> User | None:
+    """The user, still active in the still active tenant, with the sign-in session not revoked."""
+    query = (
+        select(User)
+        .join(Tenant, Tenant.id == User.tenant_id)
+        .where(User.id == user_id, User.tenant_id == tenant_id, User.is_active.is_(True), User.deleted_at.is_(None))
+        .where(Tenant.is_active.is_(True), Tenant.deleted_at.is_(None))
+    )
+    if session_id is not None:
+        live = (AuthSession.id == session_id) & (AuthSession.user_id == user_id) & AuthSession.revoked_at.is_(None)
+        query = query.where(exists().where(live))
+    return await session.scalar(query)

@@ -1,17 +1,22 @@
 """Sending notifications (settings applied, e-mail through the mail outbox), a user's own
-notifications (read, dismiss, restore, act), and the notifications user-task events cause."""
+notifications (read, dismiss, restore, act), the notifications user-task events cause, and the
+single-use tickets that open the live stream."""
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from engine.auth import service as auth
+from engine.auth.schemas import Principal
 from engine.db.models import NotificationRow, NotificationSettingsRow
 from engine.errors import BadRequest, NotFound
 from engine.mail import service as mail
@@ -238,3 +243,37 @@ async def from_task_events(
         recipients = [r for r in recipients if str(r) != actor]  # not to the one who did it
         if recipients:
             await send(session, tenant_id, organization_id, recipients, spec, dedupe=f"wf:{instance_id}:{seq}")
+
+
+# ---------------------------------------------------------------- stream tickets
+
+STREAM_TICKET_LIFETIME = timedelta(seconds=30)
+
+
+def _ticket_hash(ticket: str) -> str:
+    return hashlib.sha256(ticket.encode()).hexdigest()
+
+
+async def issue_stream_ticket(session: AsyncSession, principal: Principal) -> tuple[str, datetime]:
+    """A ticket that opens `GET /events/stream?ticket=` once, within `STREAM_TICKET_LIFETIME`, for
+    this user in this tenant (a URL may be logged by proxies: what it carries must be worthless
+    soon after). Only its hash is stored. Returns (ticket, expires at)."""
+    if principal.user_id is None:
+        raise BadRequest("Stream tickets belong to users; an API key sends its key in the header")
+    ticket = secrets.token_urlsafe(32)
+    expires_at = await repository.add_stream_ticket(
+        session, _ticket_hash(ticket), principal.tenant_id, principal.user_id, principal.session_id,
+        STREAM_TICKET_LIFETIME,
+    )  # fmt: skip
+    return ticket, expires_at
+
+
+async def redeem_stream_ticket(session: AsyncSession, ticket: str) -> Principal | None:
+    """Who the ticket was issued to, as on their next request, or None when it is unknown, used,
+    expired, or its user, tenant or sign-in session is no longer active. Using it deletes it: the
+    caller commits before it streams."""
+    taken = await repository.take_stream_ticket(session, _ticket_hash(ticket))
+    if taken is None:
+        return None
+    user = await repository.signed_in_user(session, taken.tenant_id, taken.user_id, taken.session_id)
+    return None if user is None else await auth.principal_for_user(session, user, taken.session_id)

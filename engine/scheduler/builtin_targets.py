@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import uuid
 from datetime import timedelta
@@ -14,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
+from engine.db.session import after_commit
 from engine.outbox.schemas import SweepOutboxes
 from engine.outbox.workflows import OutboxSweepWorkflow
 from engine.rules import service as rules
@@ -78,10 +80,11 @@ async def start_workflow(call: TargetCall) -> dict[str, Any]:
 
 
 def _after(call: TargetCall, effects: Any) -> None:
-    async def dispatch() -> None:
-        await rules.dispatch_effects(call.temporal, call.settings.temporal_task_queue, effects)
-
-    call.after_commit.append(dispatch)
+    if effects:
+        after_commit(
+            call.session,
+            functools.partial(rules.dispatch_effects, call.temporal, call.settings.temporal_task_queue, effects),
+        )
 
 
 @command(
@@ -135,7 +138,7 @@ async def sweep_outbox(call: TargetCall) -> dict[str, Any]:
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             )
 
-    call.after_commit.append(start)
+    after_commit(call.session, start)
     return {"workflowId": workflow_id}
 
 

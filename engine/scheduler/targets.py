@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -36,7 +36,9 @@ TARGET_MODULES: tuple[str, ...] = (
 
 @dataclass
 class TargetCall:
-    """One run of a target, inside the activity's transaction (commit happens after it returns)."""
+    """One run of a target, inside the activity's unit of work (commit happens after it returns).
+    Work that must run after that commit (starting workflows, dispatching events) is registered
+    with `engine.db.session.after_commit(call.session, work)`."""
 
     session: AsyncSession
     temporal: Client
@@ -48,8 +50,6 @@ class TargetCall:
     idempotency_key: str
     # Command targets: the job's creator, bound to the job's scope; None for queue targets.
     principal: Principal | None = None
-    # Work to do after the transaction commits (starting workflows, dispatching events).
-    after_commit: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
 
 Handler = Callable[[TargetCall], Awaitable[Any]]

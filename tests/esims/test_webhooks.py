@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
 import pytest
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
 from engine import metrics
@@ -116,6 +119,34 @@ async def test_a_webhook_that_cannot_be_stored_is_500(esims: EsimStack, monkeypa
     assert response.status_code == 500 and response.json() == {"error": "Processing failed"}
     monkeypatch.undo()
     assert await stored(esims, "evt_unstored") == []
+
+
+async def test_a_webhook_whose_commit_fails_is_5xx_and_neither_stored_nor_handed_over(
+    esims: EsimStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stored in the request's transaction: the answer waits for its commit, and the hand-over
+    (after-commit work) runs only once the commit succeeded."""
+    store = service.store_webhook
+
+    async def store_then_lose_the_database(session: AsyncSession, payload: dict[str, Any]) -> service.StoredWebhook:
+        stored = await store(session, payload)
+
+        def lost(_: object) -> None:
+            raise ConnectionError("database went away at commit")
+
+        event.listen(session.sync_session, "before_commit", lost, once=True)
+        return stored
+
+    handed_over: list[object] = []
+    monkeypatch.setattr(service, "store_webhook", store_then_lose_the_database)
+    monkeypatch.setattr(service, "dispatch_webhook", lambda *args: handed_over.append(args))
+    recorded = metrics.WEBHOOKS_RECEIVED.value(source="1global", outcome="recorded")
+    response = await esims.webhook({"id": "evt_commit_lost", "type": "USAGE_THRESHOLD"})
+    assert response.status_code >= 500  # 1Global retries
+    monkeypatch.undo()
+    assert await stored(esims, "evt_commit_lost") == []
+    assert handed_over == []
+    assert metrics.WEBHOOKS_RECEIVED.value(source="1global", outcome="recorded") == recorded
 
 
 async def test_a_nul_character_is_refused_with_400_before_storing(esims: EsimStack) -> None:

@@ -1,5 +1,6 @@
 """The /inbox page end to end in a real headless Chromium (Debian `chromium`, driven by
-Playwright with `executable_path`): log in, a new task appears through the live stream, claim,
+Playwright with `executable_path`): log in, the live stream opens with a ticket (no token in any
+URL), a notification and a new task appear through it, claim,
 a bad form shows the field error inline, complete, the instance moves on, and a screenshot that is
 not blank. Where no Chromium can be had the test says so and is skipped."""
 
@@ -89,12 +90,28 @@ async def test_inbox_page_claim_bad_form_complete(
             page = await browser.new_page(viewport={"width": 1100, "height": 700})
             errors: list[Any] = []
             page.on("pageerror", lambda error: errors.append(error))
+            urls: list[str] = []
+            page.on("request", lambda request: urls.append(request.url))
             await page.goto(f"{page_server}/inbox/")
             await page.fill("#email", member.email)
             await page.fill("#password", PASSWORD)
             await page.click("#login-button")
             await expect(page.locator("#inbox-view")).to_be_visible()
             await expect(page.locator("#live")).to_have_text("live", timeout=15_000)
+            # The stream opened with a single-use ticket; no URL carries a bearer token.
+            streams = [u for u in urls if "/api/events/stream" in u]
+            assert streams and all("ticket=" in u for u in streams)
+            assert not any("token=" in u for u in urls)
+
+            # A notification sent now reaches the page through the live stream.
+            await expect(page.locator("#unread")).to_have_text("0")
+            sent = await client.post(
+                "/api/notifications",
+                json={"type": "memo", "title": "Hello", "recipientUserId": str(member.user_id)},
+                headers=admin.headers,
+            )
+            assert sent.status_code == 201, sent.text
+            await expect(page.locator("#unread")).to_have_text("1", timeout=15_000)
 
             # A task created after the page loaded shows up through the live stream.
             instance = await wf.start(definition["workflowId"])

@@ -2,7 +2,9 @@
 "use strict";
 
 const api = "/api";
-const state = { token: sessionStorage.getItem("covo.token"), me: null, tasks: [], open: null, source: null };
+const state = {
+  token: sessionStorage.getItem("covo.token"), me: null, tasks: [], open: null, source: null, retry: null, lastEventId: null,
+};
 const $ = (id) => document.getElementById(id);
 
 async function call(method, path, body) {
@@ -33,6 +35,7 @@ $("login-form").addEventListener("submit", async (event) => {
 function logout() {
   sessionStorage.removeItem("covo.token");
   state.token = null;
+  clearTimeout(state.retry);
   if (state.source) state.source.close();
   $("inbox-view").hidden = true; $("login-view").hidden = false; $("logout").hidden = true;
 }
@@ -243,14 +246,29 @@ async function unread() {
   if (result.ok) $("unread").textContent = String(result.data.unreadCount);
 }
 
-function live() {
+// The stream opens with a single-use ticket (valid 30 s): the bearer token never goes into a URL,
+// where proxies would log it. A spent ticket cannot serve the browser's own reconnect, so on an
+// error the page reconnects itself with a new ticket, resuming after the last event it saw.
+async function live() {
   if (state.source) state.source.close();
-  const source = new EventSource(`${api}/events/stream?token=${encodeURIComponent(state.token)}`);
+  clearTimeout(state.retry);
+  const result = await call("POST", "/notifications/stream-ticket").catch(() => ({ ok: false }));
+  if (!state.token) return;
+  if (!result.ok) { $("live").textContent = "reconnecting"; state.retry = setTimeout(live, 2000); return; }
+  const query = new URLSearchParams({ ticket: result.data.ticket });
+  if (state.lastEventId) query.set("lastEventID", state.lastEventId);
+  const source = new EventSource(`${api}/events/stream?${query}`);
   state.source = source;
+  const seen = (event) => { if (event.lastEventId) state.lastEventId = event.lastEventId; };
   source.onopen = () => { $("live").textContent = "live"; };
-  source.onerror = () => { $("live").textContent = "reconnecting"; };
-  source.addEventListener("task", () => load());
-  source.addEventListener("notification", () => unread());
+  source.onerror = () => {
+    source.close();
+    $("live").textContent = "reconnecting";
+    if (state.token) state.retry = setTimeout(live, 2000);
+  };
+  source.addEventListener("task", (event) => { seen(event); load(); });
+  source.addEventListener("notification", (event) => { seen(event); unread(); });
+  source.addEventListener("instance", seen);
 }
 
 if (state.token) enter();

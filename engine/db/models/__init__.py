@@ -19,7 +19,7 @@ from engine.db.models.esims import EsimEventRow, EsimPriceRow, EsimRow, EsimUsag
 from engine.db.models.events import DomainEventRow
 from engine.db.models.invite_codes import InviteCodeRow, InviteCodeUseRow
 from engine.db.models.mail import MailOutbox
-from engine.db.models.notifications import LiveEventRow, NotificationRow, NotificationSettingsRow
+from engine.db.models.notifications import LiveEventRow, NotificationRow, NotificationSettingsRow, StreamTicketRow
 from engine.db.models.rules import (
     BusinessRuleRow,
     RuleExecutionLogRow,
@@ -69,6 +69,7 @@ __all__ = [
     "SideEffectRow",
     "SidebarPreference",
     "StepInstanceRow",
+    "StreamTicketRow",
     "Tenant",
     "User",
     "UserAcl",

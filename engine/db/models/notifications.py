@@ -1,7 +1,8 @@
 """Notifications: messages for one user each (task assigned, claimed, escalated, SLA breached;
 the business rules' NOTIFY action; created through the API), each user's notification settings,
-and the live-event log that feeds `GET /events/stream` (written by database triggers, announced
-with `pg_notify`, so every API process sees every change whoever wrote it)."""
+the live-event log that feeds `GET /events/stream` (written by database triggers, announced
+with `pg_notify`, so every API process sees every change whoever wrote it), and the single-use
+tickets that open that stream."""
 
 from __future__ import annotations
 
@@ -83,4 +84,21 @@ class LiveEventRow(Base):
     kind: Mapped[str] = mapped_column(String(50))
     user_id: Mapped[uuid.UUID | None] = mapped_column(default=None)  # a notification's recipient
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=text("now()"))
+
+
+class StreamTicketRow(Base):
+    """A single-use, short-lived ticket that opens `GET /events/stream?ticket=` for one user of one
+    tenant (browsers' EventSource cannot send an Authorization header, and a bearer token in a URL
+    ends up in proxy logs). Only the SHA-256 of the ticket is stored; redeeming deletes the row."""
+
+    __tablename__ = "stream_tickets"
+    __table_args__ = (Index("ix_stream_tickets_expires", "expires_at"),)
+
+    ticket_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[uuid.UUID]
+    user_id: Mapped[uuid.UUID]
+    # The sign-in session the ticket was asked with: a ticket of a revoked session opens nothing.
+    session_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    expires_at: Mapped[datetime]
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=text("now()"))
