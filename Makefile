@@ -54,7 +54,7 @@ lock: install
 	$(LOCK) pyproject.toml -c requirements.lock -o requirements-prod.lock
 	$(LOCK) --group pyproject.toml:build -o requirements-build.lock
 
-.PHONY: bench bench-scheduler bench-wallet bench-esims drill soak scale fuzz browser
+.PHONY: bench bench-scheduler bench-wallet bench-esims bench-eager drill soak scale fuzz browser
 
 ## Benchmarks (own embedded stack): workflows vs a plain Temporal workflow, rules, JsonLogic; then one table.
 bench: install
@@ -78,6 +78,10 @@ bench-wallet: install
 ## eSIM benchmark with the 1Global simulator (own embedded stack); writes bench/results/esims.md.
 bench-esims: install
 	$(BIN)/python bench/bench_esims.py
+
+## Eager workflow start vs normal start on a bare dev server (~2 minutes); writes bench/results/eager.md.
+bench-eager: install
+	$(BIN)/python bench/bench_eager.py
 
 ## Scale-out on this machine: the checkout benchmark with 1/2 workers x 1/2 API processes on one
 ## dev server, then two workers with one SIGKILLed mid-run (bench/results/scale.md).
