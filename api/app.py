@@ -106,12 +106,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         listener = Listener()
         caches.start(engine, listener)
         settlement.attach(listener)
-        listener.start(engine)
+        # Its own URL when DATABASE_URL goes through a transaction pooler (LISTEN needs a session).
+        listen_engine = (
+            create_engine(settings.database_listen_url, pool_size=1) if settings.database_listen_url else engine
+        )
+        listener.start(listen_engine)
         try:
             yield
         finally:
             await live_stream.close_hub(app)
             await listener.stop()
+            if listen_engine is not engine:
+                await listen_engine.dispose()
             await engine.dispose()
 
     app = FastAPI(

@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     # the URL when the URL carries none.
     database_password: SecretStr | None = Field(default=None, alias="DATABASE_PASSWORD")
     db_pool_size: int = Field(default=10, alias="DB_POOL_SIZE")
+    # The API's one LISTEN connection (engine/db/notify.py: cache invalidation, start admission)
+    # needs a session-level connection; when DATABASE_URL goes through a transaction pooler
+    # (PgBouncer `pool_mode = transaction`), point this at Postgres itself. Unset: DATABASE_URL.
+    database_listen_url: str | None = Field(default=None, alias="DATABASE_LISTEN_URL")
 
     temporal_address: str | None = Field(default=None, alias="TEMPORAL_ADDRESS")
     temporal_namespace: str = Field(default="default", alias="TEMPORAL_NAMESPACE")
@@ -154,12 +158,18 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _password_into_database_url(self) -> Settings:
-        if self.database_url and self.database_password is not None:
-            url = make_url(self.database_url)
-            if url.password is None:
-                password = self.database_password.get_secret_value()
-                self.database_url = url.set(password=password).render_as_string(hide_password=False)
+        if self.database_password is not None:
+            self.database_url = self._with_password(self.database_url)
+            self.database_listen_url = self._with_password(self.database_listen_url)
         return self
+
+    def _with_password(self, value: str | None) -> str | None:
+        if not value or self.database_password is None:
+            return value
+        url = make_url(value)
+        if url.password is not None:
+            return value
+        return url.set(password=self.database_password.get_secret_value()).render_as_string(hide_password=False)
 
     @model_validator(mode="after")
     def _refuse_default_secret_in_production(self) -> Settings:

@@ -72,6 +72,9 @@ def test_the_api_key_can_come_from_a_secret_file(tmp_path: Path) -> None:
     assert settings.database_url == "postgresql://covo_app:s3cret%3A%2F%40@db:5432/covo"
     kept = Settings(_secrets_dir=tmp_path, DATABASE_URL="postgresql://u:own@db/covo")  # type: ignore[call-arg]
     assert kept.database_url == "postgresql://u:own@db/covo"
+    # The listen URL (straight to Postgres, past a transaction pooler) gets it the same way.
+    direct = Settings(_secrets_dir=tmp_path, DATABASE_LISTEN_URL="postgresql://covo_app@pg:5432/covo")  # type: ignore[call-arg]
+    assert direct.database_listen_url == "postgresql://covo_app:s3cret%3A%2F%40@pg:5432/covo"
 
 
 def test_every_caller_picks_the_api_key_from_the_secret_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from engine.settings import Settings
 from tests.conftest import Account
 from tests.workflows.conftest import WorkflowApi, chain, flow, step, tr
 
@@ -43,6 +44,21 @@ async def test_the_wait_is_bounded(make_client: Any, admin: Account) -> None:
         _, started = await wf.run(chain("bounded", pause("3s")))
         assert (await wf.instance(started["id"]))["status"] == "RUNNING"  # answered before it finished
         assert (await wf.wait_status(started["id"], "COMPLETED", "FAILED"))["status"] == "COMPLETED"
+
+
+async def test_the_listener_can_have_its_own_database_url(make_client: Any, admin: Account, settings: Settings) -> None:
+    """DATABASE_LISTEN_URL (for a DATABASE_URL behind a transaction pooler): the settled
+    notification arrives through that connection."""
+    async for client in make_client(database_listen_url=settings.database_url):
+        wf = WorkflowApi(client, admin)
+        _, started = await wf.run(chain("listened", pause("1s")))
+        assert (await wf.instance(started["id"]))["status"] == "COMPLETED"
+    # And it is that URL the listener uses: one that reaches no database leaves it down, so starts
+    # answer at once (as without admission) instead of waiting for a notification that can't come.
+    async for client in make_client(database_listen_url="postgresql://nobody@127.0.0.1:9/none"):
+        wf = WorkflowApi(client, admin)
+        _, started = await wf.run(chain("unheard", pause("3s")))
+        assert (await wf.instance(started["id"]))["status"] == "RUNNING"
 
 
 async def test_zero_answers_as_soon_as_temporal_accepted(make_client: Any, admin: Account) -> None:
