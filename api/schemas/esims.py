@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from api.schemas.common import Body
+from engine.clock import iso, iso_or_none
 from engine.db.models import EsimRow
 from engine.esims.service import UsageDay, UsageSummary, usage_percent
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
 
 
 class EsimCreated(Body):
@@ -44,7 +39,7 @@ class AdminEsim(Body):
             oneGlobalOrderId=row.one_global_order_id,
             oneGlobalSubscriptionId=row.one_global_subscription_id,
             isThrottled=row.is_throttled,
-            createdAt=row.created_at.isoformat(),
+            createdAt=iso(row.created_at),
         )
 
 
@@ -132,7 +127,7 @@ class EsimDetail(Body):
             usedBytes=row.used_bytes,
             totalBytes=row.total_bytes,
             dataLimitBytes=row.data_limit_bytes,
-            expiresAt=_iso(row.expires_at),
+            expiresAt=iso_or_none(row.expires_at),
             homeZoneDisabled=row.home_zone_disabled,
             isThrottled=row.is_throttled,
         )

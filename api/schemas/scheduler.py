@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas.common import Body
+from engine.clock import iso, iso_or_none
 from engine.db.models import ScheduledJobRow, ScheduledJobRunRow
 from engine.scheduler.service import JobInput, JobPatch, next_run_at
 from engine.scheduler.targets import Target
@@ -31,10 +32,6 @@ class UpdateJobBody(JobPatch):
 class IdBody(BaseModel):
     model_config = ConfigDict(extra="ignore")
     id: str | None = None
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
 
 
 def _str(value: uuid.UUID | None) -> str | None:
@@ -78,9 +75,9 @@ class ScheduledJob(Body):
             organizationId=_str(row.organization_id), tenantId=_str(row.tenant_id), scheduleType=row.schedule_type,
             scheduleValue=row.schedule_value, timezone=row.timezone, targetType=row.target_type,
             targetQueue=row.target_queue, targetCommand=row.target_command, targetPayload=row.target_payload,
-            requireFeature=row.require_feature, isEnabled=row.is_enabled, lastRunAt=_iso(row.last_run_at),
-            nextRunAt=_iso(next_run_at(row, now)), sourceType=row.source_type, sourceModule=row.source_module,
-            createdAt=row.created_at.isoformat(), updatedAt=row.updated_at.isoformat(),
+            requireFeature=row.require_feature, isEnabled=row.is_enabled, lastRunAt=iso_or_none(row.last_run_at),
+            nextRunAt=iso_or_none(next_run_at(row, now)), sourceType=row.source_type, sourceModule=row.source_module,
+            createdAt=iso(row.created_at), updatedAt=iso(row.updated_at),
             overlapPolicy=row.overlap_policy, catchupWindowSeconds=row.catchup_window_seconds,
             jitterSeconds=row.jitter_seconds, maxAttempts=row.max_attempts,
         )  # fmt: skip
@@ -110,12 +107,12 @@ class Execution(Body):
     @classmethod
     def of(cls, run: ScheduledJobRunRow) -> Execution:
         return cls(
-            id=str(run.id), scheduleId=str(run.job_id), startedAt=run.started_at.isoformat(),
-            finishedAt=_iso(run.finished_at), status=run.status, triggerType=run.trigger_type,
+            id=str(run.id), scheduleId=str(run.job_id), startedAt=iso(run.started_at),
+            finishedAt=iso_or_none(run.finished_at), status=run.status, triggerType=run.trigger_type,
             triggeredByUserId=_str(run.triggered_by_user_id), errorMessage=run.error_message,
             errorStack=run.error_stack, durationMs=run.duration_ms, queueJobId=str(run.id),
             queueName=EXECUTION_QUEUE, attemptsMade=run.attempts, result=run.result,
-            scheduledAt=_iso(run.scheduled_at), workflowId=run.workflow_id,
+            scheduledAt=iso_or_none(run.scheduled_at), workflowId=run.workflow_id,
         )  # fmt: skip
 
 
@@ -154,14 +151,14 @@ class QueueJob(Body):
 
     @classmethod
     def of(cls, run: ScheduledJobRunRow, job_name: str) -> QueueJob:
-        logs = [f"{run.trigger_type} run recorded {run.started_at.isoformat()}"]
+        logs = [f"{run.trigger_type} run recorded {iso(run.started_at)}"]
         if run.scheduled_at is not None:
-            logs.append(f"scheduled for {run.scheduled_at.isoformat()}")
+            logs.append(f"scheduled for {iso(run.scheduled_at)}")
         if run.attempts:
             logs.append(f"attempts: {run.attempts}")
         if run.finished_at is not None:
             logs.append(
-                f"{run.status} {run.finished_at.isoformat()}" + (f": {run.error_message}" if run.error_message else "")
+                f"{run.status} {iso(run.finished_at)}" + (f": {run.error_message}" if run.error_message else "")
             )
         return cls(
             id=str(run.id), name=job_name, state=_STATES.get(run.status, run.status), progress=None,

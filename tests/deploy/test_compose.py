@@ -59,19 +59,22 @@ def _config(cli: list[str], document: str, where: Path) -> subprocess.CompletedP
     )
 
 
-def test_the_compose_cli_accepts_the_file(tmp_path: Path) -> None:
-    cli = compose_cli()
-    if cli is None:
+@pytest.fixture
+def cli() -> list[str]:
+    """The compose CLI; `.ci/run` installs Debian's `docker-compose` so CI always has one."""
+    found = compose_cli()
+    if found is None:
         pytest.skip("no compose CLI here (install Debian's `docker-compose` or Docker's compose plugin)")
+    return found
+
+
+def test_the_compose_cli_accepts_the_file(cli: list[str], tmp_path: Path) -> None:
     result = _config(cli, COMPOSE.read_text(), tmp_path)
     assert result.returncode == 0, result.stderr
 
 
-def test_the_compose_cli_rejects_a_broken_file(tmp_path: Path) -> None:
+def test_the_compose_cli_rejects_a_broken_file(cli: list[str], tmp_path: Path) -> None:
     """The check above can fail: a restart policy that is not one is refused."""
-    cli = compose_cli()
-    if cli is None:
-        pytest.skip("no compose CLI here (install Debian's `docker-compose` or Docker's compose plugin)")
     broken = COMPOSE.read_text().replace("    restart: unless-stopped\n", "    restart: 7\n", 1)
     assert _config(cli, broken, tmp_path).returncode != 0
 

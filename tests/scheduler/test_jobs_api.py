@@ -13,6 +13,7 @@ from temporalio.client import Client, ScheduleIntervalSpec
 from tests.conftest import Account, MakeAccount
 from tests.helpers import nothing_written
 from tests.scheduler.helpers import create_job, delete_job, describe, get_job, job_body, trigger, wait_for_runs
+from tests.test_timestamps import CONTRACT_FORMAT, timestamps
 
 CONTRACT_FIELDS = {
     "id", "name", "description", "scopeType", "organizationId", "tenantId", "scheduleType", "scheduleValue",
@@ -205,3 +206,14 @@ async def test_nothing_is_stored_when_temporal_is_down(
     assert await describe(temporal_client, job_id) is not None
     runs = await client.get(f"/api/scheduler/jobs/{job_id}/executions", headers=admin.headers)
     assert runs.json()["total"] == 0
+
+
+async def test_job_and_run_answers_use_the_contract_timestamp_format(client: httpx.AsyncClient, admin: Account) -> None:
+    """`engine.clock.iso` (`...T03:00:00.000Z`), as every other answer; the scheduler once sent
+    Python's `+00:00` with microseconds."""
+    job_id = await create_job(client, admin)
+    await trigger(client, admin, job_id)
+    runs = await wait_for_runs(client, admin, job_id, 1)
+    found = timestamps([await get_job(client, admin, job_id), runs])
+    assert {key for key, _ in found} >= {"createdAt", "updatedAt", "nextRunAt", "startedAt"}
+    assert [stamp for stamp in found if not CONTRACT_FORMAT.match(stamp[1])] == []
