@@ -209,6 +209,7 @@ async def run_plain_worker() -> None:
     from engine.settings import get_settings
     from engine.temporal.client import connect
     from workers.mail import Mailer
+    from workers.registry import POLLING
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     settings = get_settings()
@@ -226,6 +227,7 @@ async def run_plain_worker() -> None:
             restrictions=SandboxRestrictions.default.with_passthrough_modules("engine", "bench_workflows")
         ),
         graceful_shutdown_timeout=timedelta(seconds=25),
+        **POLLING,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
