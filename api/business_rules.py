@@ -10,11 +10,11 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Header, Query, Request
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.deps import Res, Session, features_doc, require
+from api.deps import Caller, Res, Session, caller, features_doc, require
 from api.forms import json_object
 from api.schemas.business_rules import (
     ExecutionLog,
@@ -58,12 +58,13 @@ Body = Annotated[dict[str, Any], Depends(json_object)]
 M = TypeVar("M", bound=BaseModel)
 
 
-def parsed(model: type[M], *, id_required: str | None = None) -> Callable[[dict[str, Any]], Awaitable[M]]:
+def parsed(model: type[M], *, id_required: str | None = None) -> Callable[[Request], Awaitable[M]]:
     """A dependency giving the JSON body as `model`. Validation happens here rather than by
     FastAPI so that errors keep the reference's `Validation failed: <path>: <message>` wording
     (engine.rules.schemas.parse_body); `id_required` is the 400 when the body has no `id`."""
 
-    async def dependency(body: Body) -> M:
+    async def dependency(request: Request) -> M:
+        body = await json_object(request)
         if id_required and not body.get("id"):
             raise BadRequest(id_required)
         return parse_body(model, body)
@@ -247,7 +248,8 @@ async def get_rule(id: str, principal: View, session: Session) -> Rule:
     responses={400: {"description": "Invalid request payload"}},
 )
 async def execute(
-    principal: Execute, session: Session, res: Res, body: Annotated[ExecuteRequest, Depends(parsed(ExecuteRequest))]
+    call: Annotated[Caller, Depends(caller("business_rules.execute"), scope="function")],
+    body: Annotated[ExecuteRequest, Depends(parsed(ExecuteRequest))],
 ) -> dict[str, Any]:
     """Runs the enabled, effective rules for `entityType` (and `eventType`, when given) in
     priority order (desc, then ruleId), at most 100. `allowed` is false when a GUARD fails (unless
@@ -255,8 +257,8 @@ async def execute(
     fields SET_FIELD actions set; `messages` the SHOW_* messages; `errors` rule errors and the
     messages of failing VALIDATION rules. `dryRun` evaluates and computes actions without logs or
     side effects (no notifications, events, webhooks)."""
-    result, effects = await service.execute(session, principal, body, res.caches.discovery)
-    await _after_commit(session, res, effects)
+    result, effects = await service.execute(call.session, call.principal, body, call.res.caches.discovery)
+    await _after_commit(call.session, call.res, effects)
     return result
 
 

@@ -95,6 +95,10 @@ async def principal_of(session: AsyncSession, found: tuple[str, str] | None, res
 
 
 async def current_principal(request: Request, session: Session, res: Res) -> Principal:
+    return await _authenticated(request, session, res)
+
+
+async def _authenticated(request: Request, session: AsyncSession, res: Resources) -> Principal:
     principal = await principal_of(session, credential(request), res)
     if principal is None:
         raise Unauthorized("Unauthorized")
@@ -124,13 +128,41 @@ def require(*features: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
     """A dependency that lets the request through only when the caller holds every feature."""
 
     async def check(principal: CurrentPrincipal) -> Principal:
-        missing = principal.missing(list(features))
-        if missing:
-            raise Forbidden("Forbidden", extra={"requiredFeatures": list(features)})
-        return principal
+        return _holding(principal, features)
 
     check.required_features = list(features)  # type: ignore[attr-defined]
     return check
+
+
+def _holding(principal: Principal, features: tuple[str, ...]) -> Principal:
+    if principal.missing(list(features)):
+        raise Forbidden("Forbidden", extra={"requiredFeatures": list(features)})
+    return principal
+
+
+@dataclass(frozen=True)
+class Caller:
+    principal: Principal
+    session: AsyncSession
+    res: Resources
+
+
+def caller(*features: str) -> Callable[[Request], AsyncIterator[Caller]]:
+    """`require(*features)`, `Session` and `Res` as one dependency, for hot routes (FastAPI's
+    resolution of each dependency layer cost ~10% of the rules execution's CPU): the same
+    transaction committed before the answer, the same refusals in the same order (401, then 403).
+    Use it as `Depends(caller(...), scope="function")`. `authenticates`: api/openapi.py documents
+    the 401 as for `CurrentPrincipal`."""
+
+    async def dependency(request: Request) -> AsyncIterator[Caller]:
+        res: Resources = request.app.state.resources
+        async with unit_of_work(res.sessionmaker) as session:
+            principal = _holding(await _authenticated(request, session, res), features)
+            yield Caller(principal, session, res)
+
+    dependency.required_features = list(features)  # type: ignore[attr-defined]
+    dependency.authenticates = True  # type: ignore[attr-defined]
+    return dependency
 
 
 def features_doc(*features: str) -> dict[str, Any]:

@@ -96,7 +96,8 @@ def document_errors(router: APIRouter) -> None:
         calls = list(_calls(route.dependant))
         features = [f for call in calls for f in getattr(call, "required_features", [])]
         responses: dict[int | str, Any] = dict(route.responses)
-        if current_principal in calls:
+        authenticated = any(call is current_principal or getattr(call, "authenticates", False) for call in calls)
+        if authenticated:
             responses.setdefault(401, _error("Missing or invalid credential"))
         if features:
             responses.setdefault(403, _error(f"Requires features: {', '.join(features)}"))
@@ -107,7 +108,7 @@ def document_errors(router: APIRouter) -> None:
         responses.setdefault(503, _error("Postgres or Temporal is unavailable; retry later"))
         if _names_an_object(route, calls):
             responses.setdefault(404, _error("Not found (or another tenant's)"))
-        if current_principal in calls and set(route.methods or ()) & {"POST", "PUT", "PATCH", "DELETE"}:
+        if authenticated and set(route.methods or ()) & {"POST", "PUT", "PATCH", "DELETE"}:
             responses.setdefault(409, _error("Conflicts with the current state (duplicate, stale, or a guard)"))
         for method in route.methods or ():
             for code, example in EXAMPLES.get(f"{method} {route.path}", {}).items():
