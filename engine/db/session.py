@@ -98,8 +98,11 @@ def discard_after_commit(session: AsyncSession) -> None:
 
 
 async def commit(session: AsyncSession) -> None:
-    """Commits, then runs the work registered with `after_commit`, in registration order."""
-    await session.commit()
+    """Commits, then runs the work registered with `after_commit`, in registration order. A
+    session that never began a transaction (nothing executed, nothing added: SQLAlchemy begins
+    one on either) has nothing to commit."""
+    if session.in_transaction():
+        await session.commit()
     pending: list[AfterCommit] = session.info.pop(_AFTER_COMMIT, [])
     for work in pending:
         try:

@@ -298,9 +298,18 @@ def _input_context(execution: Execution) -> dict[str, Any]:
     }
 
 
+# The output context of a rule that ran no action: one object per result, so a request's rows
+# share one serialisation (`_dump`'s memo). Never mutated.
+_NO_ACTIONS: Final[dict[bool, dict[str, Any]]] = {
+    passed: {"conditionResult": passed, "actionsExecuted": []} for passed in (True, False)
+}
+
+
 def _output_context(outcome: RuleOutcome) -> dict[str, Any] | None:
     if outcome.error:
         return None
+    if not outcome.actions:
+        return _NO_ACTIONS[outcome.condition_result]
     body: dict[str, Any] = {
         "conditionResult": outcome.condition_result,
         "actionsExecuted": outcome.actions.summary() if outcome.actions else [],
