@@ -147,6 +147,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url="/api/docs",
         redoc_url=None,
         lifespan=lifespan,
+        # FastAPI's native OpenTelemetry stands down when the instrumentor below is installed, and
+        # has nothing to report to otherwise; off, it no longer inspects the providers per request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     errors.install(app)
 
