@@ -146,7 +146,8 @@ class PlainCheckoutWorkflow:
         if not request.email:
             sent: dict[str, Any] = {}
         else:
-            sent = await workflow.execute_activity(
+            # A local activity, as ours runs SEND_EMAIL (engine/workflows/interpreter/saga.py).
+            sent = await workflow.execute_local_activity(
                 PLAIN_SEND_EMAIL,
                 PlainEmail(
                     instance_id=request.instance_id,
