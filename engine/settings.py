@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     # Start admission (engine/workflows/settlement.py): a start answers once its instance left
     # RUNNING or after this many ms. 0: answer as soon as Temporal accepted the start.
     workflow_start_settle_ms: int = Field(default=2000, ge=0, le=60_000, alias="WORKFLOW_START_SETTLE_MS")
+    # Each API process hosts a worker on the workflow task queue, sharing the API's Temporal
+    # client, and starts instances with eager dispatch: the first workflow task comes back in the
+    # start's answer instead of going through matching (server/app.py; bench/results/workflows.md).
+    workflow_eager_start: bool = Field(default=True, alias="WORKFLOW_EAGER_START")
     # Proxies whose X-Forwarded-For / X-Forwarded-Proto the API believes (uvicorn's setting):
     # behind a reverse proxy, its address, so rate limits key on the real client address.
     forwarded_allow_ips: str = Field(default="127.0.0.1", alias="FORWARDED_ALLOW_IPS")

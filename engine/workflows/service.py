@@ -303,6 +303,7 @@ async def start_instance(
     env: dict[str, str],
     history_limit: int = 5000,
     instance_id: uuid.UUID | None = None,
+    eager: bool = False,
     definitions: TtlCache | None = None,
 ) -> WorkflowInstanceRow:
     """Pins the definition (and the rules it references) and starts the instance's workflow.
@@ -313,7 +314,9 @@ async def start_instance(
     workflow id then deduplicates the start, and the row insert tolerates the row the first
     attempt's workflow may already have written.
 
-    The API passes its `definitions` cache (`Caches.workflows`); other callers read the row."""
+    `eager`: the caller's client has a worker of its own on `task_queue` (server/app.py), so
+    Temporal may hand the first workflow task straight back to it. The API passes its
+    `definitions` cache (`Caches.workflows`); other callers read the row."""
     definition = await find_definition(session, tenant_id, workflow_id, version, definitions)
     try:
         parsed = definition.parsed
@@ -367,14 +370,20 @@ async def start_instance(
     # Started before commit: if this fails nothing is recorded; if the commit then fails, the
     # workflow writes the row itself on its first flush.
     try:
-        await client.start_workflow(
-            WorkflowInstanceWorkflow.run, start, id=ids.workflow_instance_id(instance_id), task_queue=task_queue
+        handle = await client.start_workflow(
+            WorkflowInstanceWorkflow.run,
+            start,
+            id=ids.workflow_instance_id(instance_id),
+            task_queue=task_queue,
+            request_eager_start=eager,
         )
     except WorkflowAlreadyStartedError:
         if not retryable:
             raise
     else:
         metrics.INSTANCES_STARTED.inc(definition=definition.workflow_id)
+        if getattr(handle, "__temporal_eagerly_started", False):  # the SDK's own record of it
+            metrics.INSTANCES_STARTED_EAGERLY.inc(definition=definition.workflow_id)
     return row
 
 
