@@ -29,6 +29,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker import _worker as sdk_worker
 
 from api.app import create_app as create_api
 from api.deps import Resources
@@ -45,10 +46,19 @@ class HostedWorker:
         self.sessionmaker = sessionmaker
         self.worker: Worker | None = None
         self.running: asyncio.Task[None] | None = None
+        self.starting: asyncio.Task[None] | None = None
 
     async def start(self, client: Client) -> None:
-        if self.worker is not None:
-            return
+        """Called with the API's first Temporal connection; the request that connected goes on at once."""
+        if self.starting is None:
+            self.starting = asyncio.create_task(self._start(client))
+            self.starting.add_done_callback(_report_end)
+
+    async def _start(self, client: Client) -> None:
+        # Without a build id the SDK hashes the bytecode of every loaded module (2-3 s of CPU
+        # here, measured). Done in a thread, so the API keeps answering meanwhile; the worker
+        # below then finds it memoized.
+        await asyncio.to_thread(sdk_worker.load_default_build_id)
         # Its own identity, so a history shows which tasks an API process ran.
         identity = f"{os.getpid()}@{socket.gethostname()}:api"
         self.worker = build_worker(
@@ -66,6 +76,10 @@ class HostedWorker:
     async def stop(self) -> None:
         """Stops polling and drains what runs (the worker's graceful shutdown), before the API's
         database engine goes away."""
+        if self.starting is not None and not self.starting.done():
+            self.starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.starting
         if self.worker is None or self.running is None:
             return
         if not self.running.done():
@@ -77,7 +91,7 @@ class HostedWorker:
 def _report_end(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
         # Starts keep working: eager dispatch falls back to the task queue without a worker here.
-        log.error("the API process's worker stopped", exc_info=task.exception())
+        log.error("the API process's worker failed", exc_info=task.exception())
 
 
 def host_worker(app: FastAPI, settings: Settings) -> None:
@@ -89,7 +103,7 @@ def host_worker(app: FastAPI, settings: Settings) -> None:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with inner(app):
             resources: Resources = app.state.resources
-            hosted = HostedWorker(settings, resources.sessionmaker)
+            hosted = app.state.hosted_worker = HostedWorker(settings, resources.sessionmaker)
             resources.on_connect = hosted.start
             resources.hosts_worker = True
             connecting = asyncio.create_task(_connect_quietly(resources))

@@ -28,6 +28,12 @@ async def served(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=transport, base_url="http://test") as client,
     ):
+        hosted = getattr(app.state, "hosted_worker", None)
+        if hosted is not None:  # the worker starts in the background with the first connection
+            await app.state.resources.temporal_client()
+            assert hosted.starting is not None
+            await hosted.starting
+            assert hosted.running is not None and not hosted.running.done()
         yield client
 
 
