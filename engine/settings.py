@@ -49,7 +49,8 @@ class Settings(BaseSettings):
     api_port: int = Field(default=8000, alias="API_PORT")
     # API processes (uvicorn workers): one per core.
     api_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, alias="API_WORKERS")
-    # How long an API process may reuse a verified principal or a rule discovery (engine/invalidation.py):
+    # How long an API process may reuse a verified principal, a rule discovery or the workflow definition
+    # a start reads (engine/invalidation.py):
     # changes reach every process at once by NOTIFY; this bounds the delay if one is lost. 0: off.
     auth_cache_ttl_seconds: float = Field(default=1.0, ge=0, le=1.0, alias="AUTH_CACHE_TTL_SECONDS")
     # Start admission (engine/workflows/settlement.py): a start answers once its instance left
