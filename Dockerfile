@@ -20,6 +20,7 @@ COPY pyproject.toml README.md ./
 COPY engine ./engine
 COPY api ./api
 COPY workers ./workers
+COPY server ./server
 RUN pip wheel --no-deps --no-build-isolation --wheel-dir /wheels . \
  && uv pip install --python /opt/venv/bin/python --no-deps --compile-bytecode /wheels/*.whl
 

@@ -38,7 +38,7 @@ test-fast: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy engine api workers
+	$(BIN)/mypy engine api workers server
 	$(BIN)/lint-imports
 
 format: install

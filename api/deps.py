@@ -4,7 +4,7 @@ the response leaves) and the caller's identity."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -30,6 +30,10 @@ class Resources:
     temporal: Client | None = None
     caches: Caches = field(default_factory=lambda: Caches(ttl=0))
     settlement: Settlement = field(default_factory=lambda: Settlement(timeout_s=0))
+    # Set by a process that hosts a worker on this client (server/app.py): called once the lazy
+    # connection exists, and starts then ask for eager dispatch to that worker.
+    on_connect: Callable[[Client], Awaitable[None]] | None = None
+    hosts_worker: bool = False
     _connecting: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def temporal_client(self) -> Client:
@@ -51,6 +55,8 @@ class Resources:
                     )
                 except Exception as exc:
                     raise ServiceUnavailable(f"Temporal unavailable: {exc}")
+                if self.on_connect is not None:
+                    await self.on_connect(self.temporal)
         return self.temporal
 
 

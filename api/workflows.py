@@ -194,6 +194,7 @@ async def start_instance(
         task_queue=res.settings.temporal_task_queue, env=service.template_env(res.settings),
         history_limit=res.settings.workflows_history_limit,
         instance_id=ids.instance_id_for_key(principal.tenant_id, idempotency_key) if idempotency_key else None,
+        eager=res.hosts_worker, definitions=res.caches.workflows,
     )  # fmt: skip
     if row.status == RUNNING:  # a repeated idempotent start may find its instance settled already
         after_commit(session, res.settlement.expect(row.id))

@@ -74,7 +74,7 @@ def reshape(stack: Stack, workers: int, apis: int) -> None:
     port = stack.api_url.rsplit(":", 1)[1]
     api = stack.spawn(
         "api",
-        [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app", "--host", "127.0.0.1", "--port", port,
+        [sys.executable, "-m", "uvicorn", "--factory", "server.app:create_app", "--host", "127.0.0.1", "--port", port,
          "--workers", str(apis), "--log-level", "warning"],
     )  # fmt: skip
     wait_for_port(int(port), 60, api)

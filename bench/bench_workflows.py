@@ -7,13 +7,16 @@ measures in one run:
 
   a) the contract's checkout flow (definitions/workflows/checkout.json) started through
      POST /api/workflows/instances, N instances at concurrency C: instances/s, start -> COMPLETED
-     p50/p99 (`workflow_instances.completed_at` minus the moment the start request was sent,
-     polled from Postgres), and the start request's own p50/p99;
+     p50/p99 (the moment the projection wrote the COMPLETED row, `workflow_instances.updated_at`,
+     minus the moment the start request was sent, polled from Postgres), and the start request's
+     own p50/p99;
   b) a plain Temporal workflow doing the same work (the SEND_EMAIL equivalent: a mail_outbox row
      through `engine.mail.service.enqueue_once`, delivered in the same activity; and one
-     write of the final instance state to Postgres), run by its own worker process on its own task
-     queue with the production worker's runner configuration, started with the Temporal client at
-     the same concurrency;
+     write of the final instance state to Postgres), run by a worker with the production worker's
+     runner configuration on its own task queue, started with the Temporal client at the same
+     concurrency. With eager start on (`WORKFLOW_EAGER_START`, as `make run`), that worker runs in
+     this process and shares the starting client, as ours runs in the API process; else it is a
+     process of its own;
   c) one instance at a time: start -> COMPLETED p50/p99 (ours, and plain for comparison);
   d) the round trip of POST .../signal (instance waiting at WAIT_FOR_SIGNAL) and POST .../advance
      (instance resting at a step whose only way out is a `manual` transition).
@@ -69,6 +72,13 @@ CHECKOUT = ROOT / "definitions" / "workflows" / "checkout.json"
 RESULTS = ROOT / "bench" / "results" / "workflows.md"
 PLAIN_QUEUE = "bench-plain"
 TERMINAL = ("COMPLETED", "FAILED", "CANCELLED", "COMPENSATED")
+# When each side's finished row was written, about the moment a reader could see it: `updated_at`
+# (stamped by our projection's write) and `written_at` (the plain side's). Both sides'
+# `completed_at` is workflow time: when the last step ran, inside the workflow task, before the write.
+WRITTEN_AT = {"workflow_instances": "updated_at", "bench_plain_instances": "written_at"}
+# Eager start as `make run` does it (server/app.py), given to the plain side too: its worker then
+# runs in this process, sharing the client that starts its workflows.
+EAGER = Settings.model_fields["workflow_eager_start"].default
 # Our API's start admission bound (engine/workflows/settlement.py), applied to the plain side too.
 SETTLE_S = Settings.model_fields["workflow_start_settle_ms"].default / 1000
 
@@ -120,7 +130,8 @@ CREATE TABLE IF NOT EXISTS bench_plain_instances (
     id uuid PRIMARY KEY,
     status text NOT NULL,
     context jsonb NOT NULL,
-    completed_at timestamptz NOT NULL
+    completed_at timestamptz NOT NULL,
+    written_at timestamptz NOT NULL DEFAULT clock_timestamp()
 )"""
 
 
@@ -135,7 +146,8 @@ class PlainCheckoutWorkflow:
         if not request.email:
             sent: dict[str, Any] = {}
         else:
-            sent = await workflow.execute_activity(
+            # A local activity, as ours runs SEND_EMAIL (engine/workflows/interpreter/saga.py).
+            sent = await workflow.execute_local_activity(
                 PLAIN_SEND_EMAIL,
                 PlainEmail(
                     instance_id=request.instance_id,
@@ -187,7 +199,7 @@ class PlainActivities:
                     "INSERT INTO bench_plain_instances (id, status, context, completed_at) "
                     "VALUES (:id, :status, CAST(:context AS jsonb), :completed_at) "
                     "ON CONFLICT (id) DO UPDATE SET status = excluded.status, context = excluded.context, "
-                    "completed_at = excluded.completed_at"
+                    "completed_at = excluded.completed_at, written_at = clock_timestamp()"
                 ),
                 {
                     "id": state.instance_id,
@@ -198,25 +210,20 @@ class PlainActivities:
             )
 
 
-async def run_plain_worker() -> None:
-    """`--plain-worker`: the plain workflow's worker process (DATABASE_URL, TEMPORAL_ADDRESS from
-    the environment), configured like `workers.registry.build_worker`."""
+def plain_worker(client: Client, database_url: str) -> tuple[Any, AsyncEngine]:
+    """The plain workflow's worker, configured like `workers.registry.build_worker`."""
     import bench_workflows as module  # this file under its own name: the sandbox cannot use __main__
     from temporalio.worker import Worker
     from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
     from engine.db.session import create_engine, create_sessionmaker
     from engine.settings import get_settings
-    from engine.temporal.client import connect
     from workers.mail import Mailer
     from workers.registry import POLLING
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     settings = get_settings()
-    assert settings.database_url and settings.temporal_address
-    engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+    engine = create_engine(database_url, pool_size=settings.db_pool_size)
     sessionmaker = create_sessionmaker(engine)
-    client = await connect(settings.temporal_address, settings.temporal_namespace)
     plain = module.PlainActivities(sessionmaker, client, Mailer(sessionmaker, settings))
     worker = Worker(
         client,
@@ -229,6 +236,20 @@ async def run_plain_worker() -> None:
         graceful_shutdown_timeout=timedelta(seconds=25),
         **POLLING,
     )
+    return worker, engine
+
+
+async def run_plain_worker() -> None:
+    """`--plain-worker`: the plain workflow's worker process when starts are not eager
+    (DATABASE_URL, TEMPORAL_ADDRESS from the environment)."""
+    from engine.settings import get_settings
+    from engine.temporal.client import connect
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    settings = get_settings()
+    assert settings.database_url and settings.temporal_address
+    client = await connect(settings.temporal_address, settings.temporal_namespace)
+    worker, engine = plain_worker(client, settings.database_url)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -289,7 +310,8 @@ class Tracker:
             rows = (
                 await conn.execute(
                     text(
-                        f"SELECT id::text, status, completed_at FROM {self.table} WHERE id = ANY(CAST(:ids AS uuid[]))"
+                        f"SELECT id::text, status, {WRITTEN_AT[self.table]} FROM {self.table} "
+                        "WHERE id = ANY(CAST(:ids AS uuid[]))"
                     ),
                     {"ids": pending},
                 )
@@ -337,6 +359,10 @@ class Bench:
 
         self.engine = create_engine(self.stack.env["DATABASE_URL"], pool_size=4)
         self.temporal = await connect(self.stack.env["TEMPORAL_ADDRESS"])
+        self.plain: tuple[Any, AsyncEngine] | None = None
+        if EAGER:
+            self.plain = plain_worker(self.temporal, self.stack.env["DATABASE_URL"])
+            await self.plain[0].__aenter__()
         limits = httpx.Limits(
             max_connections=self.args.concurrency + 4, max_keepalive_connections=self.args.concurrency + 4
         )
@@ -350,6 +376,9 @@ class Bench:
         return self
 
     async def __aexit__(self, *_: object) -> None:
+        if self.plain is not None:
+            await self.plain[0].__aexit__(None, None, None)
+            await self.plain[1].dispose()
         await self.http.aclose()
         await self.lean.aclose()
         await self.engine.dispose()
@@ -382,6 +411,7 @@ class Bench:
             ),
             id=f"plain-{instance_id}",
             task_queue=PLAIN_QUEUE,
+            request_eager_start=EAGER,
         )
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(handle.result(), SETTLE_S)
@@ -454,7 +484,7 @@ class Bench:
                         rows = (
                             await conn.execute(
                                 text(
-                                    f"SELECT id::text, status, completed_at FROM {table} "
+                                    f"SELECT id::text, status, {WRITTEN_AT[table]} FROM {table} "
                                     "WHERE id = ANY(CAST(:ids AS uuid[]))"
                                 ),
                                 {"ids": list(waiting)},
@@ -616,11 +646,20 @@ class Results:
 
 
 async def with_cpu(stack: Stack, n: int, run: Awaitable[Load]) -> Load:
-    before = stack.cpu()
+    before, own = stack.cpu(), time.process_time()
     load = await run
     after = stack.cpu()
     load.cpu = {name: (after[name] - before.get(name, 0.0)) * 1000 / n for name in after}
+    # This process: the load generator, and with eager starts also the plain side's worker.
+    load.cpu["bench"] = (time.process_time() - own) * 1000 / n
     return load
+
+
+def own_peak_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return math.nan
 
 
 def checkout_document(email: bool) -> dict[str, Any]:
@@ -688,7 +727,7 @@ async def measure(stack: Stack, args: argparse.Namespace) -> Results:
         stack.check_children()
         return Results(
             ours, plain, seq_ours, seq_plain, signal_rt, advance_rt, (load_before, os.getloadavg()[0]),
-            closed_ours, closed_plain, stack.memory(), where_ours, where_plain,
+            closed_ours, closed_plain, {**stack.memory(), **({"plain-worker": own_peak_mib()} if EAGER else {})}, where_ours, where_plain,
         )  # fmt: skip
 
 
@@ -716,7 +755,9 @@ def report(results: Results, args: argparse.Namespace, elapsed: float) -> tuple[
     ours_cpu = {k: statistics.median(load.cpu[k] for load in results.ours) for k in results.ours[0].cpu}
     plain_cpu = {k: statistics.median(load.cpu[k] for load in results.plain) for k in results.plain[0].cpu}
     ours_parts = {"worker": ours_cpu["worker"], "API": ours_cpu["api"]}
-    plain_parts = {"worker": plain_cpu["plain-worker"]}
+    # With eager starts the plain worker runs in this process: its CPU then includes the plain
+    # side's client (starts and results), which ours does not count (its load generator).
+    plain_parts = {"worker": plain_cpu.get("plain-worker", plain_cpu["bench"])}
     for parts, cpu in ((ours_parts, ours_cpu), (plain_parts, plain_cpu)):
         parts.update(Temporal=cpu["temporal"], Postgres=cpu["postgres"])
     ours_total, plain_total = sum(ours_parts.values()), sum(plain_parts.values())
@@ -773,11 +814,17 @@ def report(results: Results, args: argparse.Namespace, elapsed: float) -> tuple[
         f"{subprocess.run([temporal_binary(), '--version'], capture_output=True, text=True).stdout.strip()}.",
         "Embedded stack as `make run` starts it: embedded Postgres, Temporal dev server on SQLite "
         "(WAL, synchronous=NORMAL), the production worker and the API (uvicorn) in their own processes; "
-        "the plain workflow has its own worker process with the same runner configuration."
+        + (
+            "starts are eager (each API process hosts a worker, server/app.py), and the plain workflow's worker, "
+            "with the same runner configuration, runs in the load generator's process, sharing the client that "
+            "starts its workflows (its CPU below includes that client's)."
+            if EAGER
+            else "the plain workflow has its own worker process with the same runner configuration."
+        )
         + (f" Dev-server dynamic config: {', '.join(args.temporal_config)}." if args.temporal_config else ""),
         f"Load: {args.instances} checkout instances at concurrency {args.concurrency}, {args.rounds} round(s) after "
         f"{args.warmup} warm-up instances; {args.sequential} one at a time; {args.round_trips} signal and advance "
-        f"calls one at a time. Latency = `completed_at` (Postgres) - the moment the start was sent. "
+        f"calls one at a time. Latency = the finished row's write (ours `updated_at`, plain `written_at`) - the moment the start was sent. "
         f"Run took {elapsed:.0f} s; load average {results.load[0]:.1f} at the start, {results.load[1]:.1f} at the end "
         f"(other processes share the machine; compare the two columns of one run rather than runs).",
         "",
@@ -872,7 +919,9 @@ def main() -> int:
         keep=args.keep,
         temporal_config=tuple(args.temporal_config),
         setup_sql=[PLAIN_TABLE],
-        extra_children=[("plain-worker", [sys.executable, str(Path(__file__).resolve()), "--plain-worker"])],
+        extra_children=[]
+        if EAGER
+        else [("plain-worker", [sys.executable, str(Path(__file__).resolve()), "--plain-worker"])],
     )
     goals_met: list[bool] = []
 
@@ -881,7 +930,8 @@ def main() -> int:
         goals_met.append(met)
         return table
 
-    code = run(stack, lambda: asyncio.run(measure(stack, args)), render, args.output)
+    # uvloop: with eager starts the plain worker runs in this process, as in workers/main.py.
+    code = run(stack, lambda: uvloop.run(measure(stack, args)), render, args.output)
     if code == 0 and args.strict and not all(goals_met):
         return 1
     return code

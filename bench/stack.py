@@ -138,7 +138,7 @@ class Stack:
         self.spawn("worker", [sys.executable, "-m", "workers"])
         api = self.spawn(
             "api",
-            [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app", "--host", "127.0.0.1",
+            [sys.executable, "-m", "uvicorn", "--factory", "server.app:create_app", "--host", "127.0.0.1",
              "--port", str(api_port), "--workers", str(self.api_workers), "--log-level", "warning"],
         )  # fmt: skip
         wait_for_port(api_port, 60, api)

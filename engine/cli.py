@@ -33,7 +33,7 @@ app.add_typer(scheduler_app, name="scheduler")
 app.add_typer(wallet_app, name="wallet")
 app.add_typer(esims_app, name="esims")
 
-API_APP = "api.app:create_app"
+API_APP = "server.app:create_app"
 WORKER_MODULE = "workers"
 SIMULATOR_MODULE = "workers.onglobal.simulator"
 

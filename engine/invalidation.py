@@ -1,8 +1,9 @@
-"""Short-lived per-process caches (verified principals, rule discovery) that never outlive a
-change by more than a bounded time, in any process.
+"""Short-lived per-process caches (verified principals, rule discovery, the workflow definitions
+instances start from) that never outlive a change by more than a bounded time, in any process.
 
 Three things keep them honest:
-- Postgres triggers (migration `auth_rules_change_notify`) send `NOTIFY covo_invalidate, '<kind>'`
+- Postgres triggers (migrations `9b1f3c2a7d10_change_notify` and
+  `b3e7d1f05a92_workflow_definitions_notify`) send `NOTIFY covo_invalidate, '<kind>'`
   in the transaction that changes a watched table, so every process listening learns of a
   committed change within milliseconds, whoever made it (API, worker, psql).
 - In the process that made the change, the commit itself drops the caches (an engine hook), so
@@ -29,10 +30,12 @@ from engine.db.notify import Listener
 CHANNEL = "covo_invalidate"
 AUTH = "auth"
 RULES = "rules"
+WORKFLOWS = "workflows"
 # What each kind of cache depends on: a write to any of these tables invalidates it.
 WATCHED: dict[str, tuple[str, ...]] = {
     AUTH: ("users", "roles", "user_roles", "role_acls", "user_acls", "auth_sessions", "tenants"),
     RULES: ("business_rules",),
+    WORKFLOWS: ("workflow_definitions",),
 }
 MAX_ENTRIES = 10_000
 
@@ -76,7 +79,7 @@ class Caches:
     """One per process (per app): the caches and the listener that keeps them current."""
 
     def __init__(self, ttl: float) -> None:
-        self.by_kind: dict[str, TtlCache] = {AUTH: TtlCache(ttl), RULES: TtlCache(ttl)}
+        self.by_kind: dict[str, TtlCache] = {kind: TtlCache(ttl) for kind in WATCHED}
 
     @property
     def principals(self) -> TtlCache:
@@ -85,6 +88,10 @@ class Caches:
     @property
     def discovery(self) -> TtlCache:
         return self.by_kind[RULES]
+
+    @property
+    def workflows(self) -> TtlCache:
+        return self.by_kind[WORKFLOWS]
 
     def invalidate(self, kinds: set[str] | None = None) -> None:
         for kind, cache in self.by_kind.items():

@@ -74,6 +74,11 @@ def use_temporal_runtime(runtime: Any) -> None:
 
 
 INSTANCES_STARTED = counter("covo_instances_started", "Workflow instances started", ("definition",))
+INSTANCES_STARTED_EAGERLY = counter(
+    "covo_instances_started_eagerly",
+    "Workflow instances whose first workflow task went straight to the API process's own worker",
+    ("definition",),
+)
 INSTANCES_FINISHED = counter(
     "covo_instances_finished",
     "Workflow instances that reached an end state (COMPLETED, FAILED, CANCELLED, ...)",

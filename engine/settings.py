@@ -49,12 +49,17 @@ class Settings(BaseSettings):
     api_port: int = Field(default=8000, alias="API_PORT")
     # API processes (uvicorn workers): one per core.
     api_workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, alias="API_WORKERS")
-    # How long an API process may reuse a verified principal or a rule discovery (engine/invalidation.py):
+    # How long an API process may reuse a verified principal, a rule discovery or the workflow definition
+    # a start reads (engine/invalidation.py):
     # changes reach every process at once by NOTIFY; this bounds the delay if one is lost. 0: off.
     auth_cache_ttl_seconds: float = Field(default=1.0, ge=0, le=1.0, alias="AUTH_CACHE_TTL_SECONDS")
     # Start admission (engine/workflows/settlement.py): a start answers once its instance left
     # RUNNING or after this many ms. 0: answer as soon as Temporal accepted the start.
     workflow_start_settle_ms: int = Field(default=2000, ge=0, le=60_000, alias="WORKFLOW_START_SETTLE_MS")
+    # Each API process hosts a worker on the workflow task queue, sharing the API's Temporal
+    # client, and starts instances with eager dispatch: the first workflow task comes back in the
+    # start's answer instead of going through matching (server/app.py; bench/results/workflows.md).
+    workflow_eager_start: bool = Field(default=True, alias="WORKFLOW_EAGER_START")
     # Proxies whose X-Forwarded-For / X-Forwarded-Proto the API believes (uvicorn's setting):
     # behind a reverse proxy, its address, so rate limits key on the real client address.
     forwarded_allow_ips: str = Field(default="127.0.0.1", alias="FORWARDED_ALLOW_IPS")

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from api.app import create_app
 from engine.db.models import Base
+from engine.invalidation import Caches
+from engine.settings import Settings
 from tests.conftest import Account
 
 
@@ -106,3 +111,25 @@ async def count_rows(sessionmaker: async_sessionmaker[AsyncSession], table: Any,
     (tenants themselves, webhook intake)."""
     async with sessionmaker() as session:
         return int(await session.scalar(sa.select(sa.func.count()).select_from(table).where(*where)) or 0)
+
+
+@dataclass
+class ApiProcess:
+    """Another API process (its own app, caches and LISTEN connection) on the same database."""
+
+    client: httpx.AsyncClient
+    caches: Caches
+
+
+async def api_process(settings: Settings) -> AsyncIterator[ApiProcess]:
+    """Yields once the process listens for invalidations (its caches are on)."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        caches: Caches = app.state.resources.caches
+        for _ in range(200):  # the listener connects in the background
+            if caches.principals.enabled:
+                break
+            await asyncio.sleep(0.02)
+        assert caches.principals.enabled
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+            yield ApiProcess(client, caches)

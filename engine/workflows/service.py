@@ -3,8 +3,10 @@ cancel, retry, task claim/complete) sent to each instance's Temporal workflow.""
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +24,7 @@ from engine.db.models import (
 )
 from engine.db.session import flush_unique
 from engine.errors import BadRequest, Conflict, DomainError, Forbidden, NotFound, Unprocessable
+from engine.invalidation import TtlCache
 from engine.pagination import OffsetParams, PageParams
 from engine.rules import pinned
 from engine.rules import service as rules
@@ -133,11 +136,47 @@ def schema() -> dict[str, Any]:
     return definition_json_schema()
 
 
+@dataclass(frozen=True)
+class StartDefinition:
+    """What starting an instance needs of a definition row, copied out of the session so a
+    per-process cache may keep it (the API's `Caches.workflows`). `definition` is shared by every
+    start served from the same entry: read it, never change it."""
+
+    id: uuid.UUID
+    workflow_id: str
+    version: int
+    enabled: bool
+    definition: dict[str, Any]
+
+    @classmethod
+    def of(cls, row: WorkflowDefinitionRow) -> StartDefinition:
+        return cls(row.id, row.workflow_id, row.version, row.enabled, row.definition)
+
+    @functools.cached_property
+    def parsed(self) -> WorkflowDefinition:
+        """The definition JSON validated once per object (ValueError when it is invalid)."""
+        return WorkflowDefinition.model_validate(self.definition)
+
+
 async def find_definition(
-    session: AsyncSession, tenant_id: uuid.UUID, workflow_id: str, version: int | None
-) -> WorkflowDefinitionRow:
-    """The exact version when given (404 if absent, 400 if disabled), else the highest enabled one."""
-    row = await repository.definition_version(session, tenant_id, workflow_id, version)
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    workflow_id: str,
+    version: int | None,
+    cache: TtlCache | None = None,
+) -> StartDefinition:
+    """The exact version when given (404 if absent, 400 if disabled), else the highest enabled one.
+    With a `cache` (the API's starts), a found row is served from it until the next write to
+    `workflow_definitions` (engine/invalidation.py); a miss is never cached."""
+    key = (tenant_id, workflow_id, version)
+    row: StartDefinition | None = cache.get(key) if cache is not None else None
+    if row is None:
+        generation = cache.generation if cache is not None else 0
+        found = await repository.definition_version(session, tenant_id, workflow_id, version)
+        if found is not None:
+            row = StartDefinition.of(found)
+            if cache is not None:
+                cache.put(key, row, generation)
     if version is not None:
         if row is None:
             raise NotFound(
@@ -185,7 +224,7 @@ async def snapshot(
 async def start_pre_condition_errors(
     session: AsyncSession,
     tenant_id: uuid.UUID,
-    row: WorkflowDefinitionRow,
+    row: StartDefinition,
     context: dict[str, Any],
     locale: str,
     initiated_by: str | None = None,
@@ -194,7 +233,7 @@ async def start_pre_condition_errors(
     evaluated by the one pinned-rule evaluator (`engine.rules.pinned`): the same checks, effective
     window and `$context` as the pre-conditions inside the workflow."""
     try:
-        start = WorkflowDefinition.model_validate(row.definition).start_step()
+        start = row.parsed.start_step()
     except (ValueError, KeyError):
         return [
             {
@@ -264,6 +303,8 @@ async def start_instance(
     env: dict[str, str],
     history_limit: int = 5000,
     instance_id: uuid.UUID | None = None,
+    eager: bool = False,
+    definitions: TtlCache | None = None,
 ) -> WorkflowInstanceRow:
     """Pins the definition (and the rules it references) and starts the instance's workflow.
     The instance row is inserted here too, so it can be read at once; every later change comes
@@ -271,10 +312,14 @@ async def start_instance(
 
     A caller that may retry (event dispatch) passes a deterministic `instance_id`: the Temporal
     workflow id then deduplicates the start, and the row insert tolerates the row the first
-    attempt's workflow may already have written."""
-    definition = await find_definition(session, tenant_id, workflow_id, version)
+    attempt's workflow may already have written.
+
+    `eager`: the caller's client has a worker of its own on `task_queue` (server/app.py), so
+    Temporal may hand the first workflow task straight back to it. The API passes its
+    `definitions` cache (`Caches.workflows`); other callers read the row."""
+    definition = await find_definition(session, tenant_id, workflow_id, version, definitions)
     try:
-        parsed = WorkflowDefinition.model_validate(definition.definition)
+        parsed = definition.parsed
     except ValueError as exc:
         raise BadRequest(f"Workflow definition is invalid: {exc}", code="INVALID_DEFINITION")
     errors = await start_pre_condition_errors(session, tenant_id, definition, context, "en", initiated_by)
@@ -325,14 +370,20 @@ async def start_instance(
     # Started before commit: if this fails nothing is recorded; if the commit then fails, the
     # workflow writes the row itself on its first flush.
     try:
-        await client.start_workflow(
-            WorkflowInstanceWorkflow.run, start, id=ids.workflow_instance_id(instance_id), task_queue=task_queue
+        handle = await client.start_workflow(
+            WorkflowInstanceWorkflow.run,
+            start,
+            id=ids.workflow_instance_id(instance_id),
+            task_queue=task_queue,
+            request_eager_start=eager,
         )
     except WorkflowAlreadyStartedError:
         if not retryable:
             raise
     else:
         metrics.INSTANCES_STARTED.inc(definition=definition.workflow_id)
+        if getattr(handle, "__temporal_eagerly_started", False):  # the SDK's own record of it
+            metrics.INSTANCES_STARTED_EAGERLY.inc(definition=definition.workflow_id)
     return row
 
 

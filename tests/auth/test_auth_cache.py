@@ -10,50 +10,29 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 
 import httpx
 import pytest
 from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.app import create_app
 from engine.db.models import AuthSession
-from engine.invalidation import Caches
 from engine.settings import Settings
 from tests.conftest import Account, MakeAccount
+from tests.helpers import ApiProcess, api_process
 
 USERS = "/api/auth/users"  # needs auth.users.list, which `employee` holds
 
 
-@dataclass
-class Process:
-    client: httpx.AsyncClient
-    caches: Caches
-
-
-async def _process(settings: Settings) -> AsyncIterator[Process]:
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        caches: Caches = app.state.resources.caches
-        for _ in range(200):  # the listener connects in the background
-            if caches.principals.enabled:
-                break
-            await asyncio.sleep(0.02)
-        assert caches.principals.enabled
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
-            yield Process(client, caches)
-
-
 @pytest.fixture
-async def other(settings: Settings) -> AsyncIterator[Process]:
+async def other(settings: Settings) -> AsyncIterator[ApiProcess]:
     """A second API process whose entries would live a minute: only NOTIFY can drop them."""
     # model_copy skips validation: the setting is capped at 1 s, a test wants it long.
-    async for process in _process(settings.model_copy(update={"auth_cache_ttl_seconds": 60.0})):
+    async for process in api_process(settings.model_copy(update={"auth_cache_ttl_seconds": 60.0})):
         yield process
 
 
-async def _cached_on(other: Process, account: Account) -> None:
+async def _cached_on(other: ApiProcess, account: Account) -> None:
     """The other process has verified the account and keeps the principal. Setting up the account
     wrote users and sessions, whose notifications may still be on their way and drop the entry:
     ask again until it stays."""
@@ -65,7 +44,7 @@ async def _cached_on(other: Process, account: Account) -> None:
     raise AssertionError("the principal was never kept")
 
 
-async def _eventually(other: Process, account: Account, status: int) -> None:
+async def _eventually(other: ApiProcess, account: Account, status: int) -> None:
     for _ in range(200):
         if (await other.client.get(USERS, headers=account.headers)).status_code == status:
             return
@@ -79,7 +58,7 @@ async def role_id(client: httpx.AsyncClient, admin: Account, name: str) -> str:
 
 
 async def test_logout_ends_the_session_in_every_process(
-    client: httpx.AsyncClient, other: Process, make_account: MakeAccount
+    client: httpx.AsyncClient, other: ApiProcess, make_account: MakeAccount
 ) -> None:
     employee = await make_account("employee")
     await _cached_on(other, employee)
@@ -108,7 +87,7 @@ async def _deactivate(client: httpx.AsyncClient, admin: Account, employee: Accou
 )
 async def test_an_admin_change_applies_in_every_process(
     client: httpx.AsyncClient,
-    other: Process,
+    other: ApiProcess,
     admin: Account,
     make_account: MakeAccount,
     change: Callable[[httpx.AsyncClient, Account, Account], Awaitable[httpx.Response]],
@@ -128,7 +107,7 @@ async def test_without_a_notification_a_revocation_waits_one_ttl_at_most(
     """The bound holds even if the NOTIFY were lost: the session is revoked with triggers off."""
     assert settings.auth_cache_ttl_seconds == 1.0  # the default, documented bound
     employee = await make_account("employee")
-    async for process in _process(settings):
+    async for process in api_process(settings):
         await _cached_on(process, employee)
         async with sessionmaker() as session, session.begin():
             await session.execute(text("SET LOCAL session_replication_role = replica"))  # no triggers, no NOTIFY
@@ -141,7 +120,7 @@ async def test_without_a_notification_a_revocation_waits_one_ttl_at_most(
         assert (await process.client.get(USERS, headers=employee.headers)).status_code == 401
 
 
-async def test_a_refused_token_is_not_cached(other: Process) -> None:
+async def test_a_refused_token_is_not_cached(other: ApiProcess) -> None:
     forged = Account("x@covo.test", uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), "not-a-token")
     assert (await other.client.get(USERS, headers=forged.headers)).status_code == 401
     assert other.caches.principals.get(forged.token) is None

@@ -10,11 +10,11 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from engine.workflows.activities import RUN_ACTIVITY
-    from engine.workflows.definition import Activity
+    from engine.workflows.definition import Activity, ActivityType
     from engine.workflows.durations import parse_duration
     from engine.workflows.interpreter import decisions as logic
     from engine.workflows.interpreter.common import InstanceFailed, Token
@@ -29,6 +29,14 @@ with workflow.unsafe.imports_passed_through():
     )
 
 DEFAULT_ACTIVITY_TIMEOUT = timedelta(seconds=60)
+# Short side effects on our own Postgres (and the mail relay) run as local activities: inside the
+# workflow task, recorded as one marker, with no round trip through the task queue, so an
+# instance whose activities are all of these kinds completes in one workflow task. Each carries
+# its idempotency key, so a rerun after a crash (local activities rerun on replay) applies once.
+# CALL_API, CALL_WEBHOOK, EXECUTE_FUNCTION and WAIT may be slow or reach outside: they stay
+# activities. Instances started before this change replay their recorded commands unchanged.
+LOCAL_SIDE_EFFECTS_PATCH = "local-side-effects"
+LOCAL_TYPES = frozenset({ActivityType.SEND_EMAIL, ActivityType.EMIT_EVENT, ActivityType.UPDATE_ENTITY})
 DEFAULT_ACTIVITY_ATTEMPTS = 3
 # Errors the activity side marks as the caller's mistake: retrying cannot help.
 NON_RETRYABLE = ["ActivityConfigError", "NonRetryable"]
@@ -138,15 +146,26 @@ class ActivitiesMixin(InstanceState):
             context=self.read(token),
         )
         try:
-            result: ActivityResult = await workflow.execute_activity(
-                RUN_ACTIVITY,
-                request,
-                result_type=ActivityResult,
-                start_to_close_timeout=timeout,
-                retry_policy=self.retry_policy(activity),
-            )
-        except ActivityError as exc:
-            cause = exc.cause
+            if activity.activity_type in LOCAL_TYPES and workflow.patched(LOCAL_SIDE_EFFECTS_PATCH):
+                result: ActivityResult = await workflow.execute_local_activity(
+                    RUN_ACTIVITY,
+                    request,
+                    result_type=ActivityResult,
+                    start_to_close_timeout=timeout,
+                    retry_policy=self.retry_policy(activity),
+                )
+            else:
+                result = await workflow.execute_activity(
+                    RUN_ACTIVITY,
+                    request,
+                    result_type=ActivityResult,
+                    start_to_close_timeout=timeout,
+                    retry_policy=self.retry_policy(activity),
+                )
+        except FailureError as exc:
+            # A remote activity's failure arrives wrapped in an ActivityError; a local activity's
+            # arrives as its own error (ApplicationError, TimeoutError, ...).
+            cause = exc.cause if isinstance(exc, ActivityError) else exc
             message = str(cause.message if isinstance(cause, ApplicationError) else (cause or exc))
             raise InstanceFailed(
                 f"Activity '{activity.activity_name}' ({activity.activity_type.value}) failed: {message}",
