@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import math
@@ -250,6 +251,8 @@ async def run_plain_worker() -> None:
     assert settings.database_url and settings.temporal_address
     client = await connect(settings.temporal_address, settings.temporal_namespace)
     worker, engine = plain_worker(client, settings.database_url)
+    gc.collect()  # as workers/main.py
+    gc.freeze()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -362,6 +365,8 @@ class Bench:
         self.plain: tuple[Any, AsyncEngine] | None = None
         if EAGER:
             self.plain = plain_worker(self.temporal, self.stack.env["DATABASE_URL"])
+            gc.collect()  # the same heap freeze as our API and workers (api.app.frozen_heap)
+            gc.freeze()
             await self.plain[0].__aenter__()
         limits = httpx.Limits(
             max_connections=self.args.concurrency + 4, max_keepalive_connections=self.args.concurrency + 4
