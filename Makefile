@@ -54,7 +54,7 @@ lock: install
 	$(LOCK) pyproject.toml -c requirements.lock -o requirements-prod.lock
 	$(LOCK) --group pyproject.toml:build -o requirements-build.lock
 
-.PHONY: bench bench-scheduler bench-wallet bench-esims bench-eager drill soak scale fuzz browser
+.PHONY: bench bench-scheduler bench-wallet bench-esims bench-eager bench-pollers drill soak scale fuzz browser
 
 ## Benchmarks (own embedded stack): workflows vs a plain Temporal workflow, rules, JsonLogic; then one table.
 bench: install
@@ -82,6 +82,10 @@ bench-esims: install
 ## Eager workflow start vs normal start on a bare dev server (~2 minutes); writes bench/results/eager.md.
 bench-eager: install
 	$(BIN)/python bench/bench_eager.py
+
+## Workflow-task pollers: the SDK's fixed five vs autoscaling (~3 minutes); writes bench/results/pollers.md.
+bench-pollers: install
+	$(BIN)/python bench/bench_pollers.py
 
 ## Scale-out on this machine: the checkout benchmark with 1/2 workers x 1/2 API processes on one
 ## dev server, then two workers with one SIGKILLed mid-run (bench/results/scale.md).
