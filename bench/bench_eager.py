@@ -25,8 +25,10 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -41,6 +43,7 @@ from engine.devstack import TemporalDevServer, free_port
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "eager.md"
 QUEUE = "bench-eager"
+T = TypeVar("T")
 
 
 @activity.defn(name="bench_eager_write")
@@ -131,25 +134,38 @@ def report(results: dict[bool, list[dict[str, float]]], args: argparse.Namespace
     return "\n".join(lines) + "\n"
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+def arguments(doc: str | None, rounds: int, output: Path) -> argparse.Namespace:
+    """The options this bench and bench_pollers.py share."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0] if doc else None)
     parser.add_argument("--instances", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=20)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--output", type=Path, default=RESULTS)
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="covo-eager-") as directory:
+    parser.add_argument("--rounds", type=int, default=rounds)
+    parser.add_argument("--output", type=Path, default=output)
+    return parser.parse_args()
+
+
+def on_dev_server(prefix: str, measure: Callable[[str, int], Awaitable[T]]) -> T:
+    """Runs `measure(address, server pid)` against a fresh dev server on SQLite (as `make run`)."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as directory:
         server = TemporalDevServer(port=free_port(), db_file=Path(directory) / "temporal.sqlite")
         address = server.start()
         try:
-            results = uvloop.run(measure(address, server.process.pid, args))
+            return uvloop.run(measure(address, server.process.pid))
         finally:
             server.stop()
-    text = report(results, args)
+
+
+def publish(text: str, output: Path) -> int:
     print(text)
-    args.output.write_text(text)
-    print(f"written to {args.output}")
+    output.write_text(text)
+    print(f"written to {output}")
     return 0
+
+
+def main() -> int:
+    args = arguments(__doc__, 3, RESULTS)
+    results = on_dev_server("covo-eager-", lambda address, pid: measure(address, pid, args))
+    return publish(report(results, args), args.output)
 
 
 if __name__ == "__main__":

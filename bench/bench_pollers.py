@@ -16,20 +16,17 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import uvloop
-from bench_eager import QUEUE, EagerWorkflow, load, pct, write
+from bench_eager import QUEUE, EagerWorkflow, arguments, load, on_dev_server, pct, publish, write
 from stack import say
 from temporalio.client import Client
 from temporalio.worker import PollerBehaviorSimpleMaximum, Worker
 
-from engine.devstack import TemporalDevServer, free_port
 from workers.registry import POLLING
 
 RESULTS = Path(__file__).resolve().parent / "results" / "pollers.md"
@@ -76,24 +73,9 @@ def report(results: dict[str, list[dict[str, float]]], args: argparse.Namespace)
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--instances", type=int, default=300)
-    parser.add_argument("--concurrency", type=int, default=20)
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--output", type=Path, default=RESULTS)
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="covo-pollers-") as directory:
-        server = TemporalDevServer(port=free_port(), db_file=Path(directory) / "temporal.sqlite")
-        address = server.start()
-        try:
-            results = uvloop.run(measure(address, args))
-        finally:
-            server.stop()
-    text = report(results, args)
-    print(text)
-    args.output.write_text(text)
-    print(f"written to {args.output}")
-    return 0
+    args = arguments(__doc__, 2, RESULTS)
+    results = on_dev_server("covo-pollers-", lambda address, _pid: measure(address, args))
+    return publish(report(results, args), args.output)
 
 
 if __name__ == "__main__":
