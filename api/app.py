@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import gc
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from starlette.datastructures import Headers, MutableHeaders
@@ -41,6 +40,7 @@ from api.stream import INBOX_PAGE
 from engine import observability
 from engine.db.notify import Listener
 from engine.db.session import create_engine, create_sessionmaker
+from engine.heap import frozen_heap
 from engine.invalidation import Caches
 from engine.settings import Settings, get_settings
 from engine.workflows.settlement import Settlement
@@ -89,23 +89,6 @@ class RequestId:
             await send(message)
 
         await self.app(scope, receive, send_with_id)
-
-
-@contextmanager
-def frozen_heap() -> Iterator[None]:
-    """Moves what exists once the API has started (modules, routes, models, SQLAlchemy's
-    mappers: some 250,000 objects) out of the garbage collector's reach while it serves. A full
-    collection otherwise walks all of them: ~140 ms with the event loop stopped, every few seconds
-    under load (requests in flight when a young collection runs get promoted to the old
-    generation, which triggers the next full one), ~25% of the API's CPU in the rules benchmark.
-    Startup objects are long-lived anyway; the shutdown hands them back (several apps start and
-    stop in one test process)."""
-    gc.collect()
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

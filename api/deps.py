@@ -116,14 +116,9 @@ async def _authenticated(request: Request, session: AsyncSession, res: Resources
 async def _bearer_principal(session: AsyncSession, token: str, res: Resources) -> Principal | None:
     """A verified principal is reused for at most AUTH_CACHE_TTL_SECONDS, and never after a change
     to sessions, users, roles, ACLs or tenants (engine/invalidation.py). Refusals are not cached."""
-    cache = res.caches.principals
-    found: Principal | None = cache.get(token)
-    if found is not None:
-        return found
-    generation = cache.generation
-    principal = await auth.principal_from_access_token(session, token, res.settings)
-    if principal is not None:
-        cache.put(token, principal, generation)
+    principal: Principal | None = await res.caches.principals.through(
+        token, lambda: auth.principal_from_access_token(session, token, res.settings)
+    )
     return principal
 
 

@@ -237,6 +237,9 @@ def plain_worker(client: Client, database_url: str) -> tuple[Any, AsyncEngine]:
         graceful_shutdown_timeout=timedelta(seconds=25),
         **POLLING,
     )
+    # The same heap freeze as our API and workers (engine.heap.frozen_heap), for this process's life.
+    gc.collect()
+    gc.freeze()
     return worker, engine
 
 
@@ -251,8 +254,6 @@ async def run_plain_worker() -> None:
     assert settings.database_url and settings.temporal_address
     client = await connect(settings.temporal_address, settings.temporal_namespace)
     worker, engine = plain_worker(client, settings.database_url)
-    gc.collect()  # as workers/main.py
-    gc.freeze()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -365,8 +366,6 @@ class Bench:
         self.plain: tuple[Any, AsyncEngine] | None = None
         if EAGER:
             self.plain = plain_worker(self.temporal, self.stack.env["DATABASE_URL"])
-            gc.collect()  # the same heap freeze as our API and workers (api.app.frozen_heap)
-            gc.freeze()
             await self.plain[0].__aenter__()
         limits = httpx.Limits(
             max_connections=self.args.concurrency + 4, max_keepalive_connections=self.args.concurrency + 4

@@ -19,7 +19,7 @@ read (generation check), so a change racing a read cannot be cached over.
 from __future__ import annotations
 
 import time
-from collections.abc import Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
 
 from sqlalchemy import event
@@ -73,6 +73,18 @@ class TtlCache:
     def invalidate(self) -> None:
         self.generation += 1
         self._items.clear()
+
+    async def through(self, key: Hashable, load: Callable[[], Awaitable[Any]]) -> Any:
+        """The entry for `key`, else what `load()` reads, kept unless it is None or an
+        invalidation happened while it was being read."""
+        found = self.get(key)
+        if found is not None:
+            return found
+        generation = self.generation
+        value = await load()
+        if value is not None:
+            self.put(key, value, generation)
+        return value
 
 
 class Caches:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import os
 import socket
@@ -70,10 +69,6 @@ class HostedWorker:
             # Remote activities (CALL_API, mail delivery, eSIM calls) stay with the worker processes.
             no_remote_activities=True,
         )
-        # The worker's modules and registrations join the API's startup heap outside the garbage
-        # collector's reach (api.app.frozen_heap: full collections otherwise walk them all).
-        gc.collect()
-        gc.freeze()
         self.running = asyncio.create_task(self.worker.run())
         self.running.add_done_callback(_report_end)
         log.info("API process hosts a worker on task queue %s", self.settings.temporal_task_queue)

@@ -4,7 +4,6 @@ and on SIGTERM/SIGINT stops polling and drains in-flight activities before exiti
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import signal
 
@@ -16,6 +15,7 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from engine import metrics, observability
 from engine.db.session import create_engine, create_sessionmaker
 from engine.esims.service import ensure_webhook_sweep_schedule
+from engine.heap import frozen_heap
 from engine.outbox.service import ensure_sweep_schedule
 from engine.scheduler.service import reconcile
 from engine.settings import Settings, get_settings
@@ -41,15 +41,12 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     await reconcile_schedules(sessionmaker, client, settings.temporal_task_queue)
     await ensure_webhook_sweep_schedule(client, settings.temporal_task_queue)
     worker = build_worker(client, settings, sessionmaker)
-    # What exists now lives as long as the process: out of the garbage collector's reach, so a
-    # full collection does not walk it (as the API does, api.app.frozen_heap).
-    gc.collect()
-    gc.freeze()
     try:
-        async with worker:
-            log.info("worker polling task queue %s", settings.temporal_task_queue)
-            await stop.wait()
-            log.info("worker draining")
+        with frozen_heap():  # what exists now lives as long as the process
+            async with worker:
+                log.info("worker polling task queue %s", settings.temporal_task_queue)
+                await stop.wait()
+                log.info("worker draining")
     finally:
         await engine.dispose()
 

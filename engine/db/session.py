@@ -9,10 +9,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
 from sqlalchemy import event
-from sqlalchemy.exc import DisconnectionError, IntegrityError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.util import greenlet_spawn
 
 from engine.db import guards  # noqa: F401  (column limits checked before every flush)
 from engine.errors import Conflict
@@ -123,3 +125,26 @@ async def unit_of_work(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncI
             await session.rollback()
             raise
         await commit(session)
+
+
+async def fetch_alone(engine: AsyncEngine, sql: str, *params: Any) -> list[Any]:
+    """Runs one statement by itself (autocommit: atomic on its own, committed when this returns)
+    on a pooled connection, straight through asyncpg (`$n` parameters): no BEGIN and COMMIT round
+    trips, none of SQLAlchemy's per-statement work. For a hot path whose only write is this one
+    statement (engine.rules.execution.insert_logs_alone). Errors come back as SQLAlchemy's
+    `DBAPIError`, as from a session, so api/errors.py answers them the same way."""
+    pooled = await engine.raw_connection()
+    try:
+        driver = pooled.driver_connection  # no transaction was begun on it: autocommit
+        assert driver is not None
+        return list(await driver.fetch(sql, *params))
+    except asyncpg.PostgresError as exc:  # the statement failed, the connection is fine
+        raise DBAPIError(sql, None, exc) from exc
+    except (asyncpg.InterfaceError, OSError) as exc:
+        await greenlet_spawn(pooled.invalidate)
+        raise DBAPIError(sql, None, exc, connection_invalidated=True) from exc
+    except BaseException:  # cancelled mid-statement: the connection is never handed out again
+        await greenlet_spawn(pooled.invalidate)
+        raise
+    finally:
+        await greenlet_spawn(pooled.close)  # back to the pool (its reset may talk to the database)

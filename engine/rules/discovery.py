@@ -63,20 +63,22 @@ async def cached_versions(
 ) -> list[tuple[uuid.UUID, datetime]] | None:
     """(id, updatedAt) of the rules discovery would return, in its order; None when the
     candidates are too many to cache."""
-    key = (tenant_id, organization_id, entity_type, event_type or None)
-    rows: tuple[Any, ...] | None = cache.get(key)
-    if rows is None:
-        generation = cache.generation
+
+    async def load() -> tuple[Any, ...] | None:
         values: dict[str, Any] = {"tenant": tenant_id, "entity": entity_type}
         if organization_id is not None:
             values["organization"] = organization_id
         if event_type:
             values["event"] = event_type
         statement = _candidates(organization_id is not None, bool(event_type))
-        rows = tuple(tuple(row) for row in (await session.execute(statement, values)).all())
-        if len(rows) >= SCAN_LIMIT:
-            return None
-        cache.put(key, rows, generation)
+        found = tuple(tuple(row) for row in (await session.execute(statement, values)).all())
+        return None if len(found) >= SCAN_LIMIT else found  # too many to cache: not cached
+
+    rows: tuple[Any, ...] | None = await cache.through(
+        (tenant_id, organization_id, entity_type, event_type or None), load
+    )
+    if rows is None:
+        return None
     live = [
         (rule_uuid, updated_at)
         for rule_uuid, updated_at, starts, ends in rows

@@ -32,14 +32,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
-import asyncpg
 from sqlalchemy import DateTime, Integer, Text, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
-from sqlalchemy.util import greenlet_spawn
 
 from engine.clock import iso
+from engine.db.session import fetch_alone
 from engine.events import service as events
 from engine.rules.actions import ActionRun, ActionsOutcome, Effects, PreparedAction, prepare_actions, run_actions
 from engine.rules.jsonlogic import CompiledLogic, compile_logic, truthy
@@ -405,22 +403,7 @@ async def insert_logs_alone(session: AsyncSession, rows: list[dict[str, Any]]) -
         return []
     bind = session.bind
     assert isinstance(bind, AsyncEngine)
-    pooled = await bind.raw_connection()
-    try:
-        # No transaction was begun on it: the driver runs the statement in autocommit.
-        driver = pooled.driver_connection
-        assert driver is not None
-        records = await driver.fetch(_INSERT_LOGS_DRIVER, *_log_params(rows))
-    except asyncpg.PostgresError as exc:  # the statement failed, the connection is fine
-        raise DBAPIError(_INSERT_LOGS_DRIVER, None, exc) from exc  # as SQLAlchemy would (api/errors.py)
-    except (asyncpg.InterfaceError, OSError) as exc:
-        await greenlet_spawn(pooled.invalidate)
-        raise DBAPIError(_INSERT_LOGS_DRIVER, None, exc, connection_invalidated=True) from exc
-    except BaseException:  # cancelled mid-statement: the connection is never handed out again
-        await greenlet_spawn(pooled.invalidate)
-        raise
-    finally:
-        await greenlet_spawn(pooled.close)  # back to the pool (its reset may talk to the database)
+    records = await fetch_alone(bind, _INSERT_LOGS_DRIVER, *_log_params(rows))
     return sorted(record[0] for record in records)
 
 

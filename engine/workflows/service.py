@@ -168,15 +168,14 @@ async def find_definition(
     """The exact version when given (404 if absent, 400 if disabled), else the highest enabled one.
     With a `cache` (the API's starts), a found row is served from it until the next write to
     `workflow_definitions` (engine/invalidation.py); a miss is never cached."""
-    key = (tenant_id, workflow_id, version)
-    row: StartDefinition | None = cache.get(key) if cache is not None else None
-    if row is None:
-        generation = cache.generation if cache is not None else 0
+
+    async def load() -> StartDefinition | None:
         found = await repository.definition_version(session, tenant_id, workflow_id, version)
-        if found is not None:
-            row = StartDefinition.of(found)
-            if cache is not None:
-                cache.put(key, row, generation)
+        return None if found is None else StartDefinition.of(found)
+
+    row: StartDefinition | None = (
+        await cache.through((tenant_id, workflow_id, version), load) if cache is not None else await load()
+    )
     if version is not None:
         if row is None:
             raise NotFound(

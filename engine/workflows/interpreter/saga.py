@@ -146,22 +146,15 @@ class ActivitiesMixin(InstanceState):
             context=self.read(token),
         )
         try:
-            if activity.activity_type in LOCAL_TYPES and workflow.patched(LOCAL_SIDE_EFFECTS_PATCH):
-                result: ActivityResult = await workflow.execute_local_activity(
-                    RUN_ACTIVITY,
-                    request,
-                    result_type=ActivityResult,
-                    start_to_close_timeout=timeout,
-                    retry_policy=self.retry_policy(activity),
-                )
-            else:
-                result = await workflow.execute_activity(
-                    RUN_ACTIVITY,
-                    request,
-                    result_type=ActivityResult,
-                    start_to_close_timeout=timeout,
-                    retry_policy=self.retry_policy(activity),
-                )
+            local = activity.activity_type in LOCAL_TYPES and workflow.patched(LOCAL_SIDE_EFFECTS_PATCH)
+            execute = workflow.execute_local_activity if local else workflow.execute_activity
+            result: ActivityResult = await execute(
+                RUN_ACTIVITY,
+                request,
+                result_type=ActivityResult,
+                start_to_close_timeout=timeout,
+                retry_policy=self.retry_policy(activity),
+            )
         except FailureError as exc:
             # A remote activity's failure arrives wrapped in an ActivityError; a local activity's
             # arrives as its own error (ApplicationError, TimeoutError, ...).
